@@ -1,0 +1,53 @@
+//! Pool configuration.
+
+use crate::time::Duration;
+use crate::wire::KeyStyle;
+
+/// Longest HANDSHAKE resend interval: hololinked's own client resends every 500 ms, and a
+/// ROUTER drops messages to a peer whose ZMTP handshake has not finished (protocol §1.3, §6.2).
+pub const MAX_HANDSHAKE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How the pool behaves; every field has a sensible default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// HANDSHAKE resend interval while a server is handshaking (clamped to at most 500 ms).
+    pub handshake_interval: Duration,
+    /// Give up a handshake after this long, treat the server as lost and reconnect after the
+    /// backoff. `None`: keep handshaking for as long as the connection stays up.
+    pub handshake_timeout: Option<Duration>,
+    /// First reconnect delay after a server is lost.
+    pub backoff_min: Duration,
+    /// Cap of the exponential reconnect delay.
+    pub backoff_max: Duration,
+    /// Spelling of the execution-context keys in request headers.
+    pub key_style: KeyStyle,
+    /// Longest request header the pool will write; `poll_transmit` needs a buffer this large.
+    /// Requests whose header would be longer are refused when they start.
+    pub max_header_len: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            handshake_interval: MAX_HANDSHAKE_INTERVAL,
+            handshake_timeout: None,
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            key_style: KeyStyle::Both,
+            max_header_len: 4096,
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn effective_handshake_interval(&self) -> Duration {
+        // Zero would resend on every timeout call; keep it positive and within the 500 ms cap.
+        self.handshake_interval
+            .clamp(Duration::from_micros(1), MAX_HANDSHAKE_INTERVAL)
+    }
+
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        self.backoff_min
+            .doubled(attempt, self.backoff_max.max(self.backoff_min))
+    }
+}

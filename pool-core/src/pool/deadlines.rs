@@ -1,0 +1,175 @@
+//! An indexed binary min-heap of request deadlines.
+//!
+//! Each entry remembers its position in the heap, so a request that ends before its deadline
+//! leaves the heap at once (O(log n)) instead of lingering as a stale timer. The heap therefore
+//! never holds more entries than there are slots, and `poll_timeout` is the heap top: always the
+//! earliest live deadline.
+
+use super::list::NIL;
+use crate::time::Instant;
+
+/// An entry that can sit in the heap.
+pub(crate) trait Timed {
+    fn deadline(&self) -> Instant;
+    fn heap_pos(&mut self) -> &mut u32;
+}
+
+/// Heap bookkeeping; the heap array itself (`&mut [u32]` of entry indices) lives in the pool's
+/// memory beside the entries.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DeadlineHeap {
+    len: u32,
+}
+
+impl DeadlineHeap {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Index and deadline of the earliest entry.
+    pub(crate) fn peek<T: Timed>(&self, heap: &[u32], table: &[T]) -> Option<(u32, Instant)> {
+        if self.len == 0 {
+            return None;
+        }
+        let index = *heap.first()?;
+        Some((index, table.get(index as usize)?.deadline()))
+    }
+
+    /// Adds `index`, whose deadline is already set. Ignored if the heap is full (cannot happen
+    /// when the heap has one place per entry and each entry is pushed at most once).
+    pub(crate) fn push<T: Timed>(&mut self, heap: &mut [u32], table: &mut [T], index: u32) {
+        let pos = self.len;
+        let Some(place) = heap.get_mut(pos as usize) else {
+            return;
+        };
+        *place = index;
+        if let Some(entry) = table.get_mut(index as usize) {
+            *entry.heap_pos() = pos;
+        }
+        self.len += 1;
+        self.sift_up(heap, table, pos);
+    }
+
+    /// Removes `index` if it is in the heap.
+    pub(crate) fn remove<T: Timed>(&mut self, heap: &mut [u32], table: &mut [T], index: u32) {
+        let Some(entry) = table.get_mut(index as usize) else {
+            return;
+        };
+        let pos = core::mem::replace(entry.heap_pos(), NIL);
+        if pos == NIL || pos >= self.len {
+            return;
+        }
+        self.len -= 1;
+        let last = self.len;
+        if pos == last {
+            return;
+        }
+        let moved = heap.get(last as usize).copied().unwrap_or(NIL);
+        if let Some(place) = heap.get_mut(pos as usize) {
+            *place = moved;
+        }
+        if let Some(e) = table.get_mut(moved as usize) {
+            *e.heap_pos() = pos;
+        }
+        let pos = self.sift_up(heap, table, pos);
+        self.sift_down(heap, table, pos);
+    }
+
+    fn key<T: Timed>(heap: &[u32], table: &[T], pos: u32) -> Option<Instant> {
+        let index = *heap.get(pos as usize)?;
+        Some(table.get(index as usize)?.deadline())
+    }
+
+    fn swap<T: Timed>(heap: &mut [u32], table: &mut [T], a: u32, b: u32) {
+        heap.swap(a as usize, b as usize);
+        for pos in [a, b] {
+            if let Some(&index) = heap.get(pos as usize) {
+                if let Some(e) = table.get_mut(index as usize) {
+                    *e.heap_pos() = pos;
+                }
+            }
+        }
+    }
+
+    fn sift_up<T: Timed>(&self, heap: &mut [u32], table: &mut [T], mut pos: u32) -> u32 {
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            match (Self::key(heap, table, pos), Self::key(heap, table, parent)) {
+                (Some(k), Some(pk)) if k < pk => {
+                    Self::swap(heap, table, pos, parent);
+                    pos = parent;
+                }
+                _ => break,
+            }
+        }
+        pos
+    }
+
+    fn sift_down<T: Timed>(&self, heap: &mut [u32], table: &mut [T], mut pos: u32) {
+        loop {
+            let left = pos.saturating_mul(2).saturating_add(1);
+            if left >= self.len {
+                return;
+            }
+            let right = left + 1;
+            let mut child = left;
+            if right < self.len && Self::key(heap, table, right) < Self::key(heap, table, left) {
+                child = right;
+            }
+            if Self::key(heap, table, child) < Self::key(heap, table, pos) {
+                Self::swap(heap, table, pos, child);
+                pos = child;
+            } else {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    #[derive(Clone, Copy)]
+    struct E {
+        at: Instant,
+        pos: u32,
+    }
+    impl Timed for E {
+        fn deadline(&self) -> Instant {
+            self.at
+        }
+        fn heap_pos(&mut self) -> &mut u32 {
+            &mut self.pos
+        }
+    }
+
+    #[test]
+    fn pops_in_deadline_order_with_removals() {
+        let times = [50u64, 10, 40, 30, 20, 60, 5, 45];
+        let mut table: Vec<E> = times
+            .iter()
+            .map(|&t| E {
+                at: Instant(t),
+                pos: NIL,
+            })
+            .collect();
+        let mut heap = [0u32; 8];
+        let mut h = DeadlineHeap::default();
+        for i in 0..8 {
+            h.push(&mut heap, &mut table, i);
+        }
+        h.remove(&mut heap, &mut table, 1); // 10
+        h.remove(&mut heap, &mut table, 5); // 60
+        h.remove(&mut heap, &mut table, 5); // again: no-op
+        let mut out = Vec::new();
+        while let Some((i, at)) = h.peek(&heap, &table) {
+            out.push(at.0);
+            h.remove(&mut heap, &mut table, i);
+        }
+        assert_eq!(out, [5, 20, 30, 40, 45, 50]);
+        assert_eq!(h.len(), 0);
+    }
+}

@@ -1,0 +1,165 @@
+//! The hololinked ZMQ wire codec, `no_std` and allocation-free.
+//!
+//! A DEALER client sends and receives 4 frames (the server's ROUTER adds and strips the routing
+//! frame): `[b"", header JSON, payload, preserialized payload]`. This module writes request
+//! headers into a caller buffer and reads reply headers tolerantly. Payload frames never need to
+//! pass through here, except the tiny TIMEOUT payload that says which timeout fired.
+//!
+//! See `shared/reference/hololinked-protocol.md` §2, §3, §5–§7 and §12; the golden vectors in
+//! `tests/data/golden/` are the test of record (captured from live hololinked 0.4.2 servers).
+//!
+//! * Requests carry exactly the 11 keys of hololinked's `RequestHeader`, in its field order, as
+//!   compact UTF-8 JSON. A hololinked server drops a header with any other key.
+//! * The execution contexts are always objects. [`KeyStyle::Both`] (the default) writes the
+//!   camelCase keys the Python pool writes *and* the snake_case keys that 0.3.x servers read, so
+//!   server-side timeouts work on both server lines (protocol §12.4). [`KeyStyle::Camel`]
+//!   reproduces the Python pool's bytes exactly.
+//! * There is no way to encode `EXIT`: it stops a whole hololinked server.
+//! * Replies may have their keys in any order, with whitespace, escapes and unknown keys.
+
+mod decode;
+mod encode;
+mod json;
+
+pub use decode::{
+    classify_reply, decode_reply_header, decode_timeout_kind, Malformed, Reply, ReplyHeader,
+    ReplyKind, TimeoutKind,
+};
+pub use encode::{encode_request, encoded_len, BufferTooSmall};
+
+use crate::time::Duration;
+
+/// Number of frames a DEALER sends and receives.
+pub const DEALER_FRAMES: usize = 4;
+
+/// The payload frame that means "no payload" (JSON `null`). Never send an empty JSON frame: the
+/// server fails to decode it and may lose the Thing's worker thread (protocol §4.3, §7.6).
+pub const NULL_PAYLOAD: &[u8] = b"null";
+
+/// Content type of JSON payloads (hololinked's default).
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+
+/// Content type label of the preserialized frame when it is empty (what hololinked sends).
+pub const CONTENT_TYPE_TEXT: &str = "text/plain";
+
+/// Content type of postcard payloads (see [`crate::codec`]).
+pub const CONTENT_TYPE_POSTCARD: &str = "application/x-postcard";
+
+/// The request message types a client may send. `EXIT` is deliberately absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `"OPERATION"`: a property read/write, an action, ...
+    Operation,
+    /// `"HANDSHAKE"`: a stateless liveness ping the server answers with `HANDSHAKE`.
+    Handshake,
+}
+
+impl RequestKind {
+    /// The literal on the wire.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Operation => "OPERATION",
+            RequestKind::Handshake => "HANDSHAKE",
+        }
+    }
+}
+
+/// Which spelling of the execution-context keys to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyStyle {
+    /// camelCase only, as hololinked's Python pool sends (honoured by 0.4.x servers only).
+    Camel,
+    /// snake_case only, as hololinked's Python object proxies send (honoured by both lines).
+    Snake,
+    /// Both spellings: camelCase first, then snake_case (protocol §12.4; harmless on both lines).
+    #[default]
+    Both,
+}
+
+/// `serverExecutionContext`: server-side timeouts and the oneway flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerContext {
+    /// How long the request may wait in the Thing's queue; `None` is JSON `null` (no limit).
+    pub invokation_timeout: Option<Duration>,
+    /// How long the Thing may execute; `None` is JSON `null` (no limit).
+    pub execution_timeout: Option<Duration>,
+    /// The server sends no reply (it may still send a `TIMEOUT` on 0.4.x).
+    pub oneway: bool,
+}
+
+impl Default for ServerContext {
+    /// The Python pool's default: 5 s and 5 s, not oneway.
+    fn default() -> Self {
+        ServerContext {
+            invokation_timeout: Some(Duration::from_secs(5)),
+            execution_timeout: Some(Duration::from_secs(5)),
+            oneway: false,
+        }
+    }
+}
+
+/// `thingExecutionContext`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThingContext {
+    /// Ask the server to return the Thing's log lines with the result (fragile upstream, §7.4).
+    pub fetch_execution_logs: bool,
+}
+
+/// The per-request fields of a request header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestFields<'a> {
+    /// `thingID`: which Thing on the server.
+    pub thing_id: &'a str,
+    /// `objekt`: property or action name (hololinked's spelling).
+    pub objekt: &'a str,
+    /// `operation`: `readproperty`, `writeproperty`, `invokeaction`, ...
+    pub operation: &'a str,
+    /// `payloadContentType`: content type of the payload frame.
+    pub payload_content_type: &'a str,
+    /// `preencodedPayloadContentType`: label of the preserialized frame (servers ignore it).
+    pub preencoded_content_type: &'a str,
+    /// `serverExecutionContext`.
+    pub server_context: ServerContext,
+    /// `thingExecutionContext`.
+    pub thing_context: ThingContext,
+}
+
+impl<'a> RequestFields<'a> {
+    /// A request with default content types and contexts.
+    #[must_use]
+    pub fn new(thing_id: &'a str, operation: &'a str, objekt: &'a str) -> Self {
+        RequestFields {
+            thing_id,
+            objekt,
+            operation,
+            payload_content_type: CONTENT_TYPE_JSON,
+            preencoded_content_type: CONTENT_TYPE_TEXT,
+            server_context: ServerContext::default(),
+            thing_context: ThingContext::default(),
+        }
+    }
+
+    /// The fields hololinked sends with a HANDSHAKE: empty names, default contexts.
+    #[must_use]
+    pub fn handshake() -> RequestFields<'static> {
+        RequestFields::new("", "", "")
+    }
+}
+
+/// Everything that goes into one request header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestHeader<'a> {
+    /// `messageType`.
+    pub kind: RequestKind,
+    /// `messageID` (the pool writes UUID-shaped ids; any string is legal on the wire).
+    pub message_id: &'a str,
+    /// `senderID`: must equal the client socket identity, or the reply is lost (§2.2).
+    pub sender_id: &'a str,
+    /// `receiverID`: the server id (not checked by servers).
+    pub receiver_id: &'a str,
+    /// Spelling of the execution-context keys.
+    pub key_style: KeyStyle,
+    /// The per-request fields.
+    pub fields: RequestFields<'a>,
+}

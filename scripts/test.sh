@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's test command. It tests every package in its own cargo invocation, because the
+# zeromq crate's runtime features (tokio / async-std / dispatcher) are mutually exclusive and
+# cargo unifies features across one invocation: `cargo test --workspace` can never pass here.
+#
+# Usage: scripts/test.sh            # everything
+#        PROPTEST_CASES=5000 scripts/test.sh   # longer model-based runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Packages in test order; each entry is "package [extra cargo args]".
+PACKAGES=(
+  "pool-core"
+)
+
+for entry in "${PACKAGES[@]}"; do
+  read -r package extra <<<"$entry"
+  echo "== cargo test -p $package $extra"
+  # shellcheck disable=SC2086
+  cargo test -p "$package" $extra
+done
+
+# pool-core's own unit tests without std or alloc (fixed-capacity memory only).
+echo "== cargo test -p pool-core --no-default-features --lib"
+cargo test -p pool-core --no-default-features --lib
