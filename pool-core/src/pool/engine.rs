@@ -300,6 +300,8 @@ impl<R> View<'_, R> {
         let Some(entry) = self.p.servers.get_mut(server as usize) else {
             return;
         };
+        // Membership in `event_servers` follows `pending != 0`: read it before any bit changes.
+        let was_listed = entry.pending != 0;
         match bit {
             // A loss makes an unreported readiness or connect request stale.
             pending::LOST => entry.pending &= !(pending::READY | pending::CONNECT),
@@ -307,7 +309,6 @@ impl<R> View<'_, R> {
             pending::CONNECT => entry.pending &= !pending::READY,
             _ => {}
         }
-        let was_listed = entry.pending != 0;
         entry.pending |= bit;
         if !was_listed {
             self.s

@@ -854,3 +854,29 @@ fn a_too_small_transmit_buffer_makes_the_request_unsendable_not_a_panic() {
         [(1, Outcome::Unsendable)]
     );
 }
+
+#[test]
+fn undrained_notifications_collapse_to_the_latest_state() {
+    let mut pool = pool();
+    let server = pool.add_server("srv", T0).unwrap();
+    drain_events(&mut pool);
+    pool.handle_connected(server, T0);
+    let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
+        panic!()
+    };
+    answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
+    // Ready is pending and not drained when the server is lost: only the loss is reported.
+    pool.handle_disconnected(server, T0);
+    let events = drain_events(&mut pool);
+    assert!(
+        matches!(events.as_slice(), [Event::ServerLost(s, _)] if *s == server),
+        "{events:?}"
+    );
+    // The list of servers with events stays consistent afterwards.
+    pool.handle_timeout(T0 + ms(100));
+    assert!(matches!(
+        drain_events(&mut pool).as_slice(),
+        [Event::Connect(_)]
+    ));
+    assert!(drain_events(&mut pool).is_empty());
+}
