@@ -35,6 +35,8 @@ pub(crate) struct State {
     pub handshake_counter: u32,
     pub live: u32,
     pub stats: Stats,
+    /// The latest `now` given to any command or input (outputs take no time argument).
+    pub now: Instant,
 }
 
 /// Everything an operation may touch.

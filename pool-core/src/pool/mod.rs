@@ -270,6 +270,11 @@ impl<R, M: Memory<R>> Pool<R, M> {
         })
     }
 
+    /// Records the latest time an input or command carried (time never goes back).
+    fn observe(&mut self, now: Instant) {
+        self.state.now = self.state.now.max(now);
+    }
+
     fn view(&mut self) -> View<'_, R> {
         View {
             p: self.mem.parts(),
@@ -412,11 +417,8 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// Adds a server whose ROUTER identity (hololinked server id) is `identity`. A
     /// [`Event::Connect`] for it follows.
-    pub fn add_server(
-        &mut self,
-        identity: &str,
-        _now: Instant,
-    ) -> Result<ServerId, AddServerError> {
+    pub fn add_server(&mut self, identity: &str, now: Instant) -> Result<ServerId, AddServerError> {
+        self.observe(now);
         if !is_valid_identity(identity) {
             return Err(AddServerError::InvalidIdentity);
         }
@@ -442,7 +444,8 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// Removes a server: its requests end `Closed`, its Things are unmapped, its handle goes
     /// stale. The driver closes the connection. Returns `false` for a stale handle.
-    pub fn remove_server(&mut self, server: ServerId, _now: Instant) -> bool {
+    pub fn remove_server(&mut self, server: ServerId, now: Instant) -> bool {
+        self.observe(now);
         let mut v = self.view();
         let Some(index) = v.server_index(server) else {
             return false;
@@ -514,7 +517,8 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// Cancels a live request: it ends `Cancelled` (yielded by `poll_event`) and a reply that
     /// still arrives is dropped. Returns `false` if the request had already ended.
-    pub fn cancel(&mut self, id: RequestId, _now: Instant) -> bool {
+    pub fn cancel(&mut self, id: RequestId, now: Instant) -> bool {
+        self.observe(now);
         let mut v = self.view();
         let Some(index) = v.live_slot(id) else {
             return false;
@@ -527,6 +531,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// The transport connected to `server` (after an [`Event::Connect`]): the handshake starts.
     pub fn handle_connected(&mut self, server: ServerId, now: Instant) {
+        self.observe(now);
         let mut v = self.view();
         let Some(index) = v.server_index(server) else {
             return;
@@ -542,6 +547,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// The transport lost (or failed to open) the connection to `server`.
     pub fn handle_disconnected(&mut self, server: ServerId, now: Instant) {
+        self.observe(now);
         let mut v = self.view();
         if let Some(index) = v.server_index(server) {
             v.lose(index, LostReason::Disconnected, now);
@@ -557,6 +563,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
         request: Option<RequestId>,
         now: Instant,
     ) {
+        self.observe(now);
         let mut v = self.view();
         let Some(index) = v.server_index(server) else {
             return;
@@ -587,6 +594,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
         frames: &[&[u8]],
         now: Instant,
     ) -> Routed<R> {
+        self.observe(now);
         match wire::classify_reply(frames) {
             Ok(reply) => self.handle_reply(server, &reply, now),
             Err(malformed) => {
@@ -602,8 +610,9 @@ impl<R, M: Memory<R>> Pool<R, M> {
         &mut self,
         server: ServerId,
         reply: &wire::Reply<'_>,
-        _now: Instant,
+        now: Instant,
     ) -> Routed<R> {
+        self.observe(now);
         let ids = self.ids;
         let mut v = self.view();
         let Some(server_index) = v.server_index(server) else {
@@ -665,6 +674,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     /// The clock reached `now`: expire deadlines, resend handshakes, end backoffs. Harmless to
     /// call early or often.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.observe(now);
         let mut v = self.view();
         while let Some((index, deadline)) = v.s.deadlines.peek(v.p.heap, v.p.slots) {
             if deadline > now {
@@ -803,7 +813,10 @@ impl<R, M: Memory<R>> Pool<R, M> {
             }
             // A buffer too small even for a HANDSHAKE: the server can never become ready
             // through this driver. Lose it, so its requests end by their deadlines.
-            None => v.lose(next.server, LostReason::SendFailed, Instant(0)),
+            None => {
+                let now = v.s.now;
+                v.lose(next.server, LostReason::SendFailed, now);
+            }
         }
     }
 
@@ -900,8 +913,9 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
         thing: ThingId,
         user: R,
         options: RequestOptions,
-        _now: Instant,
+        now: Instant,
     ) -> Result<RequestId, StartError<R>> {
+        self.observe(now);
         let server = match self.thing_server(thing) {
             Some(server) => server,
             None => return Err(self.refuse(StartErrorKind::UnknownThing, user)),
@@ -933,11 +947,12 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
         options: RequestOptions,
         now: Instant,
     ) -> Result<FanoutId, StartErrorKind> {
+        self.observe(now);
         if things.iter().any(|&t| self.thing_server(t).is_none()) {
             self.state.stats.refused = self.state.stats.refused.wrapping_add(1);
             return Err(StartErrorKind::UnknownThing);
         }
-        self.fanout_over(Members::Listed(things), things.len(), make, options, now)
+        self.fanout_over(Members::Listed(things), things.len(), make, options)
     }
 
     /// Starts one request for every mapped Thing (see [`start_fanout`](Self::start_fanout)).
@@ -947,8 +962,9 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
         options: RequestOptions,
         now: Instant,
     ) -> Result<FanoutId, StartErrorKind> {
+        self.observe(now);
         let count = self.things().count();
-        self.fanout_over(Members::All, count, make, options, now)
+        self.fanout_over(Members::All, count, make, options)
     }
 
     fn fanout_over(
@@ -957,7 +973,6 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
         count: usize,
         mut make: impl FnMut(ThingId) -> R,
         options: RequestOptions,
-        _now: Instant,
     ) -> Result<FanoutId, StartErrorKind> {
         if self.free_slots() < count || self.state.free_fanouts.is_empty() {
             self.state.stats.refused = self.state.stats.refused.wrapping_add(1);
