@@ -574,12 +574,14 @@ impl<R, M: Memory<R>> Pool<R, M> {
                     s.state == SlotState::Sent && u32::from(s.server.index) == index
                 });
             if unsent {
+                // Back to the head of the send queue: `lose` below turns queued requests into
+                // waiting ones, oldest first, so it goes out first after the next handshake.
                 if let Some(entry) = v.p.servers.get_mut(index as usize) {
                     entry.sent.unlink(v.p.slots, slot, slot_links);
-                    entry.waiting.push_front(v.p.slots, slot, slot_links);
+                    entry.queued.push_front(v.p.slots, slot, slot_links);
                 }
                 if let Some(s) = v.p.slots.get_mut(slot as usize) {
-                    s.state = SlotState::Waiting;
+                    s.state = SlotState::Queued;
                 }
             }
         }

@@ -499,6 +499,7 @@ fn send_failure_keeps_the_unsent_request_and_fails_the_others() {
     let c = pool.start_request(thing, req(2), opts(None), T0).unwrap();
     let txs = drain_tx(&mut pool);
     assert_eq!(txs.len(), 2);
+    let d = pool.start_request(thing, req(3), opts(None), T0).unwrap();
     pool.handle_send_failed(server, Some(c), T0);
     let events = drain_events(&mut pool);
     assert!(matches!(
@@ -515,13 +516,20 @@ fn send_failure_keeps_the_unsent_request_and_fails_the_others() {
     };
     answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
     drain_events(&mut pool);
+    let resent: Vec<RequestId> = drain_tx(&mut pool)
+        .into_iter()
+        .map(|tx| match tx {
+            Tx::Request(_, id, mid) => {
+                assert_eq!(mid, pool.message_id(id).as_str(), "same id as before");
+                id
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
     assert_eq!(
-        drain_tx(&mut pool),
-        [Tx::Request(
-            server,
-            c,
-            String::from(pool.message_id(c).as_str())
-        )]
+        resent,
+        [c, d],
+        "the unsent request goes first, then the one queued after it"
     );
 }
 
