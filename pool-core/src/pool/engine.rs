@@ -360,19 +360,24 @@ impl<R> View<'_, R> {
         entry.handshake_due = false;
         // Requests that waited go out now, oldest first.
         let mut waiting = core::mem::take(&mut entry.waiting);
-        let mut cursor = waiting.front();
-        while let Some(index) = cursor {
-            cursor = List::next_of(self.p.slots, index, |s| &s.links);
-            if let Some(slot) = self.p.slots.get_mut(index as usize) {
-                slot.state = SlotState::Queued;
-            }
-        }
+        self.relabel(&waiting, SlotState::Queued);
         if let Some(entry) = self.p.servers.get_mut(server as usize) {
             entry.queued.append(&mut waiting, self.p.slots, slot_links);
         }
         self.rotate_tx(server);
         self.set_server_timer(server, None);
         self.notify(server, pending::READY);
+    }
+
+    /// Sets the state of every slot of `list`, when a whole list changes phase at once.
+    fn relabel(&mut self, list: &List, state: SlotState) {
+        let mut cursor = list.front();
+        while let Some(index) = cursor {
+            cursor = List::next_of(self.p.slots, index, |s| &s.links);
+            if let Some(slot) = self.p.slots.get_mut(index as usize) {
+                slot.state = state;
+            }
+        }
     }
 
     /// The server is gone: fail what was in flight, keep what was not sent, back off.
@@ -386,13 +391,7 @@ impl<R> View<'_, R> {
         entry.handshake_due = false;
         // Requests not yet handed to the transport are safe to send after the next handshake.
         let mut queued = core::mem::take(&mut entry.queued);
-        let mut cursor = queued.front();
-        while let Some(index) = cursor {
-            cursor = List::next_of(self.p.slots, index, |s| &s.links);
-            if let Some(slot) = self.p.slots.get_mut(index as usize) {
-                slot.state = SlotState::Waiting;
-            }
-        }
+        self.relabel(&queued, SlotState::Waiting);
         if let Some(entry) = self.p.servers.get_mut(server as usize) {
             queued.append(&mut entry.waiting, self.p.slots, slot_links);
             entry.waiting = queued;
