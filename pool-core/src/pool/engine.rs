@@ -346,7 +346,15 @@ impl<R> View<'_, R> {
             entry.handshake_due = true;
         }
         self.want_tx(server);
-        let next = now + self.config.effective_handshake_interval();
+        // Wake for the next resend, or for the handshake timeout if that comes first.
+        let mut next = now + self.config.effective_handshake_interval();
+        let since = match self.p.servers.get(server as usize).map(|e| e.state) {
+            Some(ServerState::Handshaking { since }) => since,
+            _ => now,
+        };
+        if let Some(limit) = self.config.handshake_timeout {
+            next = next.min(since + limit);
+        }
         self.set_server_timer(server, Some(next));
     }
 
