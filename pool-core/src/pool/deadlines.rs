@@ -172,4 +172,41 @@ mod tests {
         assert_eq!(out, [5, 20, 30, 40, 45, 50]);
         assert_eq!(h.len(), 0);
     }
+
+    /// Random pushes and removals (including from the middle) against a sorted reference.
+    #[test]
+    fn matches_a_reference_under_random_operations() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200 {
+            let n = 1 + (next() % 40) as usize;
+            let mut table: Vec<E> = (0..n)
+                .map(|_| E {
+                    at: Instant(next() % 50),
+                    pos: NIL,
+                })
+                .collect();
+            let mut heap = std::vec![0u32; n];
+            let mut h = DeadlineHeap::default();
+            let mut inside: Vec<u32> = Vec::new();
+            for _ in 0..200 {
+                let i = (next() % n as u64) as u32;
+                if inside.contains(&i) {
+                    h.remove(&mut heap, &mut table, i);
+                    inside.retain(|&x| x != i);
+                } else {
+                    h.push(&mut heap, &mut table, i);
+                    inside.push(i);
+                }
+                let expected = inside.iter().map(|&i| table[i as usize].at).min();
+                assert_eq!(h.peek(&heap, &table).map(|(_, at)| at), expected);
+                assert_eq!(h.len() as usize, inside.len());
+            }
+        }
+    }
 }
