@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command. It tests every package in its own cargo invocation, because the
 # zeromq crate's runtime features (tokio / async-std / dispatcher) are mutually exclusive and
-# cargo unifies features across one invocation: `cargo test --workspace` can never pass here.
+# cargo unifies features across one invocation: a whole-workspace test run can never pass here.
 #
 # Usage: scripts/test.sh            # everything
 #        PROPTEST_CASES=5000 scripts/test.sh   # longer model-based runs
