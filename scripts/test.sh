@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 # Packages in test order; each entry is "package [extra cargo args]".
 PACKAGES=(
   "pool-core"
+  "pool-testkit"
 )
 
 for entry in "${PACKAGES[@]}"; do

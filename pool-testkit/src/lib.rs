@@ -1,0 +1,59 @@
+//! Fake hololinked servers for testing a ZeroMQ client pool.
+//!
+//! A [`TestServer`] is a libzmq ROUTER socket (identity = server id, `ZMQ_ROUTER_HANDOVER` off,
+//! linger 0) that speaks the hololinked 0.4.x request/reply protocol byte for byte: 5-frame
+//! messages `[identity, "", header, payload, preserialized]`, HANDSHAKE, EXIT, INVALID_MESSAGE
+//! for wrong frame counts and unknown Things, per-Thing serialised execution with invokation and
+//! execution timeouts read from `serverExecutionContext` (snake_case first, then camelCase),
+//! oneway requests, and replies routed by the header's `senderID`.
+//!
+//! Every Thing has the properties `number` (default 1.5), `text` (default `"hello"`) and `state`
+//! (read-only, `null`), and the actions `echo`, `add`, `sleep_for`, `fail`, `get_bytes`,
+//! `get_mixed`, `ping`, `_get_properties` and `_set_properties` (see [`thing`]).
+//!
+//! For fault tests a server can be killed and restarted on the same endpoints, and its
+//! [`Behaviour`] can delay replies, never reply, or interleave bad messages with good replies.
+//!
+//! ```no_run
+//! use pool_testkit::{ServerConfig, TestServer};
+//!
+//! let server = TestServer::start(ServerConfig::builder("demo").tcp().ipc().build())?;
+//! println!("listening on {:?}", server.endpoints());
+//! # Ok::<(), pool_testkit::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod config;
+pub mod protocol;
+mod server;
+mod stats;
+pub mod thing;
+
+pub use config::{
+    sanitized_ipc_filename, Behaviour, HostileConfig, HostileKind, ServerConfig,
+    ServerConfigBuilder, Transport,
+};
+pub use server::TestServer;
+pub use stats::Stats;
+
+/// Errors from starting or restarting a [`TestServer`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A libzmq call failed.
+    #[error("zeromq error: {0}")]
+    Zmq(#[from] zmq::Error),
+    /// Binding an endpoint failed.
+    #[error("cannot bind {endpoint}: {source}")]
+    Bind {
+        /// The endpoint that could not be bound.
+        endpoint: String,
+        /// The libzmq error.
+        source: zmq::Error,
+    },
+    /// Creating the temporary directory or a thread failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The configuration is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
