@@ -1529,7 +1529,7 @@ impl Sut {
             Transition::SendFailed { server, request } => {
                 let request = request.map(|k| self.requests[k].expect("known request id"));
                 self.pool
-                    .handle_send_failed(self.servers[server], request, now);
+                    .handle_send_failed(self.servers[server], request.as_slice(), now);
                 Expect::Nothing
             }
             Transition::HandshakeReply { server, latest } => {

@@ -547,20 +547,26 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// The transport lost (or failed to open) the connection to `server`.
     pub fn handle_disconnected(&mut self, server: ServerId, now: Instant) {
-        self.observe(now);
-        let mut v = self.view();
-        if let Some(index) = v.server_index(server) {
-            v.lose(index, LostReason::Disconnected, now);
-        }
+        self.handle_lost(server, LostReason::Disconnected, &[], now);
     }
 
-    /// The transport could not send to `server`. `request` is the request whose transmit
-    /// certainly did not leave (it will go out again after the next handshake); other requests
-    /// in flight end `Disconnected`. Use `None` for a failed HANDSHAKE.
-    pub fn handle_send_failed(
+    /// The transport could not send to `server`. `unsent` names the requests whose transmits
+    /// certainly did not leave, in the order they were taken from `poll_transmit`: they go out
+    /// first, in that order, after the next handshake. Other requests in flight end
+    /// `Disconnected`. Use `&[]` for a failed HANDSHAKE.
+    pub fn handle_send_failed(&mut self, server: ServerId, unsent: &[RequestId], now: Instant) {
+        self.handle_lost(server, LostReason::SendFailed, unsent, now);
+    }
+
+    /// The connection to `server` is gone for `reason` (what [`Event::ServerLost`] will say).
+    /// Like [`handle_send_failed`](Self::handle_send_failed), `unsent` names transmits the
+    /// transport took but certainly never sent (for example still queued in the driver when the
+    /// peer disconnected); they wait for the next handshake instead of ending `Disconnected`.
+    pub fn handle_lost(
         &mut self,
         server: ServerId,
-        request: Option<RequestId>,
+        reason: LostReason,
+        unsent: &[RequestId],
         now: Instant,
     ) {
         self.observe(now);
@@ -568,24 +574,29 @@ impl<R, M: Memory<R>> Pool<R, M> {
         let Some(index) = v.server_index(server) else {
             return;
         };
-        if let Some(slot) = request.and_then(|id| v.live_slot(id)) {
-            let unsent =
+        // Back to the head of the send queue, last first so the first stays first: `lose`
+        // below turns queued requests into waiting ones, oldest first, so they go out first
+        // after the next handshake.
+        for &id in unsent.iter().rev() {
+            let Some(slot) = v.live_slot(id) else {
+                continue;
+            };
+            let was_sent =
                 v.p.slots.get(slot as usize).is_some_and(|s| {
                     s.state == SlotState::Sent && u32::from(s.server.index) == index
                 });
-            if unsent {
-                // Back to the head of the send queue: `lose` below turns queued requests into
-                // waiting ones, oldest first, so it goes out first after the next handshake.
-                if let Some(entry) = v.p.servers.get_mut(index as usize) {
-                    entry.sent.unlink(v.p.slots, slot, slot_links);
-                    entry.queued.push_front(v.p.slots, slot, slot_links);
-                }
-                if let Some(s) = v.p.slots.get_mut(slot as usize) {
-                    s.state = SlotState::Queued;
-                }
+            if !was_sent {
+                continue;
+            }
+            if let Some(entry) = v.p.servers.get_mut(index as usize) {
+                entry.sent.unlink(v.p.slots, slot, slot_links);
+                entry.queued.push_front(v.p.slots, slot, slot_links);
+            }
+            if let Some(s) = v.p.slots.get_mut(slot as usize) {
+                s.state = SlotState::Queued;
             }
         }
-        v.lose(index, LostReason::SendFailed, now);
+        v.lose(index, reason, now);
     }
 
     /// A message arrived from `server` (the frames a DEALER receives). Returns what it was; a

@@ -500,7 +500,7 @@ fn send_failure_keeps_the_unsent_request_and_fails_the_others() {
     let txs = drain_tx(&mut pool);
     assert_eq!(txs.len(), 2);
     let d = pool.start_request(thing, req(3), opts(None), T0).unwrap();
-    pool.handle_send_failed(server, Some(c), T0);
+    pool.handle_send_failed(server, &[c], T0);
     let events = drain_events(&mut pool);
     assert!(matches!(
         events.first(),
@@ -530,6 +530,50 @@ fn send_failure_keeps_the_unsent_request_and_fails_the_others() {
         resent,
         [c, d],
         "the unsent request goes first, then the one queued after it"
+    );
+}
+
+#[test]
+fn lost_with_several_unsent_requests_resends_them_in_order_and_fails_only_the_sent() {
+    let mut pool = pool();
+    let (server, thing) = ready_server(&mut pool, "srv");
+    let ids: Vec<RequestId> = (0..4)
+        .map(|n| pool.start_request(thing, req(n), opts(None), T0).unwrap())
+        .collect();
+    assert_eq!(drain_tx(&mut pool).len(), 4);
+    // The transport wrote the first; the peer vanished with the other three still queued.
+    pool.handle_lost(server, LostReason::Disconnected, &ids[1..], T0);
+    let events = drain_events(&mut pool);
+    assert!(matches!(
+        events.first(),
+        Some(Event::ServerLost(_, LostReason::Disconnected))
+    ));
+    assert_eq!(outcomes(&events), [(0, Outcome::Disconnected)]);
+    pool.handle_timeout(T0 + ms(100));
+    drain_events(&mut pool);
+    pool.handle_connected(server, T0 + ms(100));
+    let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
+        panic!()
+    };
+    answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
+    drain_events(&mut pool);
+    let resent: Vec<RequestId> = drain_tx(&mut pool)
+        .into_iter()
+        .map(|tx| match tx {
+            Tx::Request(_, id, _) => id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(resent, ids[1..], "unsent requests keep their order");
+    // Naming a request that already ended, or one on another server, changes nothing.
+    pool.handle_lost(server, LostReason::SendFailed, &[ids[0]], T0 + ms(100));
+    assert_eq!(
+        outcomes(&drain_events(&mut pool)),
+        [
+            (1, Outcome::Disconnected),
+            (2, Outcome::Disconnected),
+            (3, Outcome::Disconnected)
+        ]
     );
 }
 
