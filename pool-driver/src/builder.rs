@@ -1,0 +1,270 @@
+//! Building a pool: servers, Things, identities, timeouts and capacity, all checked up front.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::endpoint::check_endpoint;
+use crate::error::Error;
+use crate::pool::Pool;
+use crate::shared::{Core, Shared};
+use crate::Runtime;
+use pool_core::pool::{is_valid_identity, Capacity, Config, HeapMemory};
+use pool_core::wire::{KeyStyle, ServerContext};
+
+/// What a pool does when every request slot is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenFull {
+    /// Wait for a free slot, within the request's deadline (back-pressure).
+    #[default]
+    Wait,
+    /// Fail at once with [`Error::Busy`].
+    Busy,
+}
+
+/// The pool's fixed settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) client_id: String,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) server_context: ServerContext,
+    pub(crate) when_full: WhenFull,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) capacity: usize,
+}
+
+/// Builds a [`Pool`]. Every server and Thing is checked when [`build`](Self::build) runs, so a
+/// bad endpoint or identity is an error there, not a silent failure later.
+///
+/// ```no_run
+/// # async fn example<Rt: pool_driver::Runtime>() -> Result<(), pool_driver::Error> {
+/// use std::time::Duration;
+/// let pool = pool_driver::Pool::<Rt>::builder()
+///     .server("spectrometer", "tcp://127.0.0.1:5555")
+///     .thing("camera", "spectrometer")
+///     .client_id("gateway-1")
+///     .request_timeout(Duration::from_secs(10))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct PoolBuilder<Rt> {
+    servers: Vec<(String, String)>,
+    things: Vec<(String, String)>,
+    client_id: Option<String>,
+    settings: Settings,
+    config: Config,
+    max_servers: usize,
+    max_things: usize,
+    _runtime: PhantomData<fn() -> Rt>,
+}
+
+impl<Rt: Runtime> Default for PoolBuilder<Rt> {
+    fn default() -> Self {
+        PoolBuilder {
+            servers: Vec::new(),
+            things: Vec::new(),
+            client_id: None,
+            settings: Settings {
+                client_id: String::new(),
+                request_timeout: Some(Duration::from_secs(30)),
+                server_context: ServerContext::default(),
+                when_full: WhenFull::default(),
+                connect_timeout: Duration::from_secs(2),
+                capacity: 4096,
+            },
+            config: Config::default(),
+            max_servers: 64,
+            max_things: 1024,
+            _runtime: PhantomData,
+        }
+    }
+}
+
+impl<Rt: Runtime> PoolBuilder<Rt> {
+    /// A server: its id (the hololinked server id, which is its ROUTER identity) and endpoint
+    /// (`tcp://host:port` or `ipc:///path`; see [`hololinked_ipc_endpoint`](crate::hololinked_ipc_endpoint)).
+    /// Its Thing defaults to the server id, unless Things are named for it with
+    /// [`thing`](Self::thing).
+    pub fn server(mut self, id: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        self.servers.push((id.into(), endpoint.into()));
+        self
+    }
+
+    /// A Thing served by `server` (many Things may share a server).
+    pub fn thing(mut self, thing: impl Into<String>, server: impl Into<String>) -> Self {
+        self.things.push((thing.into(), server.into()));
+        self
+    }
+
+    /// The client identity (ZeroMQ identity and `senderID`). It must be unique among the
+    /// clients of a server. Default: `mmpool-` and random hex, unique per pool.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// The client deadline of every request that does not set its own (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.request_timeout = Some(timeout);
+        self
+    }
+
+    /// No client deadline by default (requests still end if their server is lost).
+    pub fn no_request_timeout(mut self) -> Self {
+        self.settings.request_timeout = None;
+        self
+    }
+
+    /// Default server-side queueing limit sent with each request (default 5 s, as hololinked's
+    /// own client; `None` sends `null`: no limit).
+    pub fn invokation_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.server_context.invokation_timeout = timeout.map(Into::into);
+        self
+    }
+
+    /// Default server-side execution limit sent with each request (default 5 s; `None`: no
+    /// limit).
+    pub fn execution_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.server_context.execution_timeout = timeout.map(Into::into);
+        self
+    }
+
+    /// How many requests may be in flight at once (default 4096). Memory is allocated once.
+    pub fn capacity(mut self, requests: usize) -> Self {
+        self.settings.capacity = requests;
+        self
+    }
+
+    /// How many servers the pool can hold, counting ones added later (default 64).
+    pub fn max_servers(mut self, servers: usize) -> Self {
+        self.max_servers = servers;
+        self
+    }
+
+    /// How many Things the pool can hold, counting ones added later (default 1024).
+    pub fn max_things(mut self, things: usize) -> Self {
+        self.max_things = things;
+        self
+    }
+
+    /// What to do when every request slot is taken (default: wait).
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.settings.when_full = when_full;
+        self
+    }
+
+    /// How long one connection attempt may take before the pool backs off and retries
+    /// (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// Give up a handshake after this long and reconnect (default: keep handshaking while the
+    /// connection is up, as hololinked's client does).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.handshake_timeout = timeout.map(Into::into);
+        self
+    }
+
+    /// Reconnect delays: first `min`, doubling up to `max` (default 100 ms to 5 s).
+    pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.config.backoff_min = min.into();
+        self.config.backoff_max = max.into();
+        self
+    }
+
+    /// Spelling of the execution-context keys (default: both, which every server line reads).
+    pub fn key_style(mut self, style: KeyStyle) -> Self {
+        self.config.key_style = style;
+        self
+    }
+
+    /// Longest request header (default 4096 bytes).
+    pub fn max_header_len(mut self, bytes: usize) -> Self {
+        self.config.max_header_len = bytes;
+        self
+    }
+
+    /// Builds the pool on the runtime the caller is running on and starts connecting.
+    pub fn build(self) -> Result<Pool<Rt>, Error> {
+        let rt = Rt::current().ok_or(Error::NoRuntime(
+            "build the pool from inside the runtime its adapter uses (or use build_on)",
+        ))?;
+        self.build_on(rt)
+    }
+
+    /// Builds the pool on `rt` and starts connecting.
+    pub fn build_on(mut self, rt: Rt) -> Result<Pool<Rt>, Error> {
+        if self.settings.capacity == 0 {
+            return Err(Error::Config("capacity must be at least 1".into()));
+        }
+        if self.servers.len() > self.max_servers {
+            return Err(Error::Config(format!(
+                "{} servers given, max_servers is {}",
+                self.servers.len(),
+                self.max_servers
+            )));
+        }
+        if let Some((_, server)) = self
+            .things
+            .iter()
+            .find(|(_, server)| !self.servers.iter().any(|(id, _)| id == server))
+        {
+            return Err(Error::UnknownServer {
+                server: server.clone(),
+            });
+        }
+        let client_id = self.client_id.take().unwrap_or_else(|| {
+            format!(
+                "mmpool-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            )
+        });
+        if !is_valid_identity(&client_id) {
+            return Err(Error::InvalidIdentity {
+                identity: client_id,
+            });
+        }
+        self.settings.client_id.clone_from(&client_id);
+        let capacity = Capacity {
+            requests: self.settings.capacity,
+            servers: self.max_servers,
+            things: self.max_things,
+            fanouts: 1,
+        };
+        let nonce = uuid::Uuid::new_v4().as_u64_pair().0;
+        let core =
+            Core::new(self.config, &client_id, nonce, HeapMemory::new(capacity)).map_err(|_| {
+                Error::InvalidIdentity {
+                    identity: client_id.clone(),
+                }
+            })?;
+        let shared = Arc::new(Shared::new(rt, self.settings, core));
+        let pool = Pool::start(shared);
+        for (id, endpoint) in &self.servers {
+            let named: Vec<&str> = self
+                .things
+                .iter()
+                .filter(|(_, server)| server == id)
+                .map(|(thing, _)| thing.as_str())
+                .collect();
+            let things = if named.is_empty() {
+                vec![id.as_str()]
+            } else {
+                named
+            };
+            pool.add_server_with_things(id, endpoint, &things)?;
+        }
+        Ok(pool)
+    }
+}
+
+/// Checks an endpoint string.
+pub(crate) fn endpoint_ok(endpoint: &str) -> Result<(), Error> {
+    check_endpoint(endpoint).map_err(|reason| Error::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason,
+    })
+}

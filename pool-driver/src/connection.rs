@@ -1,0 +1,251 @@
+//! One connection attempt to one server: a zeromq DEALER socket owned by one task.
+//!
+//! zeromq's DEALER never reconnects by itself, so each attempt is a fresh socket: connect,
+//! report `handle_connected`, then write what the core transmits, read replies and watch the
+//! socket monitor, all in this one task, until the peer disconnects, a send fails or the pool
+//! closes the link. The socket is dropped before the loss is reported, so the next attempt
+//! (which the core schedules after its backoff) never meets the old connection's identity.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::future::{select, Either};
+use futures::{pin_mut, StreamExt};
+use zeromq::{DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqError};
+
+use crate::shared::{is_current, Outbound, Shared};
+use crate::signal::Signal;
+use crate::Runtime;
+use pool_core::pool::{LostReason, RequestId, ServerId};
+
+/// Which server and attempt a task serves.
+pub(crate) struct Target {
+    pub(crate) server: ServerId,
+    pub(crate) epoch: u64,
+    pub(crate) name: Arc<str>,
+    pub(crate) endpoint: Arc<str>,
+    pub(crate) wake: Arc<Signal>,
+}
+
+/// How a connection attempt ended.
+enum Exit {
+    /// The pool closed the link (server removed, pool shut down, core gave up on it).
+    Closed,
+    /// Could not connect.
+    ConnectFailed(ZmqError),
+    /// The connection broke. `unsent` are requests taken from the outbox but never written.
+    Lost {
+        reason: LostReason,
+        unsent: Vec<RequestId>,
+        error: Option<String>,
+    },
+}
+
+pub(crate) async fn run<Rt: Runtime>(shared: Arc<Shared<Rt>>, target: Target) {
+    let exit = session(&shared, &target).await;
+    // The socket is gone now; tell the core (unless the pool itself closed the link).
+    report(&shared, &target, exit);
+}
+
+async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit {
+    let mut socket = match new_socket(shared) {
+        Ok(socket) => socket,
+        Err(e) => return Exit::ConnectFailed(e),
+    };
+    // The monitor must be taken before `split()`, which gives it up.
+    let mut monitor = socket.monitor();
+    {
+        let connect = socket.connect(&target.endpoint);
+        let closed = wait_closed(shared, target);
+        pin_mut!(connect, closed);
+        match select(connect, closed).await {
+            Either::Left((Ok(()), _)) => {}
+            Either::Left((Err(e), _)) => return Exit::ConnectFailed(e),
+            Either::Right(((), _)) => return Exit::Closed,
+        }
+    }
+    if !connected(shared, target) {
+        return Exit::Closed;
+    }
+    let (mut send, mut recv) = socket.split();
+
+    // Messages taken from the outbox and not yet handed to the socket. Kept outside the writer
+    // so that, whichever way the connection ends, the requests that never left are known.
+    let batch: Mutex<VecDeque<Outbound>> = Mutex::new(VecDeque::new());
+    // Never held across an await: it only keeps the future `Send`.
+    let batch = || -> MutexGuard<'_, VecDeque<Outbound>> {
+        batch.lock().unwrap_or_else(|e| e.into_inner())
+    };
+    let writer = async {
+        loop {
+            target.wake.wait().await;
+            if !take_outbox(shared, target, &mut batch()) {
+                return Exit::Closed;
+            }
+            loop {
+                let next = batch().pop_front();
+                let Some((request, message)) = next else {
+                    break;
+                };
+                if let Err(e) = send.send(message).await {
+                    let mut unsent: Vec<RequestId> = request.into_iter().collect();
+                    unsent.extend(batch().iter().filter_map(|(id, _)| *id));
+                    batch().clear();
+                    return Exit::Lost {
+                        reason: LostReason::SendFailed,
+                        unsent,
+                        error: Some(e.to_string()),
+                    };
+                }
+            }
+        }
+    };
+    let reader = async {
+        loop {
+            match recv.recv().await {
+                Ok(message) => shared.on_message(target.server, target.epoch, message),
+                // The fair queue has no peer left: the connection is gone.
+                Err(ZmqError::NoMessage) => {
+                    return Exit::Lost {
+                        reason: LostReason::Disconnected,
+                        unsent: Vec::new(),
+                        error: Some("no peer left".into()),
+                    }
+                }
+                // A bad frame from the peer (or a ZMTP command zeromq does not know, such as a
+                // heartbeat PING) is not fatal to the connection.
+                Err(e) => {
+                    shared.counters.recv_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(server = %target.name, error = %e, "receive error");
+                }
+            }
+        }
+    };
+    let watch = async {
+        while let Some(event) = monitor.next().await {
+            if let SocketEvent::Disconnected(_) = event {
+                break;
+            }
+        }
+        Exit::Lost {
+            reason: LostReason::Disconnected,
+            unsent: Vec::new(),
+            error: None,
+        }
+    };
+    pin_mut!(writer, reader, watch);
+    let exit = match select(writer, select(reader, watch)).await {
+        Either::Left((exit, _)) => exit,
+        Either::Right((Either::Left((exit, _)), _)) => exit,
+        Either::Right((Either::Right((exit, _)), _)) => exit,
+    };
+    // Whatever the writer had taken and not handed to the socket never left.
+    match exit {
+        Exit::Lost {
+            reason,
+            mut unsent,
+            error,
+        } => {
+            unsent.extend(batch().iter().filter_map(|(id, _)| *id));
+            Exit::Lost {
+                reason,
+                unsent,
+                error,
+            }
+        }
+        other => other,
+    }
+}
+
+fn new_socket<Rt: Runtime>(shared: &Shared<Rt>) -> Result<DealerSocket, ZmqError> {
+    let identity =
+        zeromq::util::PeerIdentity::try_from(shared.settings.client_id.as_bytes().to_vec())?;
+    let mut options = SocketOptions::default();
+    options.peer_identity(identity);
+    options.connect_timeout(shared.settings.connect_timeout);
+    Ok(DealerSocket::with_options(options))
+}
+
+/// Resolves when the pool has closed this link.
+async fn wait_closed<Rt: Runtime>(shared: &Shared<Rt>, target: &Target) {
+    loop {
+        target.wake.wait().await;
+        if !is_current(&shared.lock(), target.server, target.epoch) {
+            return;
+        }
+    }
+}
+
+/// The socket connected: the core starts the handshake. `false` if the link was closed.
+fn connected<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> bool {
+    let mut inner = shared.lock();
+    if !is_current(&inner, target.server, target.epoch) {
+        return false;
+    }
+    tracing::debug!(server = %target.name, endpoint = %target.endpoint, "connected");
+    let now = shared.now();
+    inner.core.handle_connected(target.server, now);
+    shared.drain(&mut inner);
+    // Raise once so the writer looks at the outbox even if the drain raised before it waited.
+    target.wake.raise();
+    true
+}
+
+/// Moves the link's outbox into `batch`. `false` if the link was closed.
+fn take_outbox<Rt: Runtime>(
+    shared: &Shared<Rt>,
+    target: &Target,
+    batch: &mut VecDeque<Outbound>,
+) -> bool {
+    let mut inner = shared.lock();
+    match inner
+        .servers
+        .get_mut(&target.server)
+        .and_then(|s| s.link.as_mut())
+        .filter(|l| l.epoch == target.epoch)
+    {
+        Some(link) => {
+            std::mem::swap(&mut link.outbox, batch);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Tells the core how the attempt ended, unless the pool closed it.
+fn report<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target, exit: Exit) {
+    let mut inner = shared.lock();
+    if !is_current(&inner, target.server, target.epoch) {
+        return;
+    }
+    let now = shared.now();
+    let link = inner
+        .servers
+        .get_mut(&target.server)
+        .and_then(|s| s.link.take());
+    match exit {
+        Exit::Closed => return,
+        Exit::ConnectFailed(e) => {
+            shared
+                .counters
+                .connect_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(server = %target.name, endpoint = %target.endpoint, error = %e, "connect failed");
+            inner.core.handle_disconnected(target.server, now);
+        }
+        Exit::Lost {
+            reason,
+            mut unsent,
+            error,
+        } => {
+            tracing::debug!(server = %target.name, ?reason, error = ?error, "connection lost");
+            // Messages still in the outbox never reached the socket either.
+            if let Some(link) = link {
+                unsent.extend(link.outbox.iter().filter_map(|(id, _)| *id));
+            }
+            inner.core.handle_lost(target.server, reason, &unsent, now);
+        }
+    }
+    shared.drain(&mut inner);
+}

@@ -1,0 +1,137 @@
+//! Endpoint checks and hololinked's default IPC address.
+
+use std::path::PathBuf;
+
+/// Longest path a Unix domain socket accepts on Linux (`sun_path` is 108 bytes with the NUL).
+pub const MAX_IPC_PATH_LEN: usize = 107;
+
+/// Why an endpoint string cannot be used.
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        if path.is_empty() {
+            return Err("an ipc endpoint needs a path, as in ipc:///tmp/server.ipc".into());
+        }
+        if path.len() > MAX_IPC_PATH_LEN {
+            return Err(format!(
+                "the ipc path is {} bytes long; Unix sockets allow at most {MAX_IPC_PATH_LEN}",
+                path.len()
+            ));
+        }
+        return Ok(());
+    }
+    if let Some(address) = endpoint.strip_prefix("tcp://") {
+        let (host, port) = address
+            .rsplit_once(':')
+            .ok_or("a tcp endpoint needs a port, as in tcp://127.0.0.1:5555")?;
+        if host.is_empty() || host == "*" {
+            return Err(
+                "a tcp endpoint needs a host to connect to, as in tcp://127.0.0.1:5555".into(),
+            );
+        }
+        match port.parse::<u16>() {
+            Ok(0) | Err(_) => return Err(format!("`{port}` is not a tcp port (1-65535)")),
+            Ok(_) => {}
+        }
+        return Ok(());
+    }
+    Err(
+        "the endpoint must start with tcp:// or ipc:// (inproc is not available to a Rust client)"
+            .into(),
+    )
+}
+
+/// hololinked's file name for a server id's IPC socket (protocol §1.4): runs of `<>:"/\|?*` and
+/// control characters become `_`, runs of `_` collapse, leading and trailing `_` go, and
+/// `_event-publisher` becomes `.event-publisher`.
+///
+/// ```
+/// use pool_driver::hololinked_ipc_filename;
+/// assert_eq!(hololinked_ipc_filename("demo-thing"), "demo-thing.ipc");
+/// assert_eq!(hololinked_ipc_filename("a|b:c"), "a_b_c.ipc");
+/// assert_eq!(hololinked_ipc_filename("_x_"), "x.ipc");
+/// ```
+#[must_use]
+pub fn hololinked_ipc_filename(server_id: &str) -> String {
+    let mut name = String::with_capacity(server_id.len() + 4);
+    for c in server_id.chars() {
+        let replace = matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*')
+            || u32::from(c) < 0x20;
+        let c = if replace { '_' } else { c };
+        if c == '_' && name.ends_with('_') {
+            continue;
+        }
+        name.push(c);
+    }
+    let trimmed = name.trim_matches('_');
+    let mut file = trimmed.replace("_event-publisher", ".event-publisher");
+    file.push_str(".ipc");
+    file
+}
+
+/// The IPC endpoint a hololinked server with id `server_id` binds by default:
+/// `ipc://$HOME/.hololinked/sockets/<sanitized id>.ipc`. `None` if `$HOME` is not set.
+///
+/// ```
+/// let endpoint = pool_driver::hololinked_ipc_endpoint("spectrometer");
+/// if let Some(endpoint) = endpoint {
+///     assert!(endpoint.starts_with("ipc://"));
+///     assert!(endpoint.ends_with("/.hololinked/sockets/spectrometer.ipc"));
+/// }
+/// ```
+#[must_use]
+pub fn hololinked_ipc_endpoint(server_id: &str) -> Option<String> {
+    let home = std::env::var_os("HOME")?;
+    let path: PathBuf = [
+        PathBuf::from(home),
+        PathBuf::from(".hololinked"),
+        PathBuf::from("sockets"),
+        PathBuf::from(hololinked_ipc_filename(server_id)),
+    ]
+    .iter()
+    .collect();
+    Some(format!("ipc://{}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_like_hololinked() {
+        for (id, file) in [
+            ("demo-thing", "demo-thing.ipc"),
+            ("a__b", "a_b.ipc"),
+            ("_x_", "x.ipc"),
+            ("a/b/c", "a_b_c.ipc"),
+            ("a|b:c", "a_b_c.ipc"),
+            ("srv/event-publisher", "srv.event-publisher.ipc"),
+            ("x_event-publisher", "x.event-publisher.ipc"),
+            ("a b", "a b.ipc"),
+        ] {
+            assert_eq!(hololinked_ipc_filename(id), file, "{id}");
+        }
+    }
+
+    #[test]
+    fn checks_endpoints() {
+        assert!(check_endpoint("tcp://127.0.0.1:5555").is_ok());
+        assert!(check_endpoint("tcp://localhost:1").is_ok());
+        assert!(check_endpoint("ipc:///tmp/x.ipc").is_ok());
+        for bad in [
+            "",
+            "127.0.0.1:5555",
+            "tcp://127.0.0.1",
+            "tcp://:5555",
+            "tcp://*:5555",
+            "tcp://host:0",
+            "tcp://host:70000",
+            "tcp://host:port",
+            "ipc://",
+            "inproc://x",
+        ] {
+            assert!(check_endpoint(bad).is_err(), "{bad}");
+        }
+        let long = format!("ipc:///{}", "x".repeat(200));
+        assert!(check_endpoint(&long).unwrap_err().contains("107"));
+    }
+}

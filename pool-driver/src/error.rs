@@ -1,0 +1,224 @@
+//! The one error type: what happened, to which Thing, on which server, under which message id.
+
+use std::time::Duration;
+
+pub use pool_core::wire::TimeoutKind;
+
+/// Everything that can go wrong with a request or with the pool's configuration.
+///
+/// Request errors name the Thing, the server and the message id, so a log line is enough to
+/// find the request in the server's log.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Thing raised an exception (an `EXCEPTION` reply).
+    #[error("{thing}: remote {kind}: {message} (server {server}, message id {message_id})")]
+    Remote {
+        /// Thing id.
+        thing: String,
+        /// Server id.
+        server: String,
+        /// The request's message id.
+        message_id: String,
+        /// The Python exception type, such as `ValueError`.
+        kind: String,
+        /// The exception message.
+        message: String,
+        /// The server's traceback lines.
+        traceback: Vec<String>,
+    },
+    /// The server refused the request (`INVALID_MESSAGE`), for example because it serves no
+    /// Thing with this id.
+    #[error(
+        "{thing}: server {server} answered INVALID_MESSAGE: {message} (message id {message_id})"
+    )]
+    InvalidMessage {
+        /// Thing id.
+        thing: String,
+        /// Server id.
+        server: String,
+        /// The request's message id.
+        message_id: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server gave up (`TIMEOUT`): the request waited too long in the Thing's queue
+    /// (`Invokation`) or ran too long (`Execution`).
+    #[error("{thing}: {} timeout on server {server} (message id {message_id})", kind.as_str())]
+    ServerTimeout {
+        /// Thing id.
+        thing: String,
+        /// Server id.
+        server: String,
+        /// The request's message id.
+        message_id: String,
+        /// Which server-side timeout.
+        kind: TimeoutKind,
+    },
+    /// The client deadline passed with no answer.
+    #[error("{thing}: no reply within {after:?}: {} (server {server}, message id {message_id})",
+        timeout_reason(*sent, *server_ready))]
+    Timeout {
+        /// Thing id.
+        thing: String,
+        /// Server id.
+        server: String,
+        /// The request's message id.
+        message_id: String,
+        /// The client deadline that passed.
+        after: Duration,
+        /// The request had been sent.
+        sent: bool,
+        /// The server was ready (handshaken) when the deadline passed.
+        server_ready: bool,
+    },
+    /// The connection to the server broke while the request was in flight. It may or may not
+    /// have run; it is not resent.
+    #[error("{thing}: server {server} disconnected with the request in flight (message id {message_id})")]
+    Disconnected {
+        /// Thing id.
+        thing: String,
+        /// Server id.
+        server: String,
+        /// The request's message id.
+        message_id: String,
+    },
+    /// The request was cancelled.
+    #[error("{thing}: request cancelled (server {server}, message id {message_id})")]
+    Cancelled {
+        /// Thing id.
+        thing: String,
+        /// Server id.
+        server: String,
+        /// The request's message id.
+        message_id: String,
+    },
+    /// The pool shut down, or the server was removed, before the request ended.
+    #[error("{thing}: the pool closed or server {server} was removed before a reply")]
+    Closed {
+        /// Thing id.
+        thing: String,
+        /// Server id (empty if the pool was already closed when the request was made).
+        server: String,
+    },
+    /// The request's header could not be written (longer than the configured maximum).
+    #[error("{thing}: the request header is longer than the pool's maximum ({max} bytes)")]
+    HeaderTooLarge {
+        /// Thing id.
+        thing: String,
+        /// The maximum header length.
+        max: usize,
+    },
+    /// No Thing with this id is configured in the pool.
+    #[error("unknown Thing `{thing}`: the pool knows {known}")]
+    UnknownThing {
+        /// Thing id asked for.
+        thing: String,
+        /// The Things the pool knows, comma separated.
+        known: String,
+    },
+    /// No server with this id is configured in the pool.
+    #[error("unknown server `{server}`")]
+    UnknownServer {
+        /// Server id asked for.
+        server: String,
+    },
+    /// A server or Thing with this id already exists.
+    #[error("`{id}` is already configured")]
+    AlreadyExists {
+        /// The id.
+        id: String,
+    },
+    /// Every request slot is taken (the pool's `capacity`) and the pool is set to refuse.
+    #[error("{thing}: the pool is full ({capacity} requests in flight)")]
+    Busy {
+        /// Thing id.
+        thing: String,
+        /// The pool's capacity.
+        capacity: usize,
+    },
+    /// Servers did not become ready in time (see `Pool::ready`).
+    #[error("not ready after {after:?}: {}", servers.join(", "))]
+    NotReady {
+        /// The servers that had not answered a HANDSHAKE.
+        servers: Vec<String>,
+        /// How long the pool waited.
+        after: Duration,
+    },
+    /// An endpoint string cannot be used.
+    #[error("invalid endpoint `{endpoint}`: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+    /// An identity (client id or server id) cannot be used as a ZeroMQ identity.
+    #[error("invalid identity `{identity}`: identities are 1 to 255 bytes and must not start with a NUL byte")]
+    InvalidIdentity {
+        /// The identity.
+        identity: String,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A payload could not be encoded.
+    #[error("cannot encode the payload: {0}")]
+    Encode(String),
+    /// A reply payload could not be decoded as asked.
+    #[error("cannot decode the {content_type} payload of {thing}: {message}")]
+    Decode {
+        /// Thing id.
+        thing: String,
+        /// The content type tried.
+        content_type: String,
+        /// The decoder's message.
+        message: String,
+    },
+    /// The pool was built outside the runtime its adapter needs.
+    #[error("no async runtime: {0}")]
+    NoRuntime(&'static str),
+}
+
+fn timeout_reason(sent: bool, server_ready: bool) -> &'static str {
+    match (sent, server_ready) {
+        (true, _) => "the request was sent but not answered",
+        (false, false) => "the server never became ready",
+        (false, true) => "the request was still waiting to be sent",
+    }
+}
+
+impl Error {
+    /// The Thing the error is about, if it is about one.
+    #[must_use]
+    pub fn thing(&self) -> Option<&str> {
+        match self {
+            Error::Remote { thing, .. }
+            | Error::InvalidMessage { thing, .. }
+            | Error::ServerTimeout { thing, .. }
+            | Error::Timeout { thing, .. }
+            | Error::Disconnected { thing, .. }
+            | Error::Cancelled { thing, .. }
+            | Error::Closed { thing, .. }
+            | Error::HeaderTooLarge { thing, .. }
+            | Error::UnknownThing { thing, .. }
+            | Error::Busy { thing, .. }
+            | Error::Decode { thing, .. } => Some(thing),
+            _ => None,
+        }
+    }
+
+    /// The message id of the request, if it got one.
+    #[must_use]
+    pub fn message_id(&self) -> Option<&str> {
+        match self {
+            Error::Remote { message_id, .. }
+            | Error::InvalidMessage { message_id, .. }
+            | Error::ServerTimeout { message_id, .. }
+            | Error::Timeout { message_id, .. }
+            | Error::Disconnected { message_id, .. }
+            | Error::Cancelled { message_id, .. } => Some(message_id),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The runtime-agnostic async driver of the hololinked client pool.
+//!
+//! It runs [`pool_core`]'s sans-IO state machine over zeromq DEALER sockets, one per server,
+//! on any async runtime that implements the small [`Runtime`] trait (spawn, sleep, clock). The
+//! runtime adapters (`pool-tokio`, ...) are this crate plus a `Runtime` implementation; the
+//! public API — [`Pool`], [`Request`], [`Reply`], [`Error`] — is defined here, once.
+//!
+//! # Architecture
+//!
+//! * `shared`: the core behind one short critical section. Every input (a caller's command, a
+//!   connection's message or loss, the timer) feeds the core and drains its outputs before
+//!   the lock is released.
+//! * `connection`: one task per connection attempt, owning a zeromq `DealerSocket` (identity =
+//!   client id). It selects over the outbox the core fills, the cancel-safe `recv()` and the
+//!   socket monitor. zeromq's DEALER does not reconnect, so on a loss the task drops the
+//!   socket, reports to the core, and the core schedules a fresh attempt after its backoff.
+//! * `timer`: one task that calls the core's `handle_timeout` at its next deadline.
+//! * `pool`: the user-facing handle and the request future ([`Pending`]), which cancels its
+//!   request when dropped.
+//!
+//! # zeromq runtime features
+//!
+//! zeromq's runtime features are mutually exclusive: exactly one of `tokio-runtime` (the
+//! default), `async-std-runtime` or `async-dispatcher-runtime` must be enabled in one build, so
+//! two adapters cannot be linked into the same binary.
+#![forbid(unsafe_code)]
+// `Error` names the Thing, server and message id as owned strings, which makes it larger than
+// clippy likes; errors are the slow path and results travel once, so clarity wins.
+#![allow(clippy::result_large_err)]
+
+mod builder;
+mod connection;
+mod endpoint;
+mod error;
+mod pool;
+mod reply;
+mod request;
+mod runtime;
+mod shared;
+mod signal;
+mod timer;
+
+pub use builder::{PoolBuilder, WhenFull};
+pub use endpoint::{hololinked_ipc_endpoint, hololinked_ipc_filename, MAX_IPC_PATH_LEN};
+pub use error::{Error, TimeoutKind};
+pub use pool::{Pending, Pool, PoolStats};
+pub use reply::Reply;
+pub use request::{operation, Request};
+pub use runtime::Runtime;
+
+pub use pool_core;
+pub use pool_core::pool::Stats;
+pub use pool_core::wire::KeyStyle;

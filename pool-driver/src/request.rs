@@ -1,0 +1,267 @@
+//! What a caller asks for ([`Request`]), and what the pool keeps per request ([`Job`]).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::reply::Reply;
+use pool_core::pool::RequestSpec;
+use pool_core::wire::{
+    RequestFields, ServerContext, ThingContext, CONTENT_TYPE_JSON, CONTENT_TYPE_POSTCARD,
+    CONTENT_TYPE_TEXT, NULL_PAYLOAD,
+};
+
+/// hololinked's operation names (protocol §8.1).
+pub mod operation {
+    /// Read a property.
+    pub const READ_PROPERTY: &str = "readproperty";
+    /// Write a property (payload: the value).
+    pub const WRITE_PROPERTY: &str = "writeproperty";
+    /// Invoke an action (payload: keyword arguments, `__args__` for positional ones).
+    pub const INVOKE_ACTION: &str = "invokeaction";
+    /// Read several properties (`objekt`: comma-separated names).
+    pub const READ_MULTIPLE_PROPERTIES: &str = "readmultipleproperties";
+    /// Write several properties (0.4.x only; prefer the `_set_properties` action).
+    pub const WRITE_MULTIPLE_PROPERTIES: &str = "writemultipleproperties";
+}
+
+/// A request to one Thing (or, for [`Pool::execute_in_all`](crate::Pool::execute_in_all), to
+/// every Thing): operation, `objekt`, payload frames and execution contexts.
+///
+/// ```
+/// use pool_driver::Request;
+/// use std::time::Duration;
+///
+/// let request = Request::invoke_action("spectrometer", "acquire")
+///     .kwargs(&serde_json::json!({"n": 10}))
+///     .execution_timeout(Some(Duration::from_secs(2)))
+///     .timeout(Duration::from_secs(5));
+/// assert_eq!(request.thing(), "spectrometer");
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Request {
+    pub(crate) thing: String,
+    pub(crate) operation: Cow<'static, str>,
+    pub(crate) objekt: String,
+    pub(crate) payload: Bytes,
+    pub(crate) payload_content_type: Cow<'static, str>,
+    pub(crate) preserialized: Bytes,
+    pub(crate) preserialized_content_type: Cow<'static, str>,
+    pub(crate) invokation_timeout: Option<Option<Duration>>,
+    pub(crate) execution_timeout: Option<Option<Duration>>,
+    pub(crate) fetch_execution_logs: bool,
+    pub(crate) oneway: bool,
+    pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) encode_error: Option<String>,
+}
+
+impl Request {
+    /// A request for `operation` on `objekt` of `thing`, with a `null` JSON payload.
+    pub fn new(
+        thing: impl Into<String>,
+        operation: impl Into<Cow<'static, str>>,
+        objekt: impl Into<String>,
+    ) -> Request {
+        Request {
+            thing: thing.into(),
+            operation: operation.into(),
+            objekt: objekt.into(),
+            payload: Bytes::from_static(NULL_PAYLOAD),
+            payload_content_type: Cow::Borrowed(CONTENT_TYPE_JSON),
+            preserialized: Bytes::new(),
+            preserialized_content_type: Cow::Borrowed(CONTENT_TYPE_TEXT),
+            invokation_timeout: None,
+            execution_timeout: None,
+            fetch_execution_logs: false,
+            oneway: false,
+            timeout: None,
+            encode_error: None,
+        }
+    }
+
+    /// Reads property `name`.
+    pub fn read_property(thing: impl Into<String>, name: impl Into<String>) -> Request {
+        Request::new(thing, operation::READ_PROPERTY, name)
+    }
+
+    /// Writes property `name`; set the value with [`json`](Self::json).
+    pub fn write_property(thing: impl Into<String>, name: impl Into<String>) -> Request {
+        Request::new(thing, operation::WRITE_PROPERTY, name)
+    }
+
+    /// Invokes action `name`; give arguments with [`kwargs`](Self::kwargs) or
+    /// [`args`](Self::args).
+    pub fn invoke_action(thing: impl Into<String>, name: impl Into<String>) -> Request {
+        Request::new(thing, operation::INVOKE_ACTION, name)
+    }
+
+    /// Invokes action `name` on every Thing (for `execute_in_all`).
+    pub fn invoke_all(name: impl Into<String>) -> Request {
+        Request::new(String::new(), operation::INVOKE_ACTION, name)
+    }
+
+    /// The Thing this request is for.
+    #[must_use]
+    pub fn thing(&self) -> &str {
+        &self.thing
+    }
+
+    /// The operation.
+    #[must_use]
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+
+    /// The `objekt` (property or action name).
+    #[must_use]
+    pub fn objekt(&self) -> &str {
+        &self.objekt
+    }
+
+    /// The same request for another Thing.
+    pub fn to_thing(mut self, thing: impl Into<String>) -> Request {
+        self.thing = thing.into();
+        self
+    }
+
+    /// The payload: `value` as JSON (a property value, or an action's keyword arguments).
+    /// A value that cannot be encoded makes the request fail with [`Error::Encode`].
+    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Request {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => {
+                self.payload = Bytes::from(bytes);
+                self.payload_content_type = Cow::Borrowed(CONTENT_TYPE_JSON);
+            }
+            Err(e) => self.encode_error = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// An action's keyword arguments (a JSON object), same as [`json`](Self::json).
+    pub fn kwargs<T: Serialize + ?Sized>(self, kwargs: &T) -> Request {
+        self.json(kwargs)
+    }
+
+    /// An action's positional arguments: hololinked's `{"__args__": [...]}` payload.
+    pub fn args<T: Serialize + ?Sized>(self, args: &T) -> Request {
+        #[derive(Serialize)]
+        struct Positional<'a, T: ?Sized> {
+            __args__: &'a T,
+        }
+        self.json(&Positional { __args__: args })
+    }
+
+    /// The payload as postcard bytes (`application/x-postcard`).
+    pub fn postcard<T: Serialize + ?Sized>(mut self, value: &T) -> Request {
+        match postcard::to_allocvec(value) {
+            Ok(bytes) => {
+                self.payload = Bytes::from(bytes);
+                self.payload_content_type = Cow::Borrowed(CONTENT_TYPE_POSTCARD);
+            }
+            Err(e) => self.encode_error = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// An already serialized payload frame and its content type. Never pass an empty JSON
+    /// payload: hololinked servers decode every payload (use `null`).
+    pub fn payload(
+        mut self,
+        bytes: impl Into<Bytes>,
+        content_type: impl Into<Cow<'static, str>>,
+    ) -> Request {
+        self.payload = bytes.into();
+        self.payload_content_type = content_type.into();
+        self
+    }
+
+    /// The preserialized frame: raw bytes passed to the Thing as they are (for a property
+    /// write, the value; for an action, the first positional argument).
+    pub fn preserialized(
+        mut self,
+        bytes: impl Into<Bytes>,
+        content_type: impl Into<Cow<'static, str>>,
+    ) -> Request {
+        self.preserialized = bytes.into();
+        self.preserialized_content_type = content_type.into();
+        self
+    }
+
+    /// Server-side limit on waiting in the Thing's queue (`None`: no limit). Default: the
+    /// pool's.
+    pub fn invokation_timeout(mut self, timeout: Option<Duration>) -> Request {
+        self.invokation_timeout = Some(timeout);
+        self
+    }
+
+    /// Server-side limit on execution (`None`: no limit). Default: the pool's.
+    pub fn execution_timeout(mut self, timeout: Option<Duration>) -> Request {
+        self.execution_timeout = Some(timeout);
+        self
+    }
+
+    /// Ask the server to return the Thing's log lines with the result.
+    pub fn fetch_execution_logs(mut self, fetch: bool) -> Request {
+        self.fetch_execution_logs = fetch;
+        self
+    }
+
+    /// Oneway: the server sends no reply; the request ends once it is handed to the socket.
+    pub fn oneway(mut self, oneway: bool) -> Request {
+        self.oneway = oneway;
+        self
+    }
+
+    /// The client deadline for this request (default: the pool's request timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Request {
+        self.timeout = Some(Some(timeout));
+        self
+    }
+
+    /// No client deadline for this request (it still ends if its server is lost).
+    pub fn no_timeout(mut self) -> Request {
+        self.timeout = Some(None);
+        self
+    }
+}
+
+/// Where a finished request's result goes.
+pub(crate) type Waiter = oneshot::Sender<Result<Reply, Error>>;
+
+/// What the core keeps in a request's slot: the header fields, the payload frames and the
+/// waiter.
+pub(crate) struct Job {
+    pub(crate) thing: Arc<str>,
+    pub(crate) server: Arc<str>,
+    pub(crate) operation: Cow<'static, str>,
+    pub(crate) objekt: String,
+    pub(crate) payload: Bytes,
+    pub(crate) payload_content_type: Cow<'static, str>,
+    pub(crate) preserialized: Bytes,
+    pub(crate) preserialized_content_type: Cow<'static, str>,
+    pub(crate) server_context: ServerContext,
+    pub(crate) thing_context: ThingContext,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) waiter: Option<Waiter>,
+    pub(crate) span: tracing::Span,
+}
+
+impl RequestSpec for Job {
+    fn fields(&self) -> RequestFields<'_> {
+        RequestFields {
+            thing_id: &self.thing,
+            objekt: &self.objekt,
+            operation: &self.operation,
+            payload_content_type: &self.payload_content_type,
+            preencoded_content_type: &self.preserialized_content_type,
+            server_context: self.server_context,
+            thing_context: self.thing_context,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The only runtime-specific surface of the driver.
+
+use std::future::Future;
+use std::time::Instant;
+
+/// What the driver needs from an async runtime: spawning background tasks, a timer and a clock.
+///
+/// An adapter crate (`pool-tokio`, ...) implements this once; everything else is shared. The
+/// driver never blocks and never assumes a particular executor, so any executor that can run
+/// `Send` futures can host the pool.
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// The future returned by [`sleep_until`](Self::sleep_until).
+    type Sleep: Future<Output = ()> + Send + 'static;
+
+    /// The runtime the caller is running on, if it can be found from the calling context
+    /// (`None` outside of it, for instance tokio outside a tokio runtime).
+    fn current() -> Option<Self>;
+
+    /// Runs `future` to completion in the background.
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// A future that completes at `deadline` (at once if it has passed).
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// The current time. Deadlines are always decided by comparing this clock with the pool's
+    /// timers, never by a timer future alone.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}

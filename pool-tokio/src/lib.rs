@@ -1,0 +1,78 @@
+//! The hololinked client pool on tokio.
+//!
+//! One [`Pool`] multiplexes many concurrent requests over ZeroMQ to many hololinked servers
+//! and hands each reply to the task that asked, by message id. This crate is
+//! [`pool_driver`] run on tokio: the API is the driver's, with the runtime filled in.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pool_tokio::Pool;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), pool_tokio::Error> {
+//! let pool = Pool::builder()
+//!     .server("spectrometer", "tcp://127.0.0.1:5555") // server id = its ROUTER identity
+//!     .request_timeout(Duration::from_secs(10))
+//!     .build()?;
+//! pool.ready(Duration::from_secs(5)).await?;
+//! let time: f64 = pool.read_property("spectrometer", "integration_time").await?.json()?;
+//! pool.write_property("spectrometer", "integration_time", &(time * 2.0)).await?;
+//! let reply = pool.invoke_action("spectrometer", "acquire", &serde_json::json!({"n": 10})).await?;
+//! println!("{}", reply.value()?);
+//! # Ok(()) }
+//! ```
+//!
+//! The pool must be built inside a tokio runtime (multi-thread or current-thread) with time
+//! enabled. zeromq's runtime features are mutually exclusive, so this crate cannot be linked
+//! into the same binary as `pool-async-std` or `pool-smol`.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::time::Instant;
+
+pub use pool_driver::{
+    hololinked_ipc_endpoint, hololinked_ipc_filename, operation, pool_core, Error, KeyStyle,
+    PoolStats, Reply, Request, Stats, TimeoutKind, WhenFull,
+};
+
+/// The pool on tokio.
+pub type Pool = pool_driver::Pool<Tokio>;
+/// Its builder.
+pub type PoolBuilder = pool_driver::PoolBuilder<Tokio>;
+/// A request in progress on tokio (await it; drop it to cancel).
+pub type Pending = pool_driver::Pending<Tokio>;
+
+/// tokio as a [`pool_driver::Runtime`]: tasks and timers on the runtime the pool was built in.
+#[derive(Clone, Debug)]
+pub struct Tokio {
+    handle: tokio::runtime::Handle,
+}
+
+impl Tokio {
+    /// The runtime behind `handle`.
+    #[must_use]
+    pub fn new(handle: tokio::runtime::Handle) -> Tokio {
+        Tokio { handle }
+    }
+}
+
+impl pool_driver::Runtime for Tokio {
+    type Sleep = tokio::time::Sleep;
+
+    fn current() -> Option<Self> {
+        tokio::runtime::Handle::try_current().ok().map(Tokio::new)
+    }
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.handle.spawn(future));
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        // Timers need the runtime's context; the caller may be outside it.
+        let _context = self.handle.enter();
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
+    }
+}
