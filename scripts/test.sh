@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   "pool-core"
   "pool-testkit"
+  "pool-driver"
+  "pool-tokio"
 )
 
 for entry in "${PACKAGES[@]}"; do
