@@ -33,7 +33,8 @@ make_venv() {
   local marker="$dir/.mmpool-complete"
   # The marker records the exact requirement list so that a changed pin rebuilds the venv.
   local want="$*"
-  if [[ -z "${MMPOOL_VENV_FORCE:-}" && -f "$marker" && "$(cat "$marker")" == "$want" && -x "$dir/bin/python" ]]; then
+  if [[ -z "${MMPOOL_VENV_FORCE:-}" && -f "$marker" && "$(cat "$marker")" == "$want" && -x "$dir/bin/python" ]] &&
+    "$dir/bin/python" -c 'import hololinked' >/dev/null 2>&1; then
     echo "python-venvs: $name is complete ($dir), skipping"
     return 0
   fi

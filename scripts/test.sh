@@ -14,7 +14,14 @@ PACKAGES=(
   "pool-testkit"
   "pool-driver"
   "pool-tokio"
+  "pool-tests"
 )
+
+# The live-interop tests (pool-tests) run real hololinked servers from two Python venvs; create
+# them if they are missing (idempotent, fast when present). MMPOOL_SKIP_PYTHON_INTEROP=1 skips.
+if [[ "${MMPOOL_SKIP_PYTHON_INTEROP:-0}" == "0" ]]; then
+  bash scripts/python-venvs.sh
+fi
 
 for entry in "${PACKAGES[@]}"; do
   read -r package extra <<<"$entry"

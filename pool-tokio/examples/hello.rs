@@ -1,0 +1,34 @@
+//! Talk to a hololinked server: read, write, invoke.
+//!
+//! ```sh
+//! cargo run -p pool-tokio --example hello -- my-thing tcp://127.0.0.1:5555 [property] [action]
+//! ```
+//! The server id is the hololinked server's id (its ROUTER identity); its Thing is assumed to
+//! have the same id. With no endpoint, hololinked's default IPC path for the id is used.
+use std::time::Duration;
+
+use pool_tokio::{hololinked_ipc_endpoint, Pool};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let id = args.next().unwrap_or_else(|| "test-thing".into());
+    let endpoint = args
+        .next()
+        .or_else(|| hololinked_ipc_endpoint(&id))
+        .ok_or("give an endpoint (HOME is not set)")?;
+    let property = args.next().unwrap_or_else(|| "number".into());
+    let action = args.next().unwrap_or_else(|| "ping".into());
+
+    let pool = Pool::builder().server(&id, &endpoint).build()?;
+    pool.ready(Duration::from_secs(5)).await?;
+    let value = pool.read_property(&id, &property).await?.value()?;
+    println!("{id}.{property} = {value}");
+    pool.write_property(&id, &property, &value).await?;
+    let reply = pool
+        .invoke_action(&id, &action, &serde_json::json!({}))
+        .await?;
+    println!("{id}.{action}() = {}", reply.value()?);
+    pool.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! The pool (pool-tokio) against REAL hololinked servers: 0.4.2 and 0.3.12, over tcp and ipc.
+//!
+//! Every server is a Python subprocess (`tests/python/thing_server.py`) in its own temp HOME,
+//! killed at the end of its test. Needs the venvs from `scripts/python-venvs.sh` (which
+//! `scripts/test.sh` creates); `MMPOOL_SKIP_PYTHON_INTEROP=1` skips on purpose. Deadlines only
+//! bound hangs: nothing here asserts a duration.
+
+use std::time::Duration;
+
+use pool_tests::python::{Line, PythonServer, Transport};
+use pool_tokio::{Error, Pool, Request, TimeoutKind};
+use serde_json::{json, Value};
+
+const VIAS: [Transport; 2] = [Transport::Tcp, Transport::Ipc];
+
+fn skipped() -> bool {
+    let skip =
+        std::env::var_os("MMPOOL_SKIP_PYTHON_INTEROP").is_some_and(|v| !v.is_empty() && v != "0");
+    if skip {
+        eprintln!("MMPOOL_SKIP_PYTHON_INTEROP is set: skipping a live hololinked test");
+    }
+    skip
+}
+
+fn start(line: Line, id: &str, things: &[&str], via: Transport) -> PythonServer {
+    PythonServer::start(line, id, things, via)
+        .unwrap_or_else(|e| panic!("starting {line} server {id:?} over {via:?}: {e}"))
+}
+
+/// A ready pool over `servers`, each with its Things.
+async fn pool_over(servers: &[&PythonServer]) -> Pool {
+    let mut builder = Pool::builder().request_timeout(Duration::from_secs(20));
+    for server in servers {
+        builder = builder.server(server.id(), server.endpoint());
+        for thing in server.things() {
+            builder = builder.thing(thing.clone(), server.id());
+        }
+    }
+    let pool = builder.build().expect("pool builds");
+    if let Err(e) = pool.ready(Duration::from_secs(30)).await {
+        let tails: Vec<String> = servers.iter().map(|s| s.stderr_tail()).collect();
+        panic!("{e}\n{}", tails.join("\n---\n"));
+    }
+    pool
+}
+
+async fn bounded<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(90), future)
+        .await
+        .expect("finished (a hang is a bug)")
+}
+
+/// Everything a single server offers, on one line and transport.
+async fn exercise_one_server(line: Line, via: Transport) {
+    let server = start(line, "interop", &["alpha", "beta"], via);
+    let pool = pool_over(&[&server]).await;
+    let ctx = format!("{line} over {via:?}");
+    bounded(async {
+        // Properties.
+        let r = pool.read_property("alpha", "number").await.unwrap();
+        assert_eq!(r.json::<f64>().unwrap(), 1.5, "{ctx}");
+        assert_eq!(r.server(), "interop");
+        pool.write_property("alpha", "number", &4.5).await.unwrap();
+        assert_eq!(
+            pool.read_property("alpha", "number")
+                .await
+                .unwrap()
+                .json::<f64>()
+                .unwrap(),
+            4.5
+        );
+        assert_eq!(
+            pool.read_property("beta", "number")
+                .await
+                .unwrap()
+                .json::<f64>()
+                .unwrap(),
+            1.5,
+            "{ctx}: Things keep their own state"
+        );
+        pool.write_property("beta", "text", &"β").await.unwrap();
+        assert_eq!(
+            pool.read_property("beta", "text")
+                .await
+                .unwrap()
+                .json::<String>()
+                .unwrap(),
+            "β"
+        );
+
+        // Several properties at once (`_get_properties` / `_set_properties`, both lines).
+        pool.write_properties("alpha", &json!({"number": 2.0, "text": "multi"}))
+            .await
+            .unwrap();
+        let all = pool
+            .read_properties("alpha", &["number", "text"])
+            .await
+            .unwrap();
+        assert_eq!(
+            all.value().unwrap(),
+            json!({"number": 2.0, "text": "multi"}),
+            "{ctx}"
+        );
+
+        // Actions: kwargs, positional, preserialized.
+        let r = pool
+            .invoke_action("alpha", "add", &json!({"a": 1, "b": 2}))
+            .await
+            .unwrap();
+        assert_eq!(r.json::<i64>().unwrap(), 3, "{ctx}");
+        let r = pool
+            .call(Request::invoke_action("alpha", "add").args(&[10, 5]))
+            .await
+            .unwrap();
+        assert_eq!(r.json::<i64>().unwrap(), 15, "{ctx}");
+        let r = pool
+            .call(
+                Request::invoke_action("alpha", "echo")
+                    .preserialized(&b"\x00\x01raw"[..], "application/octet-stream"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(&r.preserialized()[..], b"\x00\x01raw", "{ctx}");
+        let r = pool.invoke_action("alpha", "get_bytes", &()).await.unwrap();
+        assert_eq!(&r.preserialized()[..], b"\x00\x01\x02");
+        assert_eq!(r.value().unwrap(), Value::Null);
+        let r = pool.invoke_action("alpha", "get_mixed", &()).await.unwrap();
+        assert_eq!(
+            (r.json::<String>().unwrap().as_str(), &r.preserialized()[..]),
+            ("foobar", &b"foobar"[..])
+        );
+
+        // A remote exception keeps its type and message.
+        match pool
+            .invoke_action("alpha", "fail", &json!({"message": "boom"}))
+            .await
+        {
+            Err(Error::Remote {
+                kind,
+                message,
+                thing,
+                server,
+                traceback,
+                ..
+            }) => {
+                assert_eq!(
+                    (kind.as_str(), message.as_str()),
+                    ("ValueError", "boom"),
+                    "{ctx}"
+                );
+                assert_eq!((thing.as_str(), server.as_str()), ("alpha", "interop"));
+                assert!(!traceback.is_empty());
+            }
+            other => panic!("{ctx}: {other:?}"),
+        }
+        // The Thing keeps working after it.
+        assert!(pool.read_property("alpha", "text").await.is_ok());
+
+        // Server-side timeouts, honoured by both lines (the pool sends both key spellings).
+        let r = pool
+            .call(
+                Request::invoke_action("alpha", "sleep_for")
+                    .kwargs(&json!({"seconds": 1.5}))
+                    .execution_timeout(Some(Duration::from_millis(300))),
+            )
+            .await;
+        assert!(
+            matches!(
+                r,
+                Err(Error::ServerTimeout {
+                    kind: TimeoutKind::Execution,
+                    ..
+                })
+            ),
+            "{ctx}: {r:?}"
+        );
+        let busy = pool
+            .request(
+                Request::invoke_action("beta", "sleep_for")
+                    .kwargs(&json!({"seconds": 1.5}))
+                    .execution_timeout(None)
+                    .invokation_timeout(None),
+            )
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let r = pool
+            .call(
+                Request::read_property("beta", "number")
+                    .invokation_timeout(Some(Duration::from_millis(200))),
+            )
+            .await;
+        assert!(
+            matches!(
+                r,
+                Err(Error::ServerTimeout {
+                    kind: TimeoutKind::Invokation,
+                    ..
+                })
+            ),
+            "{ctx}: {r:?}"
+        );
+        assert_eq!(busy.await.unwrap().json::<f64>().unwrap(), 1.5);
+
+        // Oneway: ends when sent; the write took effect.
+        let r = pool
+            .call(
+                Request::write_property("beta", "number")
+                    .json(&9.0)
+                    .oneway(true),
+            )
+            .await
+            .unwrap();
+        assert!(r.is_oneway());
+        let mut seen = 0.0;
+        for _ in 0..50 {
+            seen = pool
+                .read_property("beta", "number")
+                .await
+                .unwrap()
+                .json::<f64>()
+                .unwrap();
+            if seen == 9.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(seen, 9.0, "{ctx}: the oneway write ran");
+    })
+    .await;
+    let stats = pool.stats();
+    assert_eq!(stats.in_flight, 0);
+    pool.shutdown().await;
+    assert_eq!(pool.live_tasks(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hololinked_0_4_over_tcp_and_ipc() {
+    if skipped() {
+        return;
+    }
+    for via in VIAS {
+        exercise_one_server(Line::V0_4, via).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hololinked_0_3_over_tcp_and_ipc() {
+    if skipped() {
+        return;
+    }
+    for via in VIAS {
+        exercise_one_server(Line::V0_3, via).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_thing_on_a_real_server_is_invalid_message() {
+    if skipped() {
+        return;
+    }
+    for line in Line::ALL {
+        let server = start(line, "lonely", &["lonely"], Transport::Tcp);
+        let pool = Pool::builder()
+            .server("lonely", server.endpoint())
+            .thing("lonely", "lonely")
+            .thing("phantom", "lonely")
+            .build()
+            .unwrap();
+        pool.ready(Duration::from_secs(30)).await.unwrap();
+        match bounded(pool.read_property("phantom", "number")).await {
+            Err(Error::InvalidMessage {
+                thing,
+                server,
+                message,
+                ..
+            }) => {
+                assert_eq!(
+                    (thing.as_str(), server.as_str()),
+                    ("phantom", "lonely"),
+                    "{line}"
+                );
+                assert!(message.contains("phantom"), "{line}: {message}");
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+        // Unknown to the pool itself: refused before anything is sent.
+        assert!(matches!(
+            pool.request(Request::read_property("nobody", "x")),
+            Err(Error::UnknownThing { .. })
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_over_both_server_lines() {
+    if skipped() {
+        return;
+    }
+    let new = start(Line::V0_4, "new-line", &["n1", "n2"], Transport::Tcp);
+    let old = start(Line::V0_3, "old-line", &["o1"], Transport::Ipc);
+    let pool = pool_over(&[&new, &old]).await;
+    let all = bounded(pool.execute_in_all(Request::invoke_all("ping"))).await;
+    let things: Vec<&str> = all.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(things, ["n1", "n2", "o1"]);
+    for (thing, result) in &all {
+        let reply = result.as_ref().unwrap_or_else(|e| panic!("{thing}: {e}"));
+        assert_eq!(reply.value().unwrap(), Value::Null);
+    }
+    let all = bounded(pool.execute_in_all(Request::read_property("", "text"))).await;
+    assert!(all.iter().all(|(_, r)| r
+        .as_ref()
+        .is_ok_and(|r| r.json::<String>().unwrap() == "hello")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_fails_its_requests_at_once_and_serves_again_after_restart() {
+    if skipped() {
+        return;
+    }
+    for (line, via) in [
+        (Line::V0_4, Transport::Tcp),
+        (Line::V0_3, Transport::Ipc),
+        (Line::V0_4, Transport::Ipc),
+        (Line::V0_3, Transport::Tcp),
+    ] {
+        let ctx = format!("{line} over {via:?}");
+        let mut victim = start(line, "victim", &["victim"], via);
+        let bystander = start(line, "bystander", &["bystander"], via);
+        let pool = pool_over(&[&victim, &bystander]).await;
+        let in_flight: Vec<_> = (0..3)
+            .map(|_| {
+                pool.request(
+                    Request::invoke_action("victim", "sleep_for")
+                        .kwargs(&json!({"seconds": 20.0}))
+                        .execution_timeout(None)
+                        .timeout(Duration::from_secs(60)),
+                )
+                .unwrap()
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        victim.kill();
+        for result in bounded(futures::future::join_all(in_flight)).await {
+            assert!(
+                matches!(result, Err(Error::Disconnected { .. })),
+                "{ctx}: {result:?}"
+            );
+        }
+        // The other server keeps serving.
+        for n in 0..10 {
+            let r = bounded(pool.invoke_action("bystander", "echo", &json!({"value": n})))
+                .await
+                .unwrap();
+            assert_eq!(r.json::<i64>().unwrap(), n, "{ctx}");
+        }
+        // Restart on the same endpoint: the pool reconnects and serves again, unaided.
+        victim
+            .restart()
+            .unwrap_or_else(|e| panic!("{ctx}: restart: {e}"));
+        bounded(pool.ready(Duration::from_secs(30)))
+            .await
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let r = bounded(pool.read_property("victim", "number"))
+            .await
+            .unwrap();
+        assert_eq!(r.json::<f64>().unwrap(), 1.5, "{ctx}");
+        let stats = pool.stats();
+        assert_eq!(stats.requests.disconnected, 3, "{ctx}");
+        assert_eq!(stats.in_flight, 0);
+    }
+}
