@@ -46,6 +46,8 @@ const HANDSHAKE_INTERVAL: u64 = 500 * MS;
 const HANDSHAKE_TIMEOUT: u64 = 1_200 * MS;
 const BACKOFF_MIN: u64 = 100 * MS;
 const BACKOFF_MAX: u64 = 5_000 * MS;
+/// Small, so the per-server in-flight limit binds often.
+const IN_FLIGHT_CAP: usize = 2;
 
 type Mem = FixedMemory<Req, SLOTS, SERVERS, THINGS, FANOUTS>;
 
@@ -55,6 +57,7 @@ fn pool_config() -> Config {
         handshake_timeout: Some(Duration::from_micros(HANDSHAKE_TIMEOUT)),
         backoff_min: Duration::from_micros(BACKOFF_MIN),
         backoff_max: Duration::from_micros(BACKOFF_MAX),
+        max_in_flight_per_server: IN_FLIGHT_CAP as u32,
         ..Config::default()
     }
 }
@@ -285,6 +288,9 @@ struct MRequest {
     id_known: bool,
     /// Whether its completion has been handed to the driver (and its slot freed).
     reported: bool,
+    /// Send order among the requests of its server (lower first): start order, except that a
+    /// request whose send failed goes to the front.
+    order: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -633,8 +639,18 @@ impl Model {
                 self.out.transmits.push((i, Tx::Handshake));
             }
         }
-        for k in 0..self.requests.len() {
-            if self.requests[k].status != Status::Queued {
+        let mut queued: Vec<usize> = (0..self.requests.len())
+            .filter(|&k| self.requests[k].status == Status::Queued)
+            .collect();
+        queued.sort_by_key(|&k| self.requests[k].order);
+        for k in queued {
+            let server = self.requests[k].server;
+            let in_flight = self
+                .requests
+                .iter()
+                .filter(|r| r.server == server && r.status == Status::Sent)
+                .count();
+            if in_flight >= IN_FLIGHT_CAP {
                 continue;
             }
             let r = &mut self.requests[k];
@@ -695,6 +711,7 @@ impl Model {
             },
             id_known: fanout.is_none(),
             reported: false,
+            order: self.requests.len() as i64,
         });
         self.stats.started += 1;
     }
@@ -807,9 +824,11 @@ impl Model {
             Transition::SendFailed { server, request } => {
                 if self.servers[server].alive {
                     if let Some(k) = request {
+                        let front = self.requests.iter().map(|r| r.order).min().unwrap_or(0) - 1;
                         let r = &mut self.requests[k];
                         if r.status == Status::Sent && r.server == server {
                             r.status = Status::Waiting;
+                            r.order = front;
                         }
                     }
                     self.lose(server, LostReason::SendFailed);

@@ -24,6 +24,15 @@ pub struct Config {
     /// Longest request header the pool will write; `poll_transmit` needs a buffer this large.
     /// Requests whose header would be longer are refused when they start.
     pub max_header_len: usize,
+    /// Most requests in flight (sent, unanswered) to one server; more wait in the pool's queue.
+    ///
+    /// hololinked servers are libzmq ROUTERs with the default send high-water mark (1000
+    /// messages per client) and without `ROUTER_MANDATORY`, so a reply that finds the client's
+    /// pipe full is dropped silently. libzmq credits the reader only every 500 messages, so
+    /// with more than about 500 replies outstanding a fast server can fill the pipe while the
+    /// client is reading. The default of 500 keeps every reply deliverable. Values below 1
+    /// count as 1.
+    pub max_in_flight_per_server: u32,
 }
 
 impl Default for Config {
@@ -35,6 +44,7 @@ impl Default for Config {
             backoff_max: Duration::from_secs(5),
             key_style: KeyStyle::Both,
             max_header_len: 4096,
+            max_in_flight_per_server: 500,
         }
     }
 }
@@ -44,6 +54,10 @@ impl Config {
         // Zero would resend on every timeout call; keep it positive and within the 500 ms cap.
         self.handshake_interval
             .clamp(Duration::from_micros(1), MAX_HANDSHAKE_INTERVAL)
+    }
+
+    pub(crate) fn effective_max_in_flight_per_server(&self) -> u32 {
+        self.max_in_flight_per_server.max(1)
     }
 
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {

@@ -8,8 +8,9 @@
 //!   `Done` → `done`;
 //! * a slot is in the deadline heap iff it is live (`Waiting`, `Queued`, `Sent`) and has a
 //!   deadline;
-//! * a server is in `tx_servers` iff it has a due handshake or a non-empty `queued` list, and in
-//!   `event_servers` iff it has pending notifications;
+//! * a server is in `tx_servers` iff it has a due handshake, or a non-empty `queued` list and
+//!   fewer than `Config::max_in_flight_per_server` requests `sent`; and in `event_servers` iff
+//!   it has pending notifications;
 //! * `server_timer` is the minimum of all server timers.
 
 use super::deadlines::DeadlineHeap;
@@ -186,6 +187,10 @@ impl<R> View<'_, R> {
                 SlotState::Free | SlotState::Done(_) => {}
             }
         }
+        if state == SlotState::Sent {
+            // A server held back at its in-flight limit may send again.
+            self.want_tx(server as u32);
+        }
     }
 
     /// Ends a live request with `outcome`, leaving it in the `done` list for `poll_event`.
@@ -267,8 +272,21 @@ impl<R> View<'_, R> {
 
     // ----- servers ---------------------------------------------------------------------------
 
-    /// Makes sure `server` is in the transmit rotation.
+    /// Whether `entry` has something it may send now.
+    fn has_tx_work(&self, entry: &ServerEntry) -> bool {
+        entry.handshake_due
+            || (!entry.queued.is_empty()
+                && entry.sent.len() < self.config.effective_max_in_flight_per_server())
+    }
+
+    /// Puts `server` in the transmit rotation if it has something it may send now.
     pub fn want_tx(&mut self, server: u32) {
+        let Some(entry) = self.p.servers.get(server as usize) else {
+            return;
+        };
+        if !self.has_tx_work(entry) {
+            return;
+        }
         let Some(entry) = self.p.servers.get_mut(server as usize) else {
             return;
         };
@@ -285,7 +303,7 @@ impl<R> View<'_, R> {
         let Some(entry) = self.p.servers.get(server as usize) else {
             return;
         };
-        let more = entry.handshake_due || !entry.queued.is_empty();
+        let more = self.has_tx_work(entry);
         if entry.in_tx {
             self.s.tx_servers.unlink(self.p.servers, server, tx_links);
         }

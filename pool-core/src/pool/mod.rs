@@ -781,7 +781,6 @@ impl<R, M: Memory<R>> Pool<R, M> {
                 v.rotate_tx(server);
                 continue;
             };
-            v.rotate_tx(server);
             let slot = v.p.slots.get_mut(index as usize)?;
             slot.state = SlotState::Sent;
             let id = RequestId {
@@ -791,6 +790,8 @@ impl<R, M: Memory<R>> Pool<R, M> {
             if let Some(e) = v.p.servers.get_mut(server as usize) {
                 e.sent.push_back(v.p.slots, index, slot_links);
             }
+            // After counting it as sent: a server at its in-flight limit leaves the rotation.
+            v.rotate_tx(server);
             v.s.stats.requests_sent = v.s.stats.requests_sent.wrapping_add(1);
             let message_id = ids.encode(id.slot, id.generation);
             return Some(NextTransmit {
