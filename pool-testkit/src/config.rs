@@ -208,7 +208,15 @@ pub struct ServerConfig {
     pub transports: Vec<Transport>,
     /// Initial behaviour.
     pub behaviour: Behaviour,
+    /// The ROUTER's send high-water mark per client (`ZMQ_SNDHWM`; 0 = unlimited). Default
+    /// 1000, libzmq's default, which hololinked servers keep: a reply that finds a client's pipe
+    /// full is dropped, as on a real server. Benchmarks that keep more than ~500 requests in
+    /// flight to one server raise it.
+    pub send_hwm: i32,
 }
+
+/// libzmq's default `ZMQ_SNDHWM`, which hololinked servers keep.
+pub const DEFAULT_SEND_HWM: i32 = 1000;
 
 impl ServerConfig {
     /// A builder for a server with this id.
@@ -218,6 +226,7 @@ impl ServerConfig {
             thing_ids: Vec::new(),
             transports: Vec::new(),
             behaviour: Behaviour::Normal,
+            send_hwm: DEFAULT_SEND_HWM,
         }
     }
 
@@ -259,6 +268,7 @@ pub struct ServerConfigBuilder {
     thing_ids: Vec<String>,
     transports: Vec<Transport>,
     behaviour: Behaviour,
+    send_hwm: i32,
 }
 
 impl ServerConfigBuilder {
@@ -302,6 +312,13 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Sets the ROUTER's send high-water mark per client (0 = unlimited; see
+    /// [`ServerConfig::send_hwm`]).
+    pub fn send_hwm(mut self, messages: i32) -> Self {
+        self.send_hwm = messages;
+        self
+    }
+
     /// Sets the initial behaviour.
     #[must_use]
     pub fn behaviour(mut self, behaviour: Behaviour) -> Self {
@@ -326,6 +343,7 @@ impl ServerConfigBuilder {
             thing_ids,
             transports,
             behaviour: self.behaviour,
+            send_hwm: self.send_hwm,
         }
     }
 }

@@ -31,7 +31,7 @@ pub mod thing;
 
 pub use config::{
     sanitized_ipc_filename, Behaviour, HostileConfig, HostileKind, ServerConfig,
-    ServerConfigBuilder, Transport,
+    ServerConfigBuilder, Transport, DEFAULT_SEND_HWM,
 };
 pub use server::TestServer;
 pub use stats::Stats;

@@ -111,6 +111,7 @@ impl TestServer {
         router.set_identity(self.config.server_id.as_bytes())?;
         router.set_router_handover(false)?;
         router.set_linger(0)?;
+        router.set_sndhwm(self.config.send_hwm)?;
         for endpoint in &mut self.endpoints {
             router.bind(endpoint).map_err(|source| Error::Bind {
                 endpoint: endpoint.clone(),
