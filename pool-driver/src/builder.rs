@@ -181,6 +181,15 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
         self
     }
 
+    /// Most requests in flight to one server; more wait in the pool (default 500). hololinked
+    /// servers drop replies silently when a client's pipe holds 1000 of them (libzmq's default
+    /// high-water mark), which can happen above ~500 in flight; raise this only for servers
+    /// with a higher `ZMQ_SNDHWM`.
+    pub fn max_in_flight_per_server(mut self, requests: u32) -> Self {
+        self.config.max_in_flight_per_server = requests;
+        self
+    }
+
     /// Longest request header (default 4096 bytes).
     pub fn max_header_len(mut self, bytes: usize) -> Self {
         self.config.max_header_len = bytes;

@@ -178,9 +178,9 @@ impl<Rt: Runtime> Pool<Rt> {
             .unwrap_or(self.shared.settings.request_timeout);
         let deadline = timeout.map(|t| self.shared.now() + t.into());
         let mut inner = self.shared.lock();
-        match start_job(&self.shared, &mut inner, &request, deadline, timeout) {
+        match start_job(&self.shared, &mut inner, request, deadline, timeout) {
             Ok(started) => Ok(Pending::started(Arc::clone(&self.shared), started)),
-            Err(Refused::Full) if self.shared.settings.when_full == WhenFull::Wait => {
+            Err(Refused::Full(request)) if self.shared.settings.when_full == WhenFull::Wait => {
                 drop(inner);
                 Ok(Pending::waiting(
                     Arc::clone(&self.shared),
@@ -189,7 +189,7 @@ impl<Rt: Runtime> Pool<Rt> {
                     timeout,
                 ))
             }
-            Err(Refused::Full) => Err(Error::Busy {
+            Err(Refused::Full(request)) => Err(Error::Busy {
                 thing: request.thing,
                 capacity: self.shared.settings.capacity,
             }),
@@ -320,9 +320,9 @@ impl<Rt: Runtime> Pool<Rt> {
             .iter()
             .map(|thing| {
                 let request = request.clone().to_thing(thing.clone());
-                match start_job(&self.shared, &mut inner, &request, deadline, timeout) {
+                match start_job(&self.shared, &mut inner, request, deadline, timeout) {
                     Ok(started) => Ok(Pending::started(Arc::clone(&self.shared), started)),
-                    Err(Refused::Full) => Err(Error::Busy {
+                    Err(Refused::Full(_)) => Err(Error::Busy {
                         thing: thing.clone(),
                         capacity: self.shared.settings.capacity,
                     }),
@@ -565,8 +565,8 @@ pub(crate) struct Started {
 }
 
 pub(crate) enum Refused {
-    /// Every slot is taken.
-    Full,
+    /// Every slot is taken: the request comes back.
+    Full(Box<Request>),
     Error(Error),
 }
 
@@ -575,7 +575,7 @@ pub(crate) enum Refused {
 pub(crate) fn start_job<Rt: Runtime>(
     shared: &Arc<Shared<Rt>>,
     inner: &mut Inner,
-    request: &Request,
+    request: Request,
     deadline: Option<CoreInstant>,
     timeout: Option<Duration>,
 ) -> Result<Started, Refused> {
@@ -599,15 +599,14 @@ pub(crate) fn start_job<Rt: Runtime>(
     };
     let defaults = shared.settings.server_context;
     let (waiter, result) = oneshot::channel();
+    let thing_id = thing.id;
+    let options = RequestOptions {
+        deadline,
+        oneway: request.oneway,
+    };
     let job = Job {
         thing: Arc::clone(&thing.name),
         server: Arc::clone(&server.name),
-        operation: request.operation.clone(),
-        objekt: request.objekt.clone(),
-        payload: request.payload.clone(),
-        payload_content_type: request.payload_content_type.clone(),
-        preserialized: request.preserialized.clone(),
-        preserialized_content_type: request.preserialized_content_type.clone(),
         server_context: ServerContext {
             invokation_timeout: request
                 .invokation_timeout
@@ -627,13 +626,8 @@ pub(crate) fn start_job<Rt: Runtime>(
             thing = %request.thing,
             operation = %request.operation,
             objekt = %request.objekt,
-            message_id = tracing::field::Empty
         ),
-    };
-    let thing_id = thing.id;
-    let options = RequestOptions {
-        deadline,
-        oneway: request.oneway,
+        request,
     };
     let now = shared.now();
     match inner.core.start_request(thing_id, job, options, now) {
@@ -646,17 +640,20 @@ pub(crate) fn start_job<Rt: Runtime>(
                 result,
             })
         }
-        Err(e) => Err(match e.kind {
-            StartErrorKind::Full => Refused::Full,
-            StartErrorKind::HeaderTooLarge => Refused::Error(Error::HeaderTooLarge {
-                thing: request.thing.clone(),
-                max: inner.core.config().max_header_len,
-            }),
-            _ => Refused::Error(Error::UnknownThing {
-                thing: request.thing.clone(),
-                known: String::new(),
-            }),
-        }),
+        Err(e) => {
+            let job = e.user;
+            Err(match e.kind {
+                StartErrorKind::Full => Refused::Full(Box::new(job.request)),
+                StartErrorKind::HeaderTooLarge => Refused::Error(Error::HeaderTooLarge {
+                    thing: job.request.thing,
+                    max: inner.core.config().max_header_len,
+                }),
+                _ => Refused::Error(Error::UnknownThing {
+                    thing: job.request.thing,
+                    known: String::new(),
+                }),
+            })
+        }
     }
 }
 
@@ -670,7 +667,8 @@ pub struct Pending<Rt: Runtime> {
 enum State<Rt: Runtime> {
     /// The pool was full: waiting for a slot within the deadline.
     Waiting {
-        request: Box<Request>,
+        /// `None` only while a start attempt holds it.
+        request: Option<Box<Request>>,
         deadline: Option<CoreInstant>,
         timeout: Option<Duration>,
         listener: Option<event_listener::EventListener>,
@@ -690,7 +688,7 @@ impl<Rt: Runtime> Pending<Rt> {
 
     fn waiting(
         shared: Arc<Shared<Rt>>,
-        request: Request,
+        request: Box<Request>,
         deadline: Option<CoreInstant>,
         timeout: Option<Duration>,
     ) -> Pending<Rt> {
@@ -698,7 +696,7 @@ impl<Rt: Runtime> Pending<Rt> {
         Pending {
             shared,
             state: State::Waiting {
-                request: Box::new(request),
+                request: Some(request),
                 deadline,
                 timeout,
                 listener: None,
@@ -733,8 +731,9 @@ impl<Rt: Runtime> Pending<Rt> {
                 if l.poll_unpin(cx).is_pending() {
                     if let Some(s) = sleep.as_mut() {
                         if s.as_mut().poll(cx).is_ready() {
+                            let thing = request.as_ref().map(|r| r.thing.clone());
                             return Poll::Ready(Err(Error::Timeout {
-                                thing: request.thing.clone(),
+                                thing: thing.unwrap_or_default(),
                                 server: String::new(),
                                 message_id: String::new(),
                                 after: timeout.unwrap_or_default(),
@@ -748,13 +747,16 @@ impl<Rt: Runtime> Pending<Rt> {
             }
             // Listen first, then try: a slot freed in between is not missed.
             *listener = Some(self.shared.slots_freed.listen());
+            let Some(taken) = request.take() else {
+                return Poll::Ready(Err(closed_error("")));
+            };
             let mut inner = self.shared.lock();
-            match start_job(&self.shared, &mut inner, request, *deadline, *timeout) {
+            match start_job(&self.shared, &mut inner, *taken, *deadline, *timeout) {
                 Ok(started) => {
                     self.state = State::Started(started);
                     return Poll::Ready(Ok(()));
                 }
-                Err(Refused::Full) => {}
+                Err(Refused::Full(back)) => *request = Some(back),
                 Err(Refused::Error(e)) => return Poll::Ready(Err(e)),
             }
         }

@@ -234,17 +234,12 @@ impl Request {
 /// Where a finished request's result goes.
 pub(crate) type Waiter = oneshot::Sender<Result<Reply, Error>>;
 
-/// What the core keeps in a request's slot: the header fields, the payload frames and the
-/// waiter.
+/// What the core keeps in a request's slot: the caller's request (header fields and payload
+/// frames, moved in, not copied), the resolved contexts and the waiter.
 pub(crate) struct Job {
+    pub(crate) request: Request,
     pub(crate) thing: Arc<str>,
     pub(crate) server: Arc<str>,
-    pub(crate) operation: Cow<'static, str>,
-    pub(crate) objekt: String,
-    pub(crate) payload: Bytes,
-    pub(crate) payload_content_type: Cow<'static, str>,
-    pub(crate) preserialized: Bytes,
-    pub(crate) preserialized_content_type: Cow<'static, str>,
     pub(crate) server_context: ServerContext,
     pub(crate) thing_context: ThingContext,
     pub(crate) timeout: Option<Duration>,
@@ -254,12 +249,13 @@ pub(crate) struct Job {
 
 impl RequestSpec for Job {
     fn fields(&self) -> RequestFields<'_> {
+        let request = &self.request;
         RequestFields {
             thing_id: &self.thing,
-            objekt: &self.objekt,
-            operation: &self.operation,
-            payload_content_type: &self.payload_content_type,
-            preencoded_content_type: &self.preserialized_content_type,
+            objekt: &request.objekt,
+            operation: &request.operation,
+            payload_content_type: &request.payload_content_type,
+            preencoded_content_type: &request.preserialized_content_type,
             server_context: self.server_context,
             thing_context: self.thing_context,
         }

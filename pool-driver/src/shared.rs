@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use zeromq::ZmqMessage;
 
 use crate::builder::Settings;
@@ -71,8 +71,14 @@ pub(crate) struct Inner {
     /// When the timer task should next call `handle_timeout`.
     pub(crate) timer_at: Option<CoreInstant>,
     pub(crate) closed: bool,
+    /// Scratch space the core writes each header into.
     header_buf: Vec<u8>,
+    /// Where header frames are cut from: one allocation serves many headers.
+    header_arena: BytesMut,
 }
+
+/// Bytes reserved at a time for header frames.
+const HEADER_ARENA: usize = 64 * 1024;
 
 /// Driver counters that the core cannot see.
 #[derive(Default)]
@@ -117,6 +123,7 @@ impl<Rt: Runtime> Shared<Rt> {
                 timer_at: None,
                 closed: false,
                 header_buf,
+                header_arena: BytesMut::new(),
             }),
             timer: Signal::default(),
             readiness: event_listener::Event::new(),
@@ -185,18 +192,25 @@ impl<Rt: Runtime> Shared<Rt> {
             core,
             servers,
             header_buf,
+            header_arena,
             ..
         } = inner;
         let mut orphans: Vec<(ServerId, Option<RequestId>)> = Vec::new();
         while let Some(tx) = core.poll_transmit(header_buf) {
-            let header = Bytes::copy_from_slice(tx.header);
+            if header_arena.capacity() < tx.header.len() {
+                header_arena.reserve(HEADER_ARENA.max(tx.header.len()));
+            }
+            header_arena.extend_from_slice(tx.header);
+            let header = header_arena.split().freeze();
             let (request, payload, preserialized) = match tx.kind {
                 pool_core::pool::TransmitKind::Handshake => {
                     (None, Bytes::from_static(NULL_PAYLOAD), Bytes::new())
                 }
-                pool_core::pool::TransmitKind::Request { id, user } => {
-                    (Some(id), user.payload.clone(), user.preserialized.clone())
-                }
+                pool_core::pool::TransmitKind::Request { id, user } => (
+                    Some(id),
+                    user.request.payload.clone(),
+                    user.request.preserialized.clone(),
+                ),
             };
             let frames = vec![Bytes::new(), header, payload, preserialized];
             let Ok(message) = ZmqMessage::try_from(frames) else {
@@ -365,8 +379,9 @@ fn result_of(
     frames: Option<&[Bytes]>,
 ) -> Result<Reply, Error> {
     let job = &done.user;
-    let thing = job.thing.to_string();
-    let server = job.server.to_string();
+    // Only errors own their names; a reply shares the pool's.
+    let thing = || job.thing.to_string();
+    let server = || job.server.to_string();
     let message_id = inner.core.message_id(done.id);
     let frame = |i: usize| frames.and_then(|f| f.get(i)).cloned().unwrap_or_default();
     match done.outcome {
@@ -382,8 +397,8 @@ fn result_of(
         Outcome::Exception => {
             let remote = RemoteException::parse(&frame(2));
             Err(Error::Remote {
-                thing,
-                server,
+                thing: thing(),
+                server: server(),
                 message_id: message_id.as_str().to_owned(),
                 kind: remote.kind,
                 message: remote.message,
@@ -391,38 +406,41 @@ fn result_of(
             })
         }
         Outcome::InvalidMessage => Err(Error::InvalidMessage {
-            thing,
-            server,
+            thing: thing(),
+            server: server(),
             message_id: message_id.as_str().to_owned(),
             message: RemoteException::parse(&frame(2)).message,
         }),
         Outcome::ServerTimeout(kind) => Err(Error::ServerTimeout {
-            thing,
-            server,
+            thing: thing(),
+            server: server(),
             message_id: message_id.as_str().to_owned(),
             kind,
         }),
         Outcome::Timeout { sent } => Err(Error::Timeout {
-            thing,
-            server,
+            thing: thing(),
+            server: server(),
             message_id: message_id.as_str().to_owned(),
             after: job.timeout.unwrap_or_default(),
             sent,
             server_ready: inner.core.server_state(done.server) == Some(ServerState::Ready),
         }),
         Outcome::Cancelled => Err(Error::Cancelled {
-            thing,
-            server,
+            thing: thing(),
+            server: server(),
             message_id: message_id.as_str().to_owned(),
         }),
         Outcome::Disconnected => Err(Error::Disconnected {
-            thing,
-            server,
+            thing: thing(),
+            server: server(),
             message_id: message_id.as_str().to_owned(),
         }),
-        Outcome::Closed => Err(Error::Closed { thing, server }),
+        Outcome::Closed => Err(Error::Closed {
+            thing: thing(),
+            server: server(),
+        }),
         Outcome::Unsendable => Err(Error::HeaderTooLarge {
-            thing,
+            thing: thing(),
             max: inner.core.config().max_header_len,
         }),
     }

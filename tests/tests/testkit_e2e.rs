@@ -551,3 +551,28 @@ async fn dropping_the_last_handle_shuts_the_pool_down() {
     let r = bounded(pending).await;
     assert!(matches!(r, Ok(_) | Err(Error::Closed { .. })), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_requests_than_a_router_pipe_holds_all_get_their_replies() {
+    // A testkit server keeps libzmq's default send high-water mark (1000), as hololinked does,
+    // and drops replies that find the pipe full. The pool's per-server in-flight limit (500 by
+    // default) keeps every reply deliverable however many requests are started.
+    let srv = server("deep", &[], Via::Ipc, Behaviour::Normal);
+    let pool = ready_pool(&[(&srv, Via::Ipc)]).await;
+    let pendings: Vec<_> = (0..3000i64)
+        .map(|n| {
+            pool.request(Request::invoke_action("deep", "echo").kwargs(&json!({ "value": n })))
+                .unwrap()
+        })
+        .collect();
+    let stats = pool.stats().requests;
+    assert!(
+        stats.requests_sent - stats.replies <= 500,
+        "at most 500 unanswered at once, the rest wait in the pool: {stats:?}"
+    );
+    let results = bounded(futures::future::join_all(pendings)).await;
+    for (n, result) in results.into_iter().enumerate() {
+        assert_eq!(result.unwrap().json::<i64>().unwrap(), n as i64);
+    }
+    assert_eq!(srv.stats().replied_of("REPLY"), 3000);
+}
