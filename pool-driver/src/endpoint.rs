@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub use pool_core::wire::hololinked_ipc_filename;
+
 /// Longest path a Unix domain socket accepts on Linux (`sun_path` is 108 bytes with the NUL).
 pub const MAX_IPC_PATH_LEN: usize = 107;
 
@@ -40,34 +42,6 @@ pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), String> {
     )
 }
 
-/// hololinked's file name for a server id's IPC socket (protocol §1.4): runs of `<>:"/\|?*` and
-/// control characters become `_`, runs of `_` collapse, leading and trailing `_` go, and
-/// `_event-publisher` becomes `.event-publisher`.
-///
-/// ```
-/// use pool_driver::hololinked_ipc_filename;
-/// assert_eq!(hololinked_ipc_filename("demo-thing"), "demo-thing.ipc");
-/// assert_eq!(hololinked_ipc_filename("a|b:c"), "a_b_c.ipc");
-/// assert_eq!(hololinked_ipc_filename("_x_"), "x.ipc");
-/// ```
-#[must_use]
-pub fn hololinked_ipc_filename(server_id: &str) -> String {
-    let mut name = String::with_capacity(server_id.len() + 4);
-    for c in server_id.chars() {
-        let replace = matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*')
-            || u32::from(c) < 0x20;
-        let c = if replace { '_' } else { c };
-        if c == '_' && name.ends_with('_') {
-            continue;
-        }
-        name.push(c);
-    }
-    let trimmed = name.trim_matches('_');
-    let mut file = trimmed.replace("_event-publisher", ".event-publisher");
-    file.push_str(".ipc");
-    file
-}
-
 /// The IPC endpoint a hololinked server with id `server_id` binds by default:
 /// `ipc://$HOME/.hololinked/sockets/<sanitized id>.ipc`. `None` if `$HOME` is not set.
 ///
@@ -95,22 +69,6 @@ pub fn hololinked_ipc_endpoint(server_id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitizes_like_hololinked() {
-        for (id, file) in [
-            ("demo-thing", "demo-thing.ipc"),
-            ("a__b", "a_b.ipc"),
-            ("_x_", "x.ipc"),
-            ("a/b/c", "a_b_c.ipc"),
-            ("a|b:c", "a_b_c.ipc"),
-            ("srv/event-publisher", "srv.event-publisher.ipc"),
-            ("x_event-publisher", "x.event-publisher.ipc"),
-            ("a b", "a b.ipc"),
-        ] {
-            assert_eq!(hololinked_ipc_filename(id), file, "{id}");
-        }
-    }
 
     #[test]
     fn checks_endpoints() {

@@ -348,33 +348,6 @@ impl ServerConfigBuilder {
     }
 }
 
-/// hololinked's `get_sanitized_filename_from_random_string(id, "ipc")`.
-pub fn sanitized_ipc_filename(id: &str) -> String {
-    let mut out = String::with_capacity(id.len() + 4);
-    for c in id.chars() {
-        let bad =
-            matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*') || (c as u32) < 0x20;
-        let c = if bad { '_' } else { c };
-        if c == '_' && out.ends_with('_') {
-            continue;
-        }
-        out.push(c);
-    }
-    let trimmed = out.trim_matches('_');
-    format!("{trimmed}.ipc")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitize() {
-        assert_eq!(sanitized_ipc_filename("demo-thing"), "demo-thing.ipc");
-        assert_eq!(sanitized_ipc_filename("a__b"), "a_b.ipc");
-        assert_eq!(sanitized_ipc_filename("_x_"), "x.ipc");
-        assert_eq!(sanitized_ipc_filename("a/b/c"), "a_b_c.ipc");
-        assert_eq!(sanitized_ipc_filename("a|b:c"), "a_b_c.ipc");
-        assert_eq!(sanitized_ipc_filename("a b"), "a b.ipc");
-    }
-}
+/// hololinked's `get_sanitized_filename_from_random_string(id, "ipc")` (one implementation for
+/// the whole project, in pool-core).
+pub use pool_core::wire::hololinked_ipc_filename as sanitized_ipc_filename;

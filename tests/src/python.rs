@@ -238,22 +238,8 @@ pub fn server_script() -> PathBuf {
         .join("thing_server.py")
 }
 
-/// hololinked's ipc file name for a server id (protocol §1.4): runs of `<>:"/\|?*` and control characters
-/// become `_`, runs of `_` collapse, leading/trailing `_` are stripped, `.ipc` is appended.
-pub fn sanitized_ipc_filename(id: &str) -> String {
-    let mut out = String::with_capacity(id.len() + 4);
-    for c in id.chars() {
-        let bad =
-            matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*') || (c as u32) < 0x20;
-        let c = if bad { '_' } else { c };
-        if c == '_' && out.ends_with('_') {
-            continue;
-        }
-        out.push(c);
-    }
-    let trimmed = out.trim_matches('_');
-    format!("{trimmed}.ipc")
-}
+/// hololinked's ipc file name for a server id (protocol §1.4; one implementation, in pool-core).
+pub use pool_core::wire::hololinked_ipc_filename as sanitized_ipc_filename;
 
 /// Shared tail of a child's stderr.
 type Tail = Arc<Mutex<VecDeque<String>>>;
@@ -658,32 +644,4 @@ fn push_line(tail: &Tail, line: String) {
 fn tail_text(tail: &Tail) -> String {
     let t = tail.lock().unwrap_or_else(|p| p.into_inner());
     t.iter().cloned().collect::<Vec<_>>().join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ipc_names_follow_hololinked() {
-        for (id, file) in [
-            ("demo-thing", "demo-thing.ipc"),
-            ("a__b", "a_b.ipc"),
-            ("_x_", "x.ipc"),
-            ("a/b/c", "a_b_c.ipc"),
-            ("a|b:c", "a_b_c.ipc"),
-            ("a b", "a b.ipc"),
-        ] {
-            assert_eq!(sanitized_ipc_filename(id), file, "{id}");
-        }
-    }
-
-    #[test]
-    fn missing_venv_says_what_to_run() {
-        let e = HarnessError::VenvMissing {
-            line: Line::V0_3,
-            python: PathBuf::from("/nowhere/bin/python"),
-        };
-        assert!(e.to_string().contains("scripts/python-venvs.sh"));
-    }
 }

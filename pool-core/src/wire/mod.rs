@@ -17,10 +17,14 @@
 //! * There is no way to encode `EXIT`: it stops a whole hololinked server.
 //! * Replies may have their keys in any order, with whitespace, escapes and unknown keys.
 
+#[cfg(feature = "alloc")]
+mod address;
 mod decode;
 mod encode;
 mod json;
 
+#[cfg(feature = "alloc")]
+pub use address::hololinked_ipc_filename;
 pub use decode::{
     classify_reply, decode_reply_header, decode_timeout_kind, Malformed, Reply, ReplyHeader,
     ReplyKind, TimeoutKind,
