@@ -169,6 +169,22 @@ impl<Rt: Runtime> Pool<Rt> {
     /// Errors at once for an unknown Thing, a payload that could not be encoded, a closed
     /// pool, or a full pool set to [`WhenFull::Busy`]. With [`WhenFull::Wait`] (the default) a
     /// full pool makes the handle wait for a free slot within the request's deadline.
+    ///
+    /// ```no_run
+    /// # async fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) -> Result<(), pool_driver::Error> {
+    /// use pool_driver::Request;
+    /// use std::time::Duration;
+    ///
+    /// let pending = pool.request(
+    ///     Request::invoke_action("spectrometer", "acquire")
+    ///         .kwargs(&serde_json::json!({"n": 10}))
+    ///         .execution_timeout(Some(Duration::from_secs(2))) // the server gives up after 2 s
+    ///         .timeout(Duration::from_secs(5)),               // the pool gives up after 5 s
+    /// )?;
+    /// println!("sent as {:?}", pending.message_id());
+    /// let spectrum: Vec<f64> = pending.await?.json()?;
+    /// # Ok(()) }
+    /// ```
     pub fn request(&self, request: Request) -> Result<Pending<Rt>, Error> {
         if let Some(message) = &request.encode_error {
             return Err(Error::Encode(message.clone()));
@@ -255,6 +271,19 @@ impl<Rt: Runtime> Pool<Rt> {
     /// one result per Thing, sorted by Thing. All requests start together or none does: when
     /// there are not enough free slots the pool waits for them within the request's deadline
     /// ([`WhenFull::Wait`]) or every result is [`Error::Busy`].
+    ///
+    /// ```no_run
+    /// # async fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) {
+    /// use pool_driver::Request;
+    ///
+    /// for (thing, result) in pool.execute_in_all(Request::invoke_all("ping")).await {
+    ///     match result {
+    ///         Ok(_) => println!("{thing}: alive"),
+    ///         Err(e) => println!("{thing}: {e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub async fn execute_in_all(&self, request: Request) -> Vec<(String, Result<Reply, Error>)> {
         let timeout = request
             .timeout
@@ -333,7 +362,9 @@ impl<Rt: Runtime> Pool<Rt> {
         Some(started)
     }
 
-    /// Waits until every server has answered a HANDSHAKE, for at most `timeout`.
+    /// Waits until every server has answered a HANDSHAKE, for at most `timeout`. Requests do
+    /// not need this (they wait for their server within their deadline); it is for start-up
+    /// checks. The error lists the servers that are not ready.
     pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
         let deadline = self.shared.rt.now() + timeout;
         let mut sleep = Box::pin(self.shared.rt.sleep_until(deadline));

@@ -4,21 +4,36 @@
 //! and hands each reply to the task that asked, by message id. This crate is
 //! [`pool_driver`] run on tokio: the API is the driver's, with the runtime filled in.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
-//! use pool_tokio::Pool;
+//! use pool_tokio::{Pool, Request};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), pool_tokio::Error> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // A hololinked-compatible test server stands in for the instrument.
+//! # let server = pool_testkit::TestServer::start(
+//! #     pool_testkit::ServerConfig::builder("spectrometer").tcp().build())?;
+//! # let endpoint = server.tcp_endpoint().unwrap().to_owned();
 //! let pool = Pool::builder()
-//!     .server("spectrometer", "tcp://127.0.0.1:5555") // server id = its ROUTER identity
+//!     .server("spectrometer", endpoint) // server id = its ROUTER identity, e.g. "tcp://10.0.0.5:5555"
 //!     .request_timeout(Duration::from_secs(10))
 //!     .build()?;
 //! pool.ready(Duration::from_secs(5)).await?;
-//! let time: f64 = pool.read_property("spectrometer", "integration_time").await?.json()?;
-//! pool.write_property("spectrometer", "integration_time", &(time * 2.0)).await?;
-//! let reply = pool.invoke_action("spectrometer", "acquire", &serde_json::json!({"n": 10})).await?;
-//! println!("{}", reply.value()?);
+//! let number: f64 = pool.read_property("spectrometer", "number").await?.json()?;
+//! pool.write_property("spectrometer", "number", &(number * 2.0)).await?;
+//! let sum: i64 = pool
+//!     .invoke_action("spectrometer", "add", &serde_json::json!({"a": 1, "b": 2}))
+//!     .await?
+//!     .json()?;
+//! assert_eq!(sum, 3);
+//! // Positional arguments, a per-request server deadline, and cancel-on-drop:
+//! let pending = pool.request(
+//!     Request::invoke_action("spectrometer", "add")
+//!         .args(&[20, 22])
+//!         .execution_timeout(Some(Duration::from_secs(1))),
+//! )?;
+//! assert_eq!(pending.await?.json::<i64>()?, 42);
+//! pool.shutdown().await;
 //! # Ok(()) }
 //! ```
 //!

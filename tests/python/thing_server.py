@@ -201,7 +201,15 @@ def main() -> None:
         access_points.append(tcp_wanted)
     if args.ipc:
         access_points.append("IPC")
-    server = ZMQServer(id=args.id, access_points=access_points, things=things)
+    try:
+        server = ZMQServer(id=args.id, access_points=access_points, things=things)
+    except Exception as ex:  # noqa: BLE001
+        # hololinked also binds an event publisher at PORT+1; if that (or anything) is taken, say
+        # "bind failed" so the harness retries (another port, or the same one a moment later).
+        if "Address already in use" in str(ex):
+            log(f"BIND_FAILED: {ex!r}")
+            os._exit(EXIT_BIND_FAILED)
+        raise
 
     info = {"tcp": None, "ipc": None, "version": version}
     if tcp_wanted is not None:

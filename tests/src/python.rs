@@ -593,10 +593,33 @@ fn is_bind_failure(e: &HarnessError) -> bool {
     matches!(e, HarnessError::Exited { status: Some(s), .. } if s.code() == Some(EXIT_BIND_FAILED))
 }
 
-/// A TCP port that was free a moment ago (bind 127.0.0.1:0, read the port, release it).
+/// A TCP port `P` that was free a moment ago, with `P + 1` free too (hololinked binds its event
+/// publisher there). Ports handed out stay reserved for the life of the test process, so two
+/// servers of one test binary never collide, even on restart.
 fn free_tcp_port() -> Result<u16, HarnessError> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
+    static RESERVED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut reserved = RESERVED.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..64 {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        let port = listener.local_addr()?.port();
+        let Some(next) = port.checked_add(1) else {
+            continue;
+        };
+        if reserved
+            .iter()
+            .any(|&r| r == port || r == next || r.checked_add(1) == Some(port))
+        {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", next)).is_err() {
+            continue;
+        }
+        reserved.push(port);
+        return Ok(port);
+    }
+    Err(HarnessError::Io(std::io::Error::other(
+        "no free pair of adjacent TCP ports found",
+    )))
 }
 
 fn read_stdout(stdout: std::process::ChildStdout, tx: mpsc::Sender<StdoutEvent>) {
