@@ -338,7 +338,11 @@ async fn a_killed_server_fails_its_requests_at_once_and_serves_again_after_resta
                 .unwrap()
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Kill it once they are on the wire.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while pool.stats().requests.requests_sent < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         victim.kill();
         for result in bounded(futures::future::join_all(in_flight)).await {
             assert!(

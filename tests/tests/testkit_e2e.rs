@@ -273,7 +273,8 @@ async fn dropping_a_pending_request_cancels_it_and_its_late_reply_is_dropped() {
         .request(Request::invoke_action("cancel", "sleep_for").kwargs(&json!({"seconds": 0.3})))
         .unwrap();
     assert_eq!(pending.message_id().map(str::len), Some(36));
-    tokio::time::sleep(secs(0.05)).await;
+    // Drop it once it is on the wire, so that its reply comes back late.
+    common::eventually(&pool, |s| s.requests.requests_sent >= 1).await;
     drop(pending);
     let stats = pool.stats();
     assert_eq!(stats.requests.cancelled, 1);
@@ -390,7 +391,7 @@ async fn a_thousand_concurrent_requests_each_get_their_own_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_pool_refuses_or_waits_as_configured() {
-    let srv = server("full", &[], Via::Tcp, Behaviour::Delay(secs(0.2)));
+    let srv = server("full", &[], Via::Tcp, Behaviour::Delay(secs(0.5)));
     let builder = || common::builder(&[(&srv, Via::Tcp)]).capacity(2);
     let busy = builder().when_full(WhenFull::Busy).build().unwrap();
     busy.ready(secs(10.0)).await.unwrap();

@@ -68,6 +68,22 @@ pub async fn bounded<F: Future>(future: F) -> F::Output {
         .expect("the operation finished (a hang is a bug)")
 }
 
+/// Polls the pool's stats until `done` holds (at most 30 s), and returns them. For conditions
+/// that depend on messages still on their way, instead of sleeping for a guessed time.
+pub async fn eventually(
+    pool: &pool_tokio::Pool,
+    done: impl Fn(&pool_tokio::PoolStats) -> bool,
+) -> pool_tokio::PoolStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = pool.stats();
+        if done(&stats) || tokio::time::Instant::now() >= deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
