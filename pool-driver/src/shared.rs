@@ -213,7 +213,9 @@ impl<Rt: Runtime> Shared<Rt> {
                 ),
             };
             let frames = vec![Bytes::new(), header, payload, preserialized];
+            // Only an empty frame list is refused, and this one has four.
             let Ok(message) = ZmqMessage::try_from(frames) else {
+                orphans.push((tx.server, request));
                 continue;
             };
             match servers.get_mut(&tx.server).and_then(|s| s.link.as_mut()) {
@@ -225,7 +227,8 @@ impl<Rt: Runtime> Shared<Rt> {
             }
         }
         // The core only transmits to a connected server, so its link exists; if it does not (a
-        // bug), the request must still end: report the server lost, the request unsent.
+        // bug), the request must still end: report the server lost, the request unsent. The
+        // drain's loop drains what this reports.
         for (server, request) in orphans {
             tracing::error!(?server, "transmit for a server without a connection");
             let unsent: Vec<RequestId> = request.into_iter().collect();
