@@ -16,7 +16,9 @@
 //! after every run, so the numbers are of real work. Output: a table, and one line per
 //! measurement prefixed `JSON `.
 //!
-//! Knobs (environment): `MMPOOL_BENCH_SECS` (throughput run length, default 2),
+//! Knobs (environment): `MMPOOL_BENCH_SERVER` (`testkit`, the default: a pool-testkit server
+//! with Things; `fast`: a bare libzmq echo that answers every request with a canned REPLY, so
+//! the client's own cost is what limits throughput), `MMPOOL_BENCH_SECS` (throughput run length, default 2),
 //! `MMPOOL_BENCH_REPS` (default 3), `MMPOOL_BENCH_WINDOW` (in flight, default 1000; see below),
 //! `MMPOOL_BENCH_LAT_N` (round trips, default 5000), `MMPOOL_BENCH_LAT_WARMUP` (default 500),
 //! `MMPOOL_BENCH_RUNTIMES` (`mt`, `ct` or `mt,ct`, default both), `MMPOOL_BENCH_TRANSPORTS`
@@ -188,8 +190,86 @@ impl Transport {
 
 // ----- the server process ---------------------------------------------------------------------
 
-/// Child role: run a testkit server on tcp and ipc until stdin closes.
+/// Child role: run the server chosen by `MMPOOL_BENCH_SERVER` until stdin closes.
 fn serve() {
+    if std::env::var("MMPOOL_BENCH_SERVER").as_deref() == Ok("fast") {
+        serve_fast();
+    } else {
+        serve_testkit();
+    }
+}
+
+/// A minimal hololinked-shaped echo server (one libzmq ROUTER per transport, no JSON parsing,
+/// no Thing): it answers every request with a REPLY carrying the request's `messageID` and the
+/// payload `1.5`. With it the server is not the bottleneck, so the client's own cost shows.
+fn serve_fast() {
+    let ctx = zmq::Context::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ipc = format!("ipc://{}/fast.ipc", dir.path().display());
+    let mut endpoints = Vec::new();
+    let mut threads = Vec::new();
+    for bind in ["tcp://127.0.0.1:0".to_owned(), ipc] {
+        let router = ctx.socket(zmq::ROUTER).expect("router");
+        router.set_identity(SERVER_ID.as_bytes()).expect("identity");
+        router.set_sndhwm(0).expect("sndhwm");
+        router.set_rcvhwm(0).expect("rcvhwm");
+        router.set_linger(0).expect("linger");
+        router.bind(&bind).expect("bind");
+        endpoints.push(
+            router
+                .get_last_endpoint()
+                .expect("endpoint")
+                .expect("utf-8 endpoint"),
+        );
+        threads.push(std::thread::spawn(move || fast_echo(&router)));
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "READY {} {}", endpoints[0], endpoints[1]).expect("write READY");
+        out.flush().expect("flush READY");
+    }
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    // The echo threads block in recv; the process exits with them.
+    drop(threads);
+    drop(dir);
+    std::process::exit(0);
+}
+
+fn fast_echo(router: &zmq::Socket) {
+    const KEY: &[u8] = b"\"messageID\":\"";
+    loop {
+        let Ok(frames) = router.recv_multipart(0) else {
+            return;
+        };
+        let [identity, _, header, ..] = frames.as_slice() else {
+            continue;
+        };
+        let Some(at) = header.windows(KEY.len()).position(|w| w == KEY) else {
+            continue;
+        };
+        let Some(id) = header.get(at + KEY.len()..at + KEY.len() + 36) else {
+            continue;
+        };
+        let id = String::from_utf8_lossy(id);
+        let kind = if header.windows(11).any(|w| w == b"\"HANDSHAKE\"") {
+            "HANDSHAKE"
+        } else {
+            "REPLY"
+        };
+        let reply = format!(
+            "{{\"messageType\":\"{kind}\",\"messageID\":\"{id}\",\"receiverID\":\"\",\"senderID\":\"{SERVER_ID}\",\"payloadContentType\":\"application/json\",\"preencodedPayloadContentType\":\"text/plain\"}}"
+        );
+        let payload: &[u8] = if kind == "REPLY" { b"1.5" } else { b"null" };
+        let parts: [&[u8]; 5] = [identity, b"", reply.as_bytes(), payload, b""];
+        if router.send_multipart(parts, 0).is_err() {
+            return;
+        }
+    }
+}
+
+/// Child role: run a testkit server on tcp and ipc until stdin closes.
+fn serve_testkit() {
     let server = TestServer::start(
         ServerConfig::builder(SERVER_ID)
             .tcp()
@@ -798,9 +878,10 @@ fn report(config: &Config, rows: &[Row]) {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "\nroundtrip: pool-tokio vs raw zeromq DEALER; testkit server in a separate process; \
+        "\nroundtrip: pool-tokio vs raw zeromq DEALER; {} server in a separate process; \
          medians of {} reps; {} in flight for {:.1} s; latency {} round trips after {} warm-up; \
          invokation_timeout {:?}",
+        std::env::var("MMPOOL_BENCH_SERVER").unwrap_or_else(|_| "testkit".into()),
         config.reps,
         config.window,
         config.secs.as_secs_f64(),
