@@ -309,7 +309,9 @@ impl<Rt: Runtime> Pool<Rt> {
                     })
                     .collect()
             };
-            if self.shared.settings.when_full == WhenFull::Busy {
+            // Waiting cannot help when there are more Things than slots in the whole pool.
+            let never_fits = things.len() > self.shared.settings.capacity;
+            if self.shared.settings.when_full == WhenFull::Busy || never_fits {
                 return busy();
             }
             match sleep.as_mut() {

@@ -577,3 +577,23 @@ async fn more_requests_than_a_router_pipe_holds_all_get_their_replies() {
     }
     assert_eq!(srv.stats().replied_of("REPLY"), 3000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_wider_than_the_pool_is_refused_not_left_waiting() {
+    let srv = server("wide", &["t1", "t2", "t3"], Via::Tcp, Behaviour::Normal);
+    let pool = common::builder(&[(&srv, Via::Tcp)])
+        .capacity(2)
+        .no_request_timeout()
+        .build()
+        .unwrap();
+    pool.ready(secs(10.0)).await.unwrap();
+    let all = bounded(pool.execute_in_all(Request::invoke_all("ping"))).await;
+    assert_eq!(all.len(), 3);
+    for (thing, result) in all {
+        assert!(
+            matches!(result, Err(Error::Busy { capacity: 2, .. })),
+            "{thing}: {result:?}"
+        );
+    }
+    assert_eq!(pool.stats().requests.started, 0, "all or nothing");
+}
