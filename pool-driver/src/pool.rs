@@ -433,7 +433,13 @@ impl<Rt: Runtime> Pool<Rt> {
         if inner.server_ids.contains_key(id) {
             return Err(Error::AlreadyExists { id: id.to_owned() });
         }
-        if let Some(thing) = things.iter().find(|t| inner.things.contains_key(**t)) {
+        let repeated = |i: usize, t: &&str| things[..i].contains(t);
+        if let Some(thing) = things
+            .iter()
+            .enumerate()
+            .find(|(i, t)| inner.things.contains_key(**t) || repeated(*i, t))
+            .map(|(_, t)| t)
+        {
             return Err(Error::AlreadyExists {
                 id: (*thing).to_owned(),
             });

@@ -467,6 +467,16 @@ async fn bad_configuration_is_refused_at_build() {
         .server("s", "tcp://127.0.0.1:5556")
         .build();
     assert!(matches!(r, Err(Error::AlreadyExists { .. })));
+    let r = Pool::builder()
+        .server("s", "tcp://127.0.0.1:5555")
+        .thing("t", "s")
+        .thing("t", "s")
+        .build();
+    assert!(
+        matches!(r, Err(Error::AlreadyExists { ref id }) if id == "t"),
+        "{:?}",
+        r.err()
+    );
     let r = Pool::builder().thing("t", "no-such-server").build();
     assert!(matches!(r, Err(Error::UnknownServer { .. })));
     let r = Pool::builder().capacity(0).build();
