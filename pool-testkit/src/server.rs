@@ -904,6 +904,17 @@ impl RouterThread {
         let receiver = String::from_utf8_lossy(&reply.identity).into_owned();
         let server_id = self.shared.server_id.clone();
         let id = reply.identity.clone();
+        // A reply header from this server to this client, for the messages it makes up.
+        let header_to_client = |kind: &str, message_id: &str, preserialized_type: &str| {
+            response_header(
+                kind,
+                message_id,
+                &receiver,
+                &server_id,
+                JSON_CONTENT_TYPE,
+                preserialized_type,
+            )
+        };
         for kind in HostileKind::ALL {
             if !fire[&kind] {
                 continue;
@@ -928,15 +939,7 @@ impl RouterThread {
                     b"extra",
                 ]),
                 HostileKind::UnknownMessageId => {
-                    let uuid = self.rng.uuid();
-                    let h = response_header(
-                        protocol::REPLY,
-                        &uuid,
-                        &receiver,
-                        &server_id,
-                        JSON_CONTENT_TYPE,
-                        TEXT_PLAIN,
-                    );
+                    let h = header_to_client(protocol::REPLY, &self.rng.uuid(), TEXT_PLAIN);
                     self.send_frames(&[&id, b"", &h, b"null", b""]);
                 }
                 HostileKind::Replay => {
@@ -965,14 +968,7 @@ impl RouterThread {
                     } else {
                         b"\"invokation\""
                     };
-                    let h = response_header(
-                        protocol::TIMEOUT,
-                        &message_id,
-                        &receiver,
-                        &server_id,
-                        JSON_CONTENT_TYPE,
-                        TEXT_PLAIN,
-                    );
+                    let h = header_to_client(protocol::TIMEOUT, &message_id, TEXT_PLAIN);
                     self.send_frames(&[&id, b"", &h, payload, b""]);
                 }
                 HostileKind::MissingKeys => {
@@ -985,15 +981,7 @@ impl RouterThread {
                     self.send_frames(&[&id, b"", &h, &reply.payload, &reply.preserialized]);
                 }
                 HostileKind::LargeFrame => {
-                    let uuid = self.rng.uuid();
-                    let h = response_header(
-                        protocol::REPLY,
-                        &uuid,
-                        &receiver,
-                        &server_id,
-                        JSON_CONTENT_TYPE,
-                        JSON_CONTENT_TYPE,
-                    );
+                    let h = header_to_client(protocol::REPLY, &self.rng.uuid(), JSON_CONTENT_TYPE);
                     let big = vec![b'x'; cfg.large_frame_size];
                     self.send_frames(&[&id, b"", &h, b"null", &big]);
                 }
