@@ -22,7 +22,9 @@
 //!
 //! zeromq's runtime features are mutually exclusive: exactly one of `tokio-runtime` (the
 //! default), `async-std-runtime` or `async-dispatcher-runtime` must be enabled in one build, so
-//! two adapters cannot be linked into the same binary.
+//! two adapters cannot be linked into the same binary. With `async-dispatcher-runtime`,
+//! [`install_dispatcher`] lets any executor run zeromq's tasks (the way to embed the pool in an
+//! executor that none of the adapters covers).
 #![forbid(unsafe_code)]
 // `Error` names the Thing, server and message id as owned strings, which makes it larger than
 // clippy likes; errors are the slow path and results travel once, so clarity wins.
@@ -30,6 +32,8 @@
 
 mod builder;
 mod connection;
+#[cfg(feature = "async-dispatcher-runtime")]
+mod dispatch;
 mod endpoint;
 mod error;
 mod pool;
@@ -48,6 +52,29 @@ pub use reply::Reply;
 pub use request::{operation, Request};
 pub use runtime::Runtime;
 
+#[cfg(feature = "async-dispatcher-runtime")]
+pub use dispatch::install_dispatcher;
+
 pub use pool_core;
 pub use pool_core::pool::Stats;
 pub use pool_core::wire::KeyStyle;
+
+/// The public API of a runtime adapter, written once: re-exports the driver's types and defines
+/// `Pool`, `PoolBuilder` and `Pending` for the runtime `$rt`. Each adapter crate is its
+/// [`Runtime`] implementation plus one call of this macro.
+#[macro_export]
+macro_rules! adapter_api {
+    ($rt:ty) => {
+        pub use $crate::{
+            hololinked_ipc_endpoint, hololinked_ipc_filename, operation, pool_core, Error,
+            KeyStyle, PoolStats, Reply, Request, Runtime, Stats, TimeoutKind, WhenFull,
+        };
+
+        /// The pool on this crate's runtime (see [`pool_driver::Pool`] for every method).
+        pub type Pool = $crate::Pool<$rt>;
+        /// The pool's builder (see [`pool_driver::PoolBuilder`]).
+        pub type PoolBuilder = $crate::PoolBuilder<$rt>;
+        /// A request in progress (await it; drop it to cancel).
+        pub type Pending = $crate::Pending<$rt>;
+    };
+}

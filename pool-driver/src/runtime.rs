@@ -9,8 +9,9 @@ use std::time::Instant;
 /// driver never blocks and never assumes a particular executor, so any executor that can run
 /// `Send` futures can host the pool.
 pub trait Runtime: Clone + Send + Sync + 'static {
-    /// The future returned by [`sleep_until`](Self::sleep_until).
-    type Sleep: Future<Output = ()> + Send + 'static;
+    /// The future returned by [`sleep_until`](Self::sleep_until). Its output is ignored, so a
+    /// runtime's own timer type fits as it is (async-io's `Timer` yields an `Instant`).
+    type Sleep: Future + Send + 'static;
 
     /// The runtime the caller is running on, if it can be found from the calling context
     /// (`None` outside of it, for instance tokio outside a tokio runtime).

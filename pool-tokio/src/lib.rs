@@ -45,17 +45,7 @@
 use std::future::Future;
 use std::time::Instant;
 
-pub use pool_driver::{
-    hololinked_ipc_endpoint, hololinked_ipc_filename, operation, pool_core, Error, KeyStyle,
-    PoolStats, Reply, Request, Stats, TimeoutKind, WhenFull,
-};
-
-/// The pool on tokio.
-pub type Pool = pool_driver::Pool<Tokio>;
-/// Its builder.
-pub type PoolBuilder = pool_driver::PoolBuilder<Tokio>;
-/// A request in progress on tokio (await it; drop it to cancel).
-pub type Pending = pool_driver::Pending<Tokio>;
+pool_driver::adapter_api!(Tokio);
 
 /// tokio as a [`pool_driver::Runtime`]: tasks and timers on the runtime the pool was built in.
 #[derive(Clone, Debug)]
@@ -71,7 +61,7 @@ impl Tokio {
     }
 }
 
-impl pool_driver::Runtime for Tokio {
+impl Runtime for Tokio {
     type Sleep = tokio::time::Sleep;
 
     fn current() -> Option<Self> {
