@@ -1,0 +1,1 @@
+//! The round-trip benchmark, generic over the runtime (filled in below).

@@ -1,0 +1,1 @@
+//! Live interop smoke (filled in below).

@@ -1,0 +1,26 @@
+//! The pool's behaviour, written once and proven on every runtime.
+//!
+//! * [`conformance`]: every behaviour of the pool against testkit servers (outcomes, deadlines,
+//!   cancellation, fan-out, capacity, many servers, kill/restart, hostile servers, tcp and ipc),
+//!   as generic async functions over a [`Harness`]. [`conformance_tests!`] turns them into one
+//!   `#[test]` each for an adapter.
+//! * [`interop`]: a live smoke test against a real hololinked 0.4.2 server.
+//! * [`bench`]: the round-trip benchmark (pool vs a raw zeromq DEALER on the same runtime).
+//!
+//! A [`Harness`] is a runtime adapter plus a way to block on a future. The impls for the three
+//! adapters are behind this crate's `tokio`, `async-std` and `smol` features, of which a build can
+//! enable one (zeromq's runtime features are mutually exclusive); each adapter enables its own
+//! as a dev-dependency.
+#![forbid(unsafe_code)]
+#![allow(clippy::result_large_err)]
+
+pub mod bench;
+pub mod conformance;
+mod harness;
+pub mod interop;
+mod runtimes;
+mod servers;
+
+pub use harness::{bounded, eventually, secs, sleep, spawn, Harness};
+pub use runtimes::*;
+pub use servers::{builder, endpoint, ready_pool, server, Via, BOTH};
