@@ -8,12 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Packages in test order; each entry is "package [extra cargo args]".
+# Packages in test order; each entry is "package [extra cargo args]". Each runtime adapter runs
+# the same conformance suite (pool-suite) and a live hololinked smoke test in its own tests.
 PACKAGES=(
   "pool-core"
   "pool-testkit"
   "pool-driver"
   "pool-tokio"
+  "pool-async-std"
+  "pool-smol"
   "pool-tests"
 )
 

@@ -206,6 +206,17 @@ impl From<std::io::Error> for HarnessError {
     }
 }
 
+/// Whether live hololinked tests are skipped on purpose (`MMPOOL_SKIP_PYTHON_INTEROP` set to
+/// anything but `0`); says so on stderr when they are.
+pub fn interop_skipped() -> bool {
+    let skip =
+        std::env::var_os("MMPOOL_SKIP_PYTHON_INTEROP").is_some_and(|v| !v.is_empty() && v != "0");
+    if skip {
+        eprintln!("MMPOOL_SKIP_PYTHON_INTEROP is set: skipping a live hololinked test");
+    }
+    skip
+}
+
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

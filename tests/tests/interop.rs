@@ -7,20 +7,11 @@
 
 use std::time::Duration;
 
-use pool_tests::python::{Line, PythonServer, Transport};
+use pool_tests::python::{interop_skipped, Line, PythonServer, Transport};
 use pool_tokio::{Error, Pool, Request, TimeoutKind};
 use serde_json::{json, Value};
 
 const VIAS: [Transport; 2] = [Transport::Tcp, Transport::Ipc];
-
-fn skipped() -> bool {
-    let skip =
-        std::env::var_os("MMPOOL_SKIP_PYTHON_INTEROP").is_some_and(|v| !v.is_empty() && v != "0");
-    if skip {
-        eprintln!("MMPOOL_SKIP_PYTHON_INTEROP is set: skipping a live hololinked test");
-    }
-    skip
-}
 
 fn start(line: Line, id: &str, things: &[&str], via: Transport) -> PythonServer {
     PythonServer::start(line, id, things, via)
@@ -235,7 +226,7 @@ async fn exercise_one_server(line: Line, via: Transport) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hololinked_0_4_over_tcp_and_ipc() {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     for via in VIAS {
@@ -245,7 +236,7 @@ async fn hololinked_0_4_over_tcp_and_ipc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hololinked_0_3_over_tcp_and_ipc() {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     for via in VIAS {
@@ -255,7 +246,7 @@ async fn hololinked_0_3_over_tcp_and_ipc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_thing_on_a_real_server_is_invalid_message() {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     for line in Line::ALL {
@@ -293,7 +284,7 @@ async fn unknown_thing_on_a_real_server_is_invalid_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_over_both_server_lines() {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let new = start(Line::V0_4, "new-line", &["n1", "n2"], Transport::Tcp);
@@ -314,7 +305,7 @@ async fn fan_out_over_both_server_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_fails_its_requests_at_once_and_serves_again_after_restart() {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     for (line, via) in [

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use pool_tests::python::{Line, PythonServer, Transport};
+use pool_tests::python::{interop_skipped, Line, PythonServer, Transport};
 use pool_tests::raw::{server_context, ContextKeys, RawClient, Reply, Request};
 use serde_json::{json, Value};
 
@@ -26,15 +26,6 @@ const CLIENT: &str = "harness-client";
 const REPLY: Duration = Duration::from_secs(20);
 /// Bound for a HANDSHAKE to succeed on a server that printed READY.
 const HANDSHAKE: Duration = Duration::from_secs(20);
-
-fn skipped() -> bool {
-    if std::env::var_os("MMPOOL_SKIP_PYTHON_INTEROP").is_some_and(|v| !v.is_empty() && v != "0") {
-        eprintln!("MMPOOL_SKIP_PYTHON_INTEROP is set: skipping a live hololinked test");
-        true
-    } else {
-        false
-    }
-}
 
 fn start(line: Line, id: &str, things: &[&str], transport: Transport) -> PythonServer {
     PythonServer::start(line, id, things, transport)
@@ -70,7 +61,7 @@ fn expect_reply(reply: &Reply) -> Value {
 /// HANDSHAKE, readproperty, writeproperty, invokeaction add/echo, fail → EXCEPTION ValueError,
 /// unknown Thing → INVALID_MESSAGE.
 fn basic_operations(line: Line, transport: Transport) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let server = start(line, "basic-srv", &[], transport);
@@ -190,7 +181,7 @@ fn basic_operations(line: Line, transport: Transport) {
 /// Kill the server, restart it on the same endpoint; a new DEALER handshakes again, and a DEALER that stayed
 /// connected across the restart reconnects by itself (libzmq) and handshakes too.
 fn kill_and_restart(line: Line, transport: Transport) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let mut server = start(line, "restart-srv", &[], transport);
@@ -249,7 +240,7 @@ fn kill_and_restart(line: Line, transport: Transport) {
 
 /// One server, several Things: each answers on the same socket, selected by `thingID`, with its own state.
 fn multi_thing(line: Line) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let server = start(
@@ -309,7 +300,7 @@ fn multi_thing(line: Line) {
 
 /// `__args__` positional arguments; bytes-only and mixed replies.
 fn positional_args_and_bytes(line: Line) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let server = start(line, "args-srv", &[], Transport::Ipc);
@@ -391,7 +382,7 @@ fn positional_args_and_bytes(line: Line) {
 /// Which key spellings each line reads for the server execution context, checked through an execution
 /// timeout (0.3 s) on `sleep_for(1.5)`.
 fn execution_context_key_spellings(line: Line) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let server = start(line, "ctx-srv", &[], Transport::Tcp);
@@ -474,7 +465,7 @@ fn execution_context_key_spellings(line: Line) {
 /// Invokation timeout: the Thing is busy with `sleep_for(1.5)`, a read queued behind it with an invokation
 /// timeout of 0.2 s gets `TIMEOUT "invokation"` (and is never executed); the busy action still replies.
 fn invokation_timeout(line: Line) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let server = start(line, "inv-srv", &[], Transport::Ipc);
@@ -539,7 +530,7 @@ fn invokation_timeout(line: Line) {
 /// `oneway: true` gets no reply (checked by order: the next request's reply is the next message), but a
 /// firing timeout still sends an unsolicited `TIMEOUT` for it.
 fn oneway(line: Line) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let server = start(line, "oneway-srv", &[], Transport::Tcp);
@@ -570,7 +561,7 @@ fn oneway(line: Line) {
 
 /// Dropping a server kills and reaps the process and removes its temp HOME.
 fn drop_cleans_up(line: Line) {
-    if skipped() {
+    if interop_skipped() {
         return;
     }
     let server = start(line, "drop-srv", &[], Transport::Ipc);

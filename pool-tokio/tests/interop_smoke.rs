@@ -1,0 +1,5 @@
+//! A live smoke test against a real hololinked 0.4.2 server on this adapter (pool-suite's
+//! interop module; the venv comes from scripts/python-venvs.sh). The full interop suite, both
+//! server lines, is pool-tests' `interop.rs`.
+
+pool_suite::interop_smoke_tests!(pool_suite::TokioMultiThread);

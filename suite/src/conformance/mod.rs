@@ -1,0 +1,77 @@
+//! The conformance suite: every behaviour of the pool against testkit servers, once, for every
+//! runtime.
+//!
+//! Each test is a generic `async fn` over a [`Harness`](crate::Harness); an adapter runs them all
+//! with one line in its tests:
+//!
+//! ```ignore
+//! pool_suite::conformance_tests!(pool_suite::Smol);
+//! ```
+//!
+//! which expands to one `#[test]` per function, named after it. No assertion is about timing:
+//! deadlines only bound hangs.
+
+pub mod deadlines;
+pub mod fanout;
+pub mod faults;
+pub mod hostile;
+pub mod lifecycle;
+pub mod load;
+pub mod outcomes;
+
+/// What every test module uses.
+mod prelude {
+    pub(crate) use std::time::Duration;
+
+    pub(crate) use pool_driver::{Error, Pool, PoolStats, Request, TimeoutKind, WhenFull};
+    pub(crate) use pool_testkit::{Behaviour, HostileConfig, HostileKind};
+    pub(crate) use serde_json::{json, Value};
+
+    pub(crate) use crate::{
+        bounded, builder, endpoint, eventually, ready_pool, secs, server, sleep, spawn, Harness,
+        Via, BOTH,
+    };
+}
+
+/// Expands to one `#[test]` per conformance test, each running on the given [`Harness`](crate::Harness).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($harness:ty) => {
+        $crate::conformance_tests!(@each $harness;
+            outcomes::properties_and_actions_over_tcp_and_ipc,
+            outcomes::remote_errors_name_thing_server_and_message_id,
+            outcomes::server_timeouts_are_reported_by_kind,
+            outcomes::oneway_requests_end_when_sent,
+            deadlines::client_deadlines_say_whether_the_server_was_ever_ready,
+            deadlines::dropping_a_pending_request_cancels_it_and_its_late_reply_is_dropped,
+            fanout::many_things_on_one_server_and_fan_out_over_servers,
+            fanout::fan_out_gives_each_thing_its_own_outcome,
+            fanout::fan_out_wider_than_the_pool_is_refused_not_left_waiting,
+            load::a_thousand_concurrent_requests_each_get_their_own_reply,
+            load::a_full_pool_refuses_or_waits_as_configured,
+            load::more_requests_than_a_router_pipe_holds_all_get_their_replies,
+            load::sixteen_servers_share_one_pool_and_a_death_stays_local,
+            lifecycle::bad_configuration_is_refused_at_build,
+            lifecycle::servers_added_and_removed_at_run_time,
+            lifecycle::shutdown_closes_requests_and_stops_every_task,
+            lifecycle::dropping_the_last_handle_shuts_the_pool_down,
+            faults::killed_server_fails_in_flight_requests_and_recovers_after_restart,
+            faults::a_server_killed_before_the_pool_starts_is_waited_for,
+            faults::repeated_kills_never_lose_or_misdeliver_a_request,
+            hostile::hostile_servers_never_disturb_good_replies_and_every_drop_is_counted,
+            hostile::each_hostile_kind_alone_is_dropped_and_counted,
+            hostile::a_sixteen_mebibyte_frame_is_dropped_without_harm,
+            hostile::handshake_timeout_reconnects_a_server_that_never_answers_it,
+        );
+    };
+    (@each $harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                <$harness as $crate::Harness>::block_on(
+                    $crate::conformance::$module::$name::<$harness>(),
+                );
+            }
+        )*
+    };
+}
