@@ -134,3 +134,38 @@ pub async fn dropping_the_last_handle_shuts_the_pool_down<H: Harness>() {
     let r = bounded::<H, _>(pending).await;
     assert!(matches!(r, Ok(_) | Err(Error::Closed { .. })), "{r:?}");
 }
+
+/// The handles a user shares between tasks and threads are `Send`/`Sync` as they must be, and a
+/// request can be awaited from a spawned task.
+pub async fn handles_cross_threads_and_tasks<H: Harness>() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Pool<H::Rt>>();
+    send_sync::<pool_driver::Reply>();
+    send_sync::<Error>();
+    send_sync::<Request>();
+    send::<pool_driver::PoolBuilder<H::Rt>>();
+    send::<pool_driver::Pending<H::Rt>>();
+
+    let srv = server("shared", &[], Via::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Tcp)]).await;
+    let task = {
+        let pool = pool.clone();
+        spawn::<H, _>(async move { pool.read_property("shared", "number").await })
+    };
+    let pending = pool
+        .request(Request::read_property("shared", "text"))
+        .unwrap();
+    let other = spawn::<H, _>(pending);
+    let (number, text) = bounded::<H, _>(futures::future::join(task, other)).await;
+    assert_eq!(number.unwrap().json::<f64>().unwrap(), 1.5);
+    assert_eq!(text.unwrap().json::<String>().unwrap(), "hello");
+    // Unknown Things are refused at once, from any task.
+    let r = spawn::<H, _>({
+        let pool = pool.clone();
+        async move { pool.call(Request::read_property("x", "y")).await }
+    })
+    .await;
+    assert!(matches!(r, Err(Error::UnknownThing { .. })), "{r:?}");
+    pool.shutdown().await;
+}

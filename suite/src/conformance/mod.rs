@@ -55,6 +55,7 @@ macro_rules! conformance_tests {
             lifecycle::servers_added_and_removed_at_run_time,
             lifecycle::shutdown_closes_requests_and_stops_every_task,
             lifecycle::dropping_the_last_handle_shuts_the_pool_down,
+            lifecycle::handles_cross_threads_and_tasks,
             faults::killed_server_fails_in_flight_requests_and_recovers_after_restart,
             faults::a_server_killed_before_the_pool_starts_is_waited_for,
             faults::repeated_kills_never_lose_or_misdeliver_a_request,
