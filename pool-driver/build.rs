@@ -21,11 +21,11 @@ fn main() {
     .collect();
     match runtimes.len() {
         1 => {}
-        0 => fail(&format!(
+        0 => fail(
             "pool-driver needs exactly one zeromq runtime feature and this build enables none: \
              depend on one adapter (pool-tokio, pool-async-std or pool-smol), or enable one of \
-             pool-driver's features tokio-runtime, async-std-runtime, async-dispatcher-runtime"
-        )),
+             pool-driver's features tokio-runtime, async-std-runtime, async-dispatcher-runtime",
+        ),
         _ => fail(&format!(
             "pool-driver was built with several zeromq runtimes at once ({}), which the zeromq \
              crate cannot compile: one build (one binary, or one cargo invocation) can use only \

@@ -18,6 +18,7 @@ PACKAGES=(
   "pool-async-std"
   "pool-smol"
   "pool-tests"
+  "pool-examples"
 )
 
 # The live-interop tests (pool-tests) run real hololinked servers from two Python venvs; create
@@ -31,6 +32,13 @@ for entry in "${PACKAGES[@]}"; do
   echo "== cargo test -p $package $extra"
   # shellcheck disable=SC2086
   cargo test -p "$package" $extra
+done
+
+# The examples outside the adapters, run as a user runs them (each exits non-zero on a wrong
+# result): pool-core in a blocking libzmq loop, and the pool on a futures ThreadPool.
+for example in blocking custom_executor; do
+  echo "== cargo run -p pool-examples --example $example"
+  cargo run -q -p pool-examples --example "$example"
 done
 
 # pool-core's own unit tests without std or alloc (fixed-capacity memory only).

@@ -6,7 +6,7 @@
 //! background thread when no one else does. [`install_dispatcher`] points that hook at a
 //! [`Runtime`], so an executor that can spawn `Send` futures and sleep is all the pool needs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_dispatcher::{Dispatcher, Runnable};
 
@@ -36,7 +36,7 @@ impl<Rt: Runtime> Dispatcher for RuntimeDispatcher<Rt> {
 
     fn dispatch_after(&self, duration: Duration, runnable: Runnable) {
         let rt = self.0.clone();
-        let at = Instant::now() + duration;
+        let at = rt.now() + duration;
         self.0.spawn(async move {
             rt.sleep_until(at).await;
             runnable.run();
