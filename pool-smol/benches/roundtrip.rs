@@ -1,1 +1,10 @@
-fn main() {}
+//! Round-trip benchmark of pool-smol against a raw zeromq DEALER on smol; the benchmark itself
+//! is `pool_suite::bench` (knobs and output are documented there).
+//! `cargo bench -p pool-smol --bench roundtrip`.
+#![forbid(unsafe_code)]
+
+use pool_suite::{bench, Smol};
+
+fn main() {
+    bench::main(&[bench::runner::<Smol>()]);
+}

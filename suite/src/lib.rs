@@ -5,7 +5,7 @@
 //!   as generic async functions over a [`Harness`]. [`conformance_tests!`] turns them into one
 //!   `#[test]` each for an adapter.
 //! * [`interop`]: a live smoke test against a real hololinked 0.4.2 server.
-//! * [`bench`]: the round-trip benchmark (pool vs a raw zeromq DEALER on the same runtime).
+//! * [`bench`](mod@bench): the round-trip benchmark (pool vs a raw zeromq DEALER on the same runtime).
 //!
 //! A [`Harness`] is a runtime adapter plus a way to block on a future. The impls for the three
 //! adapters are behind this crate's `tokio`, `async-std` and `smol` features, of which a build can

@@ -1,0 +1,162 @@
+//! The benchmark's knobs, read once from the environment.
+
+use std::process::Command;
+use std::time::Duration;
+
+/// Which transport a measurement runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Tcp,
+    Ipc,
+}
+
+impl Transport {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Ipc => "ipc",
+        }
+    }
+}
+
+/// Which client a measurement drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Client {
+    Raw,
+    Pool,
+}
+
+impl Client {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Client::Raw => "raw",
+            Client::Pool => "pool",
+        }
+    }
+}
+
+/// Everything `MMPOOL_BENCH_*` sets (see the module documentation for each knob).
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) secs: Duration,
+    pub(crate) reps: usize,
+    pub(crate) window: usize,
+    pub(crate) lat_n: usize,
+    pub(crate) lat_warmup: usize,
+    /// Lower-case fragments of harness names; `None` runs every runtime of the binary.
+    pub(crate) runtimes: Option<Vec<String>>,
+    pub(crate) transports: Vec<Transport>,
+    /// `testkit` or `fast` (which server the child process runs).
+    pub(crate) server: String,
+    /// One throughput run of this client only, for a profiler.
+    pub(crate) profile: Option<Client>,
+    pub(crate) clk_tck: f64,
+    /// The `invokation_timeout` sent with every request.
+    pub(crate) invokation_timeout: Option<Duration>,
+}
+
+/// The environment variable that selects the child's role.
+pub(crate) const ROLE_VAR: &str = "MMPOOL_BENCH_ROLE";
+/// The environment variable that selects the server.
+pub(crate) const SERVER_VAR: &str = "MMPOOL_BENCH_SERVER";
+
+/// `name` parsed, or `default` when unset; a value that does not parse stops the run.
+pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+/// The non-empty, trimmed, lower-case items of a comma-separated list.
+fn items(list: &str) -> impl Iterator<Item = String> + '_ {
+    list.split(',')
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+}
+
+impl Config {
+    pub(crate) fn from_env() -> Config {
+        let secs: f64 = env_or("MMPOOL_BENCH_SECS", 2.0);
+        assert!(secs > 0.0, "MMPOOL_BENCH_SECS must be positive");
+        let config = Config {
+            secs: Duration::from_secs_f64(secs),
+            reps: env_or("MMPOOL_BENCH_REPS", 3usize).max(1),
+            window: env_or("MMPOOL_BENCH_WINDOW", 1000usize).max(1),
+            lat_n: env_or("MMPOOL_BENCH_LAT_N", 5000usize).max(1),
+            lat_warmup: env_or("MMPOOL_BENCH_LAT_WARMUP", 500usize),
+            runtimes: runtimes_from_env(),
+            transports: transports_from_env(),
+            server: env_or(SERVER_VAR, "testkit".to_owned()),
+            profile: profile_from_env(),
+            clk_tck: clock_ticks_per_second(),
+            invokation_timeout: (env_or("MMPOOL_BENCH_SERVER_TIMERS", 0u8) != 0)
+                .then_some(Duration::from_secs(5)),
+        };
+        assert!(
+            matches!(config.server.as_str(), "testkit" | "fast"),
+            "{SERVER_VAR}={:?}: testkit or fast",
+            config.server
+        );
+        config
+    }
+
+    /// Whether `MMPOOL_BENCH_RUNTIMES` selects the harness called `name`.
+    pub(crate) fn selects(&self, name: &str) -> bool {
+        let name = name.to_lowercase();
+        self.runtimes
+            .as_ref()
+            .is_none_or(|wanted| wanted.iter().any(|w| name.contains(w.as_str())))
+    }
+}
+
+/// `MMPOOL_BENCH_RUNTIMES`: fragments of harness names; `mt` and `ct` stay the short names of
+/// tokio's two flavours that they were before the benchmark became generic.
+fn runtimes_from_env() -> Option<Vec<String>> {
+    let list = std::env::var("MMPOOL_BENCH_RUNTIMES").ok()?;
+    let wanted: Vec<String> = items(&list)
+        .map(|item| match item.as_str() {
+            "mt" => "multi-thread".to_owned(),
+            "ct" => "current-thread".to_owned(),
+            _ => item,
+        })
+        .collect();
+    (!wanted.is_empty()).then_some(wanted)
+}
+
+fn transports_from_env() -> Vec<Transport> {
+    let list = env_or("MMPOOL_BENCH_TRANSPORTS", "tcp,ipc".to_owned());
+    let transports: Vec<Transport> = items(&list)
+        .map(|item| match item.as_str() {
+            "tcp" => Transport::Tcp,
+            "ipc" => Transport::Ipc,
+            other => panic!("unknown transport {other:?} (tcp, ipc)"),
+        })
+        .collect();
+    assert!(!transports.is_empty(), "MMPOOL_BENCH_TRANSPORTS is empty");
+    transports
+}
+
+fn profile_from_env() -> Option<Client> {
+    let client = std::env::var("MMPOOL_BENCH_PROFILE").ok()?;
+    Some(match client.trim() {
+        "raw" => Client::Raw,
+        "pool" => Client::Pool,
+        other => panic!("MMPOOL_BENCH_PROFILE={other:?}: raw or pool"),
+    })
+}
+
+/// `getconf CLK_TCK`, or 100 (Linux's USER_HZ) when it cannot be asked.
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}

@@ -1,0 +1,229 @@
+//! The results: a table on stdout, then one line per measurement prefixed `JSON ` (what
+//! `scripts/bench-runtimes.sh` merges across runtimes).
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::config::{Client, Config, Transport};
+use super::measure::{med, median, Latency, Throughput};
+
+/// Throughput ratio pool/raw that the pool aims for.
+const RATIO_GOAL: f64 = 0.85;
+/// How much the pool may add to the raw client's median latency, in µs.
+const P50_DELTA_GOAL_US: f64 = 15.0;
+
+/// Every repetition of one runtime on one transport.
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub(crate) runtime: &'static str,
+    pub(crate) transport: Transport,
+    pub(crate) raw_tp: Vec<Throughput>,
+    pub(crate) pool_tp: Vec<Throughput>,
+    pub(crate) raw_lat: Vec<Latency>,
+    pub(crate) pool_lat: Vec<Latency>,
+}
+
+/// A row's medians.
+struct Summary {
+    raw_tp: f64,
+    pool_tp: f64,
+    raw_cpu: f64,
+    pool_cpu: f64,
+    raw_srv: f64,
+    pool_srv: f64,
+    raw_p50: f64,
+    pool_p50: f64,
+    raw_p99: f64,
+    pool_p99: f64,
+}
+
+impl Summary {
+    fn of(row: &Row) -> Summary {
+        Summary {
+            raw_tp: med(&row.raw_tp, |t| t.msgs_per_s),
+            pool_tp: med(&row.pool_tp, |t| t.msgs_per_s),
+            raw_cpu: med(&row.raw_tp, |t| t.client_cpu_us_per_req),
+            pool_cpu: med(&row.pool_tp, |t| t.client_cpu_us_per_req),
+            raw_srv: med(&row.raw_tp, |t| t.server_cpu_us_per_req),
+            pool_srv: med(&row.pool_tp, |t| t.server_cpu_us_per_req),
+            raw_p50: med(&row.raw_lat, |l| l.p50_us),
+            pool_p50: med(&row.pool_lat, |l| l.p50_us),
+            raw_p99: med(&row.raw_lat, |l| l.p99_us),
+            pool_p99: med(&row.pool_lat, |l| l.p99_us),
+        }
+    }
+
+    fn ratio(&self) -> f64 {
+        self.pool_tp / self.raw_tp
+    }
+
+    fn p50_delta(&self) -> f64 {
+        self.pool_p50 - self.raw_p50
+    }
+}
+
+/// `x` rounded to `decimals` places, so the JSON lines stay short.
+fn round(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}
+
+fn rounded(v: impl Iterator<Item = f64>, decimals: i32) -> Vec<f64> {
+    v.map(|x| round(x, decimals)).collect()
+}
+
+/// Prints the table and the JSON lines for `rows`.
+pub(crate) fn report(config: &Config, rows: &[Row]) {
+    let mut table = header(config);
+    for row in rows {
+        table_row(&mut table, row, &Summary::of(row));
+    }
+    let _ = writeln!(
+        table,
+        "ratio = pool/raw throughput (goal ≥ {RATIO_GOAL}); Δp50 = pool − raw (goal ≤ \
+         +{P50_DELTA_GOAL_US} µs); cpu = this process's utime+stime per request during the timed \
+         window (clock tick {:.0} Hz); srv = the server process's",
+        config.clk_tck
+    );
+    println!("{table}");
+    for row in rows {
+        for line in json_lines(config, row) {
+            println!("JSON {line}");
+        }
+    }
+}
+
+fn header(config: &Config) -> String {
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "\nroundtrip: pool vs raw zeromq DEALER on the same runtime; {} server in a separate \
+         process; medians of {} reps; {} in flight for {:.1} s; latency {} round trips after {} \
+         warm-up; invokation_timeout {:?}",
+        config.server,
+        config.reps,
+        config.window,
+        config.secs.as_secs_f64(),
+        config.lat_n,
+        config.lat_warmup,
+        config.invokation_timeout
+    );
+    let _ = writeln!(
+        table,
+        "{:<20} {:<4} | {:>10} {:>10} {:>6} | {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>8} {:>7} | {:>8} {:>8}",
+        "runtime", "tr", "raw msg/s", "pool msg/s", "ratio", "raw cpu", "pool cpu", "raw srv",
+        "pool srv", "raw p50", "pool p50", "Δp50", "raw p99", "pool p99"
+    );
+    let _ = writeln!(
+        table,
+        "{:<20} {:<4} | {:>10} {:>10} {:>6} | {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>8} {:>7} | {:>8} {:>8}",
+        "", "", "", "", "", "µs/req", "µs/req", "µs/req", "µs/req", "µs", "µs", "µs", "µs", "µs"
+    );
+    table
+}
+
+fn table_row(table: &mut String, row: &Row, s: &Summary) {
+    let _ = writeln!(
+        table,
+        "{:<20} {:<4} | {:>10.0} {:>10.0} {:>6.3} | {:>8.2} {:>8.2} | {:>8.2} {:>8.2} | {:>8.1} {:>8.1} {:>+7.1} | {:>8.1} {:>8.1}",
+        row.runtime,
+        row.transport.name(),
+        s.raw_tp,
+        s.pool_tp,
+        s.ratio(),
+        s.raw_cpu,
+        s.pool_cpu,
+        s.raw_srv,
+        s.pool_srv,
+        s.raw_p50,
+        s.pool_p50,
+        s.p50_delta(),
+        s.raw_p99,
+        s.pool_p99
+    );
+}
+
+/// Per client a throughput and a latency line (medians and every repetition), then the
+/// comparison (everything `scripts/bench-runtimes.sh` tabulates).
+fn json_lines(config: &Config, row: &Row) -> Vec<Value> {
+    let mut lines = Vec::new();
+    for (client, tp, lat) in [
+        (Client::Raw, &row.raw_tp, &row.raw_lat),
+        (Client::Pool, &row.pool_tp, &row.pool_lat),
+    ] {
+        lines.push(throughput_line(config, row, client, tp));
+        lines.push(latency_line(config, row, client, lat));
+    }
+    lines.push(compare_line(config, row, &Summary::of(row)));
+    lines
+}
+
+fn throughput_line(config: &Config, row: &Row, client: Client, tp: &[Throughput]) -> Value {
+    let rates: Vec<f64> = tp.iter().map(|t| t.msgs_per_s).collect();
+    let cpus: Vec<f64> = tp.iter().map(|t| t.client_cpu_us_per_req).collect();
+    let srvs: Vec<f64> = tp.iter().map(|t| t.server_cpu_us_per_req).collect();
+    json!({
+        "bench": "roundtrip",
+        "metric": "throughput",
+        "runtime": row.runtime,
+        "transport": row.transport.name(),
+        "client": client.name(),
+        "in_flight": config.window,
+        "secs": config.secs.as_secs_f64(),
+        "msgs_per_s": round(median(rates.clone()), 1),
+        "client_cpu_us_per_req": round(median(cpus.clone()), 3),
+        "server_cpu_us_per_req": round(median(srvs.clone()), 3),
+        "reps_msgs_per_s": rounded(rates.into_iter(), 1),
+        "reps_client_cpu_us_per_req": rounded(cpus.into_iter(), 3),
+        "reps_server_cpu_us_per_req": rounded(srvs.into_iter(), 3),
+    })
+}
+
+fn latency_line(config: &Config, row: &Row, client: Client, lat: &[Latency]) -> Value {
+    let p50s: Vec<f64> = lat.iter().map(|l| l.p50_us).collect();
+    let p99s: Vec<f64> = lat.iter().map(|l| l.p99_us).collect();
+    let means: Vec<f64> = lat.iter().map(|l| l.mean_us).collect();
+    json!({
+        "bench": "roundtrip",
+        "metric": "latency",
+        "runtime": row.runtime,
+        "transport": row.transport.name(),
+        "client": client.name(),
+        "n": config.lat_n,
+        "warmup": config.lat_warmup,
+        "p50_us": round(median(p50s.clone()), 2),
+        "p99_us": round(median(p99s.clone()), 2),
+        "mean_us": round(median(means.clone()), 2),
+        "reps_p50_us": rounded(p50s.into_iter(), 2),
+        "reps_p99_us": rounded(p99s.into_iter(), 2),
+        "reps_mean_us": rounded(means.into_iter(), 2),
+    })
+}
+
+fn compare_line(config: &Config, row: &Row, s: &Summary) -> Value {
+    json!({
+        "bench": "roundtrip",
+        "metric": "compare",
+        "runtime": row.runtime,
+        "transport": row.transport.name(),
+        "server": config.server,
+        "in_flight": config.window,
+        "secs": config.secs.as_secs_f64(),
+        "reps": config.reps,
+        "raw_msgs_per_s": round(s.raw_tp, 1),
+        "pool_msgs_per_s": round(s.pool_tp, 1),
+        "throughput_ratio": round(s.ratio(), 4),
+        "throughput_ratio_goal": RATIO_GOAL,
+        "throughput_ok": s.ratio() >= RATIO_GOAL,
+        "cpu_us_per_req_raw": round(s.raw_cpu, 3),
+        "cpu_us_per_req_pool": round(s.pool_cpu, 3),
+        "raw_p50_us": round(s.raw_p50, 2),
+        "pool_p50_us": round(s.pool_p50, 2),
+        "p50_delta_us": round(s.p50_delta(), 2),
+        "p50_delta_goal_us": P50_DELTA_GOAL_US,
+        "p50_ok": s.p50_delta() <= P50_DELTA_GOAL_US,
+        "raw_p99_us": round(s.raw_p99, 2),
+        "pool_p99_us": round(s.pool_p99, 2),
+    })
+}
