@@ -9,6 +9,13 @@ use std::time::Instant;
 /// driver never blocks and never assumes a particular executor, so any executor that can run
 /// `Send` futures can host the pool.
 pub trait Runtime: Clone + Send + Sync + 'static {
+    /// Whether the runtime makes a task whose futures are always ready yield now and then by
+    /// itself (tokio's cooperative budget does). When it does not (async-io based runtimes, most
+    /// executors), the driver's connection task yields after a run of replies so that its writer
+    /// sends the next requests while the server works; when it does, an extra yield only costs
+    /// (on tokio's multi-thread scheduler it hands the task to the other worker).
+    const YIELDS_BY_ITSELF: bool = false;
+
     /// The future returned by [`sleep_until`](Self::sleep_until). Its output is ignored, so a
     /// runtime's own timer type fits as it is (async-io's `Timer` yields an `Instant`).
     type Sleep: Future + Send + 'static;
