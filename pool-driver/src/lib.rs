@@ -23,7 +23,7 @@
 //! zeromq's runtime features are mutually exclusive: exactly one of `tokio-runtime` (the
 //! default), `async-std-runtime` or `async-dispatcher-runtime` must be enabled in one build, so
 //! two adapters cannot be linked into the same binary. With `async-dispatcher-runtime`,
-//! [`install_dispatcher`] lets any executor run zeromq's tasks (the way to embed the pool in an
+//! `install_dispatcher` lets any executor run zeromq's tasks (the way to embed the pool in an
 //! executor that none of the adapters covers).
 #![forbid(unsafe_code)]
 // `Error` names the Thing, server and message id as owned strings, which makes it larger than
