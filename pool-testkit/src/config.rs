@@ -12,6 +12,8 @@ pub enum Transport {
     Tcp(String),
     /// IPC at `ipc://<tempdir>/<sanitized id>.ipc` in a temporary directory owned by the server.
     Ipc,
+    /// IPC at the given path (`ipc://<path>`), e.g. hololinked's default access point.
+    IpcAt(std::path::PathBuf),
 }
 
 /// How a server answers, for fault tests. Changeable at run time with
@@ -300,6 +302,26 @@ impl ServerConfigBuilder {
     #[must_use]
     pub fn tcp_at(mut self, endpoint: impl Into<String>) -> Self {
         self.transports.push(Transport::Tcp(endpoint.into()));
+        self
+    }
+
+    /// Binds an endpoint given as text: `tcp://host:port` or `ipc:///path`.
+    pub fn bind(self, endpoint: &str) -> Result<Self, Error> {
+        if endpoint.starts_with("tcp://") {
+            Ok(self.tcp_at(endpoint))
+        } else if let Some(path) = endpoint.strip_prefix("ipc://").filter(|p| !p.is_empty()) {
+            Ok(self.ipc_at(path))
+        } else {
+            Err(Error::Config(format!(
+                "cannot bind {endpoint:?}: expected tcp://host:port or ipc:///path"
+            )))
+        }
+    }
+
+    /// Binds IPC at `path` (the socket file; its directory must exist).
+    #[must_use]
+    pub fn ipc_at(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.transports.push(Transport::IpcAt(path.into()));
         self
     }
 

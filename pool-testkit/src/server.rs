@@ -86,6 +86,10 @@ impl TestServer {
                     ipc_path = Some(path);
                     ipc_dir = Some(dir);
                 }
+                Transport::IpcAt(path) => {
+                    endpoints.push(format!("ipc://{}", path.display()));
+                    ipc_path = Some(path.clone());
+                }
             }
         }
         let shared = Arc::new(Shared {
