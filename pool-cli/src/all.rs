@@ -1,0 +1,69 @@
+//! `mmpool all`: one request to every Thing at once.
+
+use clap::Args;
+use pool_tokio::{Error, Reply, Request};
+use serde_json::{json, Map, Value};
+
+use crate::args::Servers;
+use crate::call::{parse_payload, usage, Timeouts};
+use crate::outcome::{exit_of, kind_of, message_of, Exit};
+
+/// The same request to every Thing; prints one JSON object,
+/// `{thing: {"ok": value} | {"error": {"kind": .., "message": ..}}}`.
+#[derive(Args, Debug)]
+pub struct AllArgs {
+    #[command(flatten)]
+    pub servers: Servers,
+
+    #[command(flatten)]
+    pub timeouts: Timeouts,
+
+    /// The operation: readproperty, writeproperty, invokeaction, ...
+    pub operation: String,
+
+    /// The property or action name.
+    pub objekt: String,
+
+    /// The payload as JSON: the value to write, or the action's keyword arguments.
+    pub payload: Option<String>,
+}
+
+/// Runs `mmpool all`: exit 0 only if every Thing answered; otherwise the exit code of the first
+/// Thing (by id) that did not.
+pub async fn run(args: AllArgs) -> Exit {
+    let payload = match parse_payload(args.payload.as_deref()) {
+        Ok(payload) => payload,
+        Err(e) => return usage(&e),
+    };
+    let pool = match args.servers.builder().build() {
+        Ok(pool) => pool,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let mut request = Request::new(String::new(), args.operation.clone(), args.objekt.clone());
+    if let Some(payload) = &payload {
+        request = request.json(payload);
+    }
+    let results = pool.execute_in_all(args.timeouts.apply(request)).await;
+    pool.shutdown().await;
+    let (object, exit) = summarize(results);
+    println!("{}", Value::Object(object));
+    exit
+}
+
+fn summarize(results: Vec<(String, Result<Reply, Error>)>) -> (Map<String, Value>, Exit) {
+    let mut object = Map::new();
+    let mut exit = Exit::Ok;
+    for (thing, result) in results {
+        let entry = match result.and_then(|reply| reply.value()) {
+            Ok(value) => json!({ "ok": value }),
+            Err(error) => {
+                if exit == Exit::Ok {
+                    exit = exit_of(&error);
+                }
+                json!({ "error": { "kind": kind_of(&error), "message": message_of(&error) } })
+            }
+        };
+        object.insert(thing, entry);
+    }
+    (object, exit)
+}

@@ -1,0 +1,143 @@
+//! The command-line arguments every pool-using subcommand shares: which servers, which Things.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+use pool_tokio::{hololinked_ipc_endpoint, PoolBuilder};
+
+/// `--server ID=ENDPOINT`: a hololinked server (its id is its ROUTER identity).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerArg {
+    /// The server's id.
+    pub id: String,
+    /// `tcp://host:port` or `ipc:///path`.
+    pub endpoint: String,
+}
+
+impl FromStr for ServerArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ServerArg, String> {
+        let (id, endpoint) = s
+            .split_once('=')
+            .ok_or_else(|| format!("expected ID=ENDPOINT, got {s:?}"))?;
+        if id.is_empty() {
+            return Err(format!("the server id is empty in {s:?}"));
+        }
+        let endpoint = match endpoint {
+            // hololinked's default IPC access point of a server: $HOME/.hololinked/...
+            "ipc" => hololinked_ipc_endpoint(id)
+                .ok_or_else(|| format!("`{id}=ipc` needs HOME to find hololinked's ipc path"))?,
+            "" => return Err(format!("the endpoint is empty in {s:?}")),
+            other => other.to_owned(),
+        };
+        Ok(ServerArg {
+            id: id.to_owned(),
+            endpoint,
+        })
+    }
+}
+
+/// `--thing THING=SERVER`: one more Thing served by SERVER.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThingArg {
+    /// The Thing's id.
+    pub thing: String,
+    /// The id of the server that serves it.
+    pub server: String,
+}
+
+impl FromStr for ThingArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ThingArg, String> {
+        match s.split_once('=') {
+            Some((thing, server)) if !thing.is_empty() && !server.is_empty() => Ok(ThingArg {
+                thing: thing.to_owned(),
+                server: server.to_owned(),
+            }),
+            _ => Err(format!("expected THING=SERVER, got {s:?}")),
+        }
+    }
+}
+
+/// The servers and Things a pool is built over.
+#[derive(Args, Clone, Debug)]
+pub struct Servers {
+    /// A server, as ID=ENDPOINT (tcp://host:port, ipc:///path, or `ipc` for hololinked's default
+    /// ipc path of ID). Repeatable. Its Thing defaults to its id.
+    #[arg(long = "server", value_name = "ID=ENDPOINT", required = true)]
+    pub servers: Vec<ServerArg>,
+
+    /// One more Thing on a server, as THING=SERVER. Repeatable.
+    #[arg(long = "thing", value_name = "THING=SERVER")]
+    pub things: Vec<ThingArg>,
+
+    /// The client id (the DEALER identity the servers see); a fresh unique one by default.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+impl Servers {
+    /// Whether `thing` is a server id or a `--thing`.
+    pub fn knows(&self, thing: &str) -> bool {
+        self.servers.iter().any(|s| s.id == thing) || self.things.iter().any(|t| t.thing == thing)
+    }
+
+    /// A pool builder with every server and Thing; a server's own id is one of its Things.
+    pub fn builder(&self) -> PoolBuilder {
+        let mut builder = pool_tokio::Pool::builder();
+        for server in &self.servers {
+            builder = builder.server(&server.id, &server.endpoint);
+            // The pool drops a server's default Thing once others are named for it; the CLI
+            // keeps it (--thing adds Things, it does not replace the server's own).
+            if self.things.iter().any(|t| t.server == server.id) {
+                builder = builder.thing(&server.id, &server.id);
+            }
+        }
+        for thing in &self.things {
+            if !self.servers.iter().any(|s| s.id == thing.thing) {
+                builder = builder.thing(&thing.thing, &thing.server);
+            }
+        }
+        if let Some(id) = &self.client_id {
+            builder = builder.client_id(id);
+        }
+        builder
+    }
+}
+
+/// Seconds as given on the command line (`--timeout 2.5`).
+pub fn seconds(s: &str) -> Result<Duration, String> {
+    let value: f64 = s
+        .parse()
+        .map_err(|_| format!("expected seconds, got {s:?}"))?;
+    Duration::try_from_secs_f64(value).map_err(|_| format!("expected seconds >= 0, got {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_arguments() {
+        let s: ServerArg = "a=tcp://127.0.0.1:5555".parse().unwrap();
+        assert_eq!(
+            (s.id.as_str(), s.endpoint.as_str()),
+            ("a", "tcp://127.0.0.1:5555")
+        );
+        assert!("a".parse::<ServerArg>().is_err());
+        assert!("=tcp://x:1".parse::<ServerArg>().is_err());
+        assert!("a=".parse::<ServerArg>().is_err());
+        if std::env::var_os("HOME").is_some() {
+            let s: ServerArg = "demo=ipc".parse().unwrap();
+            assert!(s.endpoint.starts_with("ipc://") && s.endpoint.ends_with("demo.ipc"));
+        }
+        let t: ThingArg = "cam=srv".parse().unwrap();
+        assert_eq!((t.thing.as_str(), t.server.as_str()), ("cam", "srv"));
+        assert!("cam".parse::<ThingArg>().is_err());
+        assert_eq!(seconds("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(seconds("-1").is_err() && seconds("x").is_err());
+    }
+}

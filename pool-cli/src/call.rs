@@ -1,0 +1,161 @@
+//! `mmpool call`: one request to one Thing.
+
+use std::time::Duration;
+
+use base64::Engine;
+use clap::Args;
+use pool_tokio::{Error, Reply, Request};
+use serde_json::Value;
+
+use crate::args::{seconds, Servers};
+use crate::outcome::{exit_of, message_of, Exit};
+
+/// One request to one Thing; the reply's payload is printed as JSON on stdout.
+#[derive(Args, Debug)]
+pub struct CallArgs {
+    #[command(flatten)]
+    pub servers: Servers,
+
+    #[command(flatten)]
+    pub timeouts: Timeouts,
+
+    /// Send and do not wait for a reply (the server sends none).
+    #[arg(long)]
+    pub oneway: bool,
+
+    /// Also print the reply's preserialized (binary) frame, base64 as a JSON string, on a
+    /// second line of stdout.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// The Thing (with one --server, any Thing id is sent to that server).
+    pub thing: String,
+
+    /// The operation: readproperty, writeproperty, invokeaction, readmultipleproperties, ...
+    pub operation: String,
+
+    /// The property or action name.
+    pub objekt: String,
+
+    /// The payload as JSON: the value to write, or the action's keyword arguments.
+    pub payload: Option<String>,
+}
+
+/// Deadlines of a request, client- and server-side.
+#[derive(Args, Debug, Clone)]
+pub struct Timeouts {
+    /// Client deadline in seconds: no reply by then ends the request (exit 5, or 6 if the
+    /// server was never reachable).
+    #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "10")]
+    pub timeout: Duration,
+
+    /// Server-side limit in seconds on waiting in the Thing's queue (hololinked's
+    /// invokation timeout; its default when absent).
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    pub invokation_timeout: Option<Duration>,
+
+    /// Server-side limit in seconds on running the operation (hololinked's execution timeout).
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    pub execution_timeout: Option<Duration>,
+}
+
+impl Timeouts {
+    /// `request` with these deadlines.
+    pub fn apply(&self, mut request: Request) -> Request {
+        request = request.timeout(self.timeout);
+        if self.invokation_timeout.is_some() {
+            request = request.invokation_timeout(self.invokation_timeout);
+        }
+        if self.execution_timeout.is_some() {
+            request = request.execution_timeout(self.execution_timeout);
+        }
+        request
+    }
+}
+
+/// Parses the optional JSON payload argument.
+pub fn parse_payload(payload: Option<&str>) -> Result<Option<Value>, String> {
+    payload
+        .map(|text| {
+            serde_json::from_str(text).map_err(|e| format!("the payload is not JSON ({e}): {text}"))
+        })
+        .transpose()
+}
+
+/// Runs `mmpool call`; errors are printed on stderr, one line.
+pub async fn run(args: CallArgs) -> Exit {
+    let payload = match parse_payload(args.payload.as_deref()) {
+        Ok(payload) => payload,
+        Err(e) => return usage(&e),
+    };
+    let mut servers = args.servers.clone();
+    // One server and a Thing it was not told about: that server is the one to ask (it answers
+    // INVALID_MESSAGE if it does not know the Thing either).
+    if let [only] = servers.servers.as_slice() {
+        if !servers.knows(&args.thing) {
+            servers.things.push(crate::args::ThingArg {
+                thing: args.thing.clone(),
+                server: only.id.clone(),
+            });
+        }
+    }
+    let pool = match servers.builder().build() {
+        Ok(pool) => pool,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let mut request = Request::new(
+        args.thing.clone(),
+        args.operation.clone(),
+        args.objekt.clone(),
+    );
+    if let Some(payload) = &payload {
+        request = request.json(payload);
+    }
+    request = args.timeouts.apply(request).oneway(args.oneway);
+    let outcome = pool.call(request).await;
+    let exit = report(outcome, args.raw);
+    pool.shutdown().await;
+    exit
+}
+
+fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
+    match outcome {
+        Ok(reply) if reply.is_oneway() => {
+            eprintln!("sent (oneway: no reply)");
+            Exit::Ok
+        }
+        Ok(reply) => match print_reply(&reply, raw) {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprintln!("error: {}", message_of(&e));
+                exit_of(&e)
+            }
+        },
+        Err(e) => {
+            eprintln!("{}", message_of(&e));
+            exit_of(&e)
+        }
+    }
+}
+
+fn print_reply(reply: &Reply, raw: bool) -> Result<(), Error> {
+    println!("{}", reply.value()?);
+    let bytes = reply.preserialized();
+    if raw {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        println!("{}", Value::String(encoded));
+    } else if !bytes.is_empty() {
+        eprintln!(
+            "note: the reply also carries {} preserialized bytes ({}); --raw prints them",
+            bytes.len(),
+            reply.preserialized_content_type()
+        );
+    }
+    Ok(())
+}
+
+/// Prints a usage error and returns its exit code.
+pub fn usage(message: &str) -> Exit {
+    eprintln!("error: {message}");
+    Exit::Usage
+}

@@ -1,0 +1,86 @@
+//! `mmpool`: the hololinked client pool on the command line.
+//!
+//! * `mmpool demo`: embedded hololinked-compatible servers and a guided tour of the pool.
+//! * `mmpool call`: one request to one Thing of any hololinked server.
+//! * `mmpool all`: one request to every Thing.
+//! * `mmpool serve`: a hololinked-compatible test server as a process.
+//! * `mmpool bench`: throughput and latency against servers or embedded ones.
+//!
+//! `RUST_LOG` (e.g. `RUST_LOG=pool_driver=debug`) turns on the pool's tracing on stderr.
+#![forbid(unsafe_code)]
+#![allow(clippy::result_large_err)]
+
+mod all;
+mod args;
+mod bench;
+mod call;
+mod demo;
+mod outcome;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Talk to hololinked servers ("Things") over ZeroMQ through one multiplexing client pool.
+#[derive(Parser, Debug)]
+#[command(name = "mmpool", version, about, long_about = None, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes of call and all: 0 reply, 2 usage or configuration error, \
+3 remote exception, 4 server timeout, 5 client timeout, 6 server unreachable or disconnected, \
+7 invalid message (e.g. unknown Thing).";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start embedded servers and show the pool at work, step by step (no setup needed).
+    Demo(demo::DemoArgs),
+    /// Send one request to one Thing and print the reply's payload as JSON.
+    #[command(after_help = EXIT_CODES)]
+    Call(call::CallArgs),
+    /// Send one request to every Thing and print one JSON object of the results.
+    #[command(after_help = EXIT_CODES)]
+    All(all::AllArgs),
+    /// Run a hololinked-compatible test server.
+    Serve(serve::ServeArgs),
+    /// Measure throughput and latency.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let exit = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(args) => demo::run(args).await,
+            Command::Call(args) => call::run(args).await,
+            Command::All(args) => all::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    exit.into()
+}
+
+/// Tracing on stderr, filtered by `RUST_LOG` (nothing by default).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,72 @@
+//! `mmpool serve`: a hololinked-compatible test server (pool-testkit) as a process.
+
+use std::io::Write;
+
+use clap::Args;
+use pool_testkit::{ServerConfig, TestServer};
+
+use crate::call::usage;
+use crate::outcome::Exit;
+
+/// Serves Things like a hololinked server (properties `number`, `text`; actions `echo`, `add`,
+/// `sleep_for`, `fail`, `ping`, ...), for benchmarks and for trying the CLI. Prints one
+/// `READY <endpoint>` line per endpoint once it accepts, then serves until Ctrl-C or SIGTERM.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// An endpoint to bind: tcp://host:port (port 0 = any free port) or ipc:///path.
+    /// Repeatable.
+    #[arg(long, value_name = "ENDPOINT", required = true)]
+    pub bind: Vec<String>,
+
+    /// The server id (its ROUTER identity; clients use it as --server ID=ENDPOINT).
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+
+    /// The Things it serves, comma separated (default: one Thing named after the id).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub things: Vec<String>,
+
+    /// Its send high-water mark per client (libzmq's default 1000, as hololinked; 0 =
+    /// unlimited, for benchmarks with more than ~500 requests in flight).
+    #[arg(long, value_name = "N", default_value_t = pool_testkit::DEFAULT_SEND_HWM)]
+    pub send_hwm: i32,
+}
+
+/// Runs `mmpool serve` until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> Exit {
+    let server = match start(&args) {
+        Ok(server) => server,
+        Err(e) => return usage(&e),
+    };
+    for endpoint in server.endpoints() {
+        println!("READY {endpoint}");
+    }
+    // The line must reach a parent that waits for it, even when stdout is a pipe.
+    let _ = std::io::stdout().flush();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
+    }
+    drop(server);
+    Exit::Ok
+}
+
+fn start(args: &ServeArgs) -> Result<TestServer, String> {
+    let mut config = ServerConfig::builder(&args.id)
+        .things(args.things.iter().cloned())
+        .send_hwm(args.send_hwm);
+    for endpoint in &args.bind {
+        config = config.bind(endpoint).map_err(|e| e.to_string())?;
+    }
+    TestServer::start(config.build()).map_err(|e| format!("cannot serve {}: {e}", args.id))
+}
+
+/// Resolves on SIGTERM (how process managers and test harnesses stop a server).
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => futures::future::pending().await,
+    }
+}
