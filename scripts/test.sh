@@ -17,6 +17,7 @@ PACKAGES=(
   "pool-tokio"
   "pool-async-std"
   "pool-smol"
+  "pool-cli"
   "pool-tests"
   "pool-examples"
 )
