@@ -48,6 +48,9 @@ const BACKOFF_MIN: u64 = 100 * MS;
 const BACKOFF_MAX: u64 = 5_000 * MS;
 /// Small, so the per-server in-flight limit binds often.
 const IN_FLIGHT_CAP: usize = 2;
+/// Short against the model's clock moves, so idle-liveness probes and their losses happen.
+const LIVENESS: u64 = 2_000 * MS;
+const PROBE_TIMEOUT: u64 = 700 * MS;
 
 type Mem = FixedMemory<Req, SLOTS, SERVERS, THINGS, FANOUTS>;
 
@@ -58,6 +61,8 @@ fn pool_config() -> Config {
         backoff_min: Duration::from_micros(BACKOFF_MIN),
         backoff_max: Duration::from_micros(BACKOFF_MAX),
         max_in_flight_per_server: IN_FLIGHT_CAP as u32,
+        liveness_interval: Some(Duration::from_micros(LIVENESS)),
+        liveness_timeout: Duration::from_micros(PROBE_TIMEOUT),
         ..Config::default()
     }
 }
@@ -248,6 +253,10 @@ struct MServer {
     handshake_due: bool,
     pending: u8,
     lost_reason: LostReason,
+    /// When anything well-formed last came from it (idle-liveness).
+    heard: Instant,
+    /// When the unanswered idle-liveness probe went out.
+    probing: Option<Instant>,
 }
 
 #[derive(Clone, Debug)]
@@ -554,11 +563,14 @@ impl Model {
     }
 
     fn become_ready(&mut self, server: usize) {
+        let now = self.now;
         let s = &mut self.servers[server];
         s.state = ServerState::Ready;
         s.attempt = 0;
         s.handshake_due = false;
-        s.timer = None;
+        s.heard = now;
+        s.probing = None;
+        s.timer = Some(now + Duration::from_micros(LIVENESS));
         for r in self.requests.iter_mut().filter(|r| r.server == server) {
             if r.status == Status::Waiting {
                 r.status = Status::Queued;
@@ -608,8 +620,46 @@ impl Model {
                 s.timer = None;
                 self.notify(server, PENDING_CONNECT);
             }
-            ServerState::Connecting | ServerState::Ready => self.servers[server].timer = None,
+            ServerState::Ready => self.check_liveness(server),
+            ServerState::Connecting => self.servers[server].timer = None,
         }
+    }
+
+    /// Idle-liveness: probe a ready server that is quiet and has nothing in flight; lose it if
+    /// the probe goes unanswered.
+    fn check_liveness(&mut self, server: usize) {
+        let now = self.now;
+        let in_flight = self.load(server).2;
+        let (interval, timeout) = (
+            Duration::from_micros(LIVENESS),
+            Duration::from_micros(PROBE_TIMEOUT),
+        );
+        let s = &mut self.servers[server];
+        let next = if let Some(since) = s.probing {
+            if now.saturating_since(since) >= timeout {
+                self.lose(server, LostReason::Unresponsive);
+                return;
+            }
+            since + timeout
+        } else if in_flight > 0 {
+            now + interval
+        } else if now.saturating_since(s.heard) >= interval {
+            s.probing = Some(now);
+            s.handshake_due = true;
+            self.stats.liveness_probes += 1;
+            now + timeout
+        } else {
+            s.heard + interval
+        };
+        self.servers[server].timer = Some(next);
+    }
+
+    /// Something well-formed came from a live server: it is alive.
+    fn heard_from(&mut self, server: usize) {
+        let now = self.now;
+        let s = &mut self.servers[server];
+        s.heard = now;
+        s.probing = None;
     }
 
     fn handle_timeout(&mut self) {
@@ -722,6 +772,7 @@ impl Model {
             self.stats.dropped_unknown_server += 1;
             return Route::Dropped(Dropped::UnknownServer);
         }
+        self.heard_from(server);
         let Some((k, kind)) = request else {
             self.stats.dropped_foreign += 1;
             return Route::Dropped(Dropped::Foreign);
@@ -755,6 +806,8 @@ impl Model {
                         handshake_due: false,
                         pending: 0,
                         lost_reason: LostReason::Disconnected,
+                        heard: Instant(0),
+                        probing: None,
                     });
                     self.server_table[slot] = Some(index);
                     self.notify(index, PENDING_CONNECT);
@@ -837,6 +890,7 @@ impl Model {
             }
             Transition::HandshakeReply { server, .. } => {
                 let route = if self.servers[server].alive {
+                    self.heard_from(server);
                     self.stats.handshake_replies += 1;
                     if matches!(self.servers[server].state, ServerState::Handshaking { .. }) {
                         self.become_ready(server);
@@ -1382,8 +1436,12 @@ impl Sut {
             match request {
                 None => {
                     assert_eq!(header["messageType"], "HANDSHAKE");
+                    // Handshaking, or an idle-liveness probe to a ready server.
                     assert!(
-                        matches!(state, Some(ServerState::Handshaking { .. })),
+                        matches!(
+                            state,
+                            Some(ServerState::Handshaking { .. } | ServerState::Ready)
+                        ),
                         "HANDSHAKE to server {index} in state {state:?}"
                     );
                     let fresh = self.id_owner.insert(message_id, None).is_none();

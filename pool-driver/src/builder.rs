@@ -168,6 +168,19 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
         self
     }
 
+    /// Idle-liveness probe (default: every 10 s, 10 s to answer): a ready server that has had
+    /// nothing in flight and has sent nothing for `interval` gets a HANDSHAKE; if nothing comes
+    /// back within `timeout` the server counts as lost and is reconnected (queued requests wait
+    /// for the new connection). This is how a peer that vanished without closing the connection
+    /// (pulled cable, frozen process) is noticed: zeromq has no heartbeats of its own. Servers
+    /// with requests in flight are not probed (a Python server busy in a long action may not
+    /// answer a HANDSHAKE); their requests' deadlines bound them. `None` turns probing off.
+    pub fn liveness(mut self, interval: Option<Duration>, timeout: Duration) -> Self {
+        self.config.liveness_interval = interval.map(Into::into);
+        self.config.liveness_timeout = timeout.into();
+        self
+    }
+
     /// Reconnect delays: first `min`, doubling up to `max` (default 100 ms to 5 s).
     pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.config.backoff_min = min.into();

@@ -33,6 +33,17 @@ pub struct Config {
     /// client is reading. The default of 500 keeps every reply deliverable. Values below 1
     /// count as 1.
     pub max_in_flight_per_server: u32,
+    /// Idle-liveness probe: when a ready server has had nothing in flight and has sent nothing
+    /// for this long, the pool sends it a HANDSHAKE. `None` turns probing off.
+    ///
+    /// A connection can die without a word (a vanished TCP peer, a frozen process) and ZeroMQ
+    /// (zmq.rs has no ZMTP heartbeats) would not notice. Requests in flight are never probed
+    /// for: their own deadlines end them, and a server busy with a long action may not answer a
+    /// HANDSHAKE until it is done.
+    pub liveness_interval: Option<Duration>,
+    /// How long an idle-liveness probe may go unanswered before the server counts as lost
+    /// ([`LostReason::Unresponsive`](super::LostReason::Unresponsive)) and is reconnected.
+    pub liveness_timeout: Duration,
 }
 
 impl Default for Config {
@@ -45,6 +56,8 @@ impl Default for Config {
             key_style: KeyStyle::Both,
             max_header_len: 4096,
             max_in_flight_per_server: 500,
+            liveness_interval: Some(Duration::from_secs(10)),
+            liveness_timeout: Duration::from_secs(10),
         }
     }
 }

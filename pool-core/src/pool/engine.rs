@@ -377,13 +377,15 @@ impl<R> View<'_, R> {
     }
 
     /// A HANDSHAKE reply arrived while handshaking: the server is ready.
-    pub fn become_ready(&mut self, server: u32) {
+    pub fn become_ready(&mut self, server: u32, now: Instant) {
         let Some(entry) = self.p.servers.get_mut(server as usize) else {
             return;
         };
         entry.state = ServerState::Ready;
         entry.attempt = 0;
         entry.handshake_due = false;
+        entry.heard = now;
+        entry.probing = None;
         // Requests that waited go out now, oldest first.
         let mut waiting = core::mem::take(&mut entry.waiting);
         self.relabel(&waiting, SlotState::Queued);
@@ -391,7 +393,8 @@ impl<R> View<'_, R> {
             entry.queued.append(&mut waiting, self.p.slots, slot_links);
         }
         self.rotate_tx(server);
-        self.set_server_timer(server, None);
+        let liveness = self.config.liveness_interval.map(|interval| now + interval);
+        self.set_server_timer(server, liveness);
         self.notify(server, pending::READY);
     }
 
@@ -470,7 +473,41 @@ impl<R> View<'_, R> {
                 self.set_server_timer(server, None);
                 self.notify(server, pending::CONNECT);
             }
-            ServerState::Connecting | ServerState::Ready => self.set_server_timer(server, None),
+            ServerState::Ready => self.check_liveness(server, now),
+            ServerState::Connecting => self.set_server_timer(server, None),
         }
+    }
+
+    /// The liveness timer of a ready server fired. The timer may be early: anything heard
+    /// since it was armed only moved `heard` (no timer work per message), so the due time is
+    /// worked out here.
+    fn check_liveness(&mut self, server: u32, now: Instant) {
+        let Some(interval) = self.config.liveness_interval else {
+            self.set_server_timer(server, None);
+            return;
+        };
+        let timeout = self.config.liveness_timeout;
+        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+            return;
+        };
+        let next = if let Some(since) = entry.probing {
+            if now.saturating_since(since) >= timeout {
+                self.lose(server, LostReason::Unresponsive, now);
+                return;
+            }
+            since + timeout
+        } else if !entry.sent.is_empty() {
+            // Busy: the requests' own deadlines watch this server; look again later.
+            now + interval
+        } else if now.saturating_since(entry.heard) >= interval {
+            entry.probing = Some(now);
+            entry.handshake_due = true;
+            self.s.stats.liveness_probes = self.s.stats.liveness_probes.wrapping_add(1);
+            self.want_tx(server);
+            now + timeout
+        } else {
+            entry.heard + interval
+        };
+        self.set_server_timer(server, Some(next));
     }
 }

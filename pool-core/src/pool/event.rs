@@ -73,6 +73,9 @@ pub enum LostReason {
     SendFailed,
     /// No HANDSHAKE reply came within `Config::handshake_timeout`.
     HandshakeTimeout,
+    /// A ready server with nothing in flight went quiet: no answer to an idle-liveness probe
+    /// within `Config::liveness_timeout` (a vanished peer, a frozen process).
+    Unresponsive,
 }
 
 /// Outputs other than transmits, drained with `Pool::poll_event`.

@@ -129,6 +129,10 @@ pub struct ServerEntry {
     pub(crate) event_links: Links,
     pub(crate) pending: u8,
     pub(crate) lost_reason: super::event::LostReason,
+    /// When the server last sent anything well-formed (set on Ready): idle-liveness input.
+    pub(crate) heard: Instant,
+    /// When an idle-liveness probe (a HANDSHAKE while Ready) went out, until anything arrives.
+    pub(crate) probing: Option<Instant>,
 }
 
 impl ServerEntry {
@@ -151,6 +155,8 @@ impl ServerEntry {
             event_links: Links::UNLINKED,
             pending: 0,
             lost_reason: super::event::LostReason::Disconnected,
+            heard: Instant::ZERO,
+            probing: None,
         }
     }
 }

@@ -632,6 +632,11 @@ impl<R, M: Memory<R>> Pool<R, M> {
             v.s.stats.dropped_unknown_server = v.s.stats.dropped_unknown_server.wrapping_add(1);
             return Routed::Dropped(Dropped::UnknownServer);
         };
+        if let Some(entry) = v.p.servers.get_mut(server_index as usize) {
+            // Anything well-formed proves the server alive (idle-liveness).
+            entry.heard = now;
+            entry.probing = None;
+        }
         let outcome = match reply.header.kind {
             wire::ReplyKind::Handshake => {
                 v.s.stats.handshake_replies = v.s.stats.handshake_replies.wrapping_add(1);
@@ -640,7 +645,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
                         .get(server_index as usize)
                         .is_some_and(|e| matches!(e.state, ServerState::Handshaking { .. }));
                 if handshaking {
-                    v.become_ready(server_index);
+                    v.become_ready(server_index, now);
                 }
                 return Routed::Handshake;
             }

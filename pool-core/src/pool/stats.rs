@@ -47,6 +47,9 @@ pub struct Stats {
     pub malformed: u64,
     /// Times a server was lost.
     pub servers_lost: u64,
+    /// Idle-liveness probes sent (HANDSHAKEs to ready servers; also counted in
+    /// `handshakes_sent`).
+    pub liveness_probes: u64,
 }
 
 impl Stats {

@@ -32,8 +32,13 @@ fn pool_with(config: Config) -> TestPool {
     Pool::new(config, "client", 42, FixedMemory::new()).unwrap()
 }
 
+/// The focused tests below leave the idle-liveness probe out (its timer would show in every
+/// `poll_timeout`); the probe's own tests turn it on.
 fn pool() -> TestPool {
-    pool_with(Config::default())
+    pool_with(Config {
+        liveness_interval: None,
+        ..Config::default()
+    })
 }
 
 fn req(serial: u32) -> Req {
@@ -64,8 +69,19 @@ fn answer(
     id: &str,
     payload: &[u8],
 ) -> Routed<Req> {
+    answer_at(pool, server, kind, id, payload, T0)
+}
+
+fn answer_at(
+    pool: &mut TestPool,
+    server: ServerId,
+    kind: &str,
+    id: &str,
+    payload: &[u8],
+    now: Instant,
+) -> Routed<Req> {
     let h = header(kind, id);
-    pool.handle_message(server, &[b"", h.as_bytes(), payload, b""], T0)
+    pool.handle_message(server, &[b"", h.as_bytes(), payload, b""], now)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -931,4 +947,120 @@ fn undrained_notifications_collapse_to_the_latest_state() {
         [Event::Connect(_)]
     ));
     assert!(drain_events(&mut pool).is_empty());
+}
+
+// ----- idle-liveness probe ----------------------------------------------------------------
+
+const LIVENESS: u64 = 10_000;
+const PROBE_TIMEOUT: u64 = 3_000;
+
+fn probing_pool() -> TestPool {
+    pool_with(Config {
+        liveness_interval: Some(ms(LIVENESS)),
+        liveness_timeout: ms(PROBE_TIMEOUT),
+        ..Config::default()
+    })
+}
+
+#[test]
+fn a_quiet_ready_server_is_probed_and_lost_if_the_probe_goes_unanswered() {
+    let mut pool = probing_pool();
+    let (server, _) = ready_server(&mut pool, "srv");
+    assert_eq!(pool.poll_timeout(), Some(T0 + ms(LIVENESS)));
+    pool.handle_timeout(T0 + ms(LIVENESS) - ms(1));
+    assert!(drain_tx(&mut pool).is_empty(), "not before the interval");
+    pool.handle_timeout(T0 + ms(LIVENESS));
+    let txs = drain_tx(&mut pool);
+    assert!(
+        matches!(txs.as_slice(), [Tx::Handshake(s, _)] if *s == server),
+        "{txs:?}"
+    );
+    assert_eq!(pool.stats().liveness_probes, 1);
+    assert_eq!(pool.server_state(server), Some(ServerState::Ready));
+    let give_up = T0 + ms(LIVENESS) + ms(PROBE_TIMEOUT);
+    assert_eq!(pool.poll_timeout(), Some(give_up));
+    pool.handle_timeout(give_up - ms(1));
+    assert!(drain_events(&mut pool).is_empty());
+    pool.handle_timeout(give_up);
+    let events = drain_events(&mut pool);
+    assert!(
+        matches!(events.as_slice(), [Event::ServerLost(s, LostReason::Unresponsive)] if *s == server),
+        "{events:?}"
+    );
+    assert!(matches!(
+        pool.server_state(server),
+        Some(ServerState::Backoff { .. })
+    ));
+}
+
+#[test]
+fn an_answered_probe_keeps_the_server_ready_and_rearms_from_the_answer() {
+    let mut pool = probing_pool();
+    let (server, _) = ready_server(&mut pool, "srv");
+    let probe_at = T0 + ms(LIVENESS);
+    pool.handle_timeout(probe_at);
+    let txs = drain_tx(&mut pool);
+    let [Tx::Handshake(_, probe)] = txs.as_slice() else {
+        panic!("{txs:?}")
+    };
+    let answered = probe_at + ms(5);
+    assert!(matches!(
+        answer_at(&mut pool, server, "HANDSHAKE", probe, b"null", answered),
+        Routed::Handshake
+    ));
+    // The timer is not moved per message; when it fires early it re-arms from the answer.
+    pool.handle_timeout(probe_at + ms(PROBE_TIMEOUT));
+    assert!(drain_events(&mut pool).is_empty(), "no loss");
+    assert!(drain_tx(&mut pool).is_empty(), "no second probe yet");
+    assert_eq!(pool.poll_timeout(), Some(answered + ms(LIVENESS)));
+    assert_eq!(pool.server_state(server), Some(ServerState::Ready));
+    assert_eq!(pool.stats().servers_lost, 0);
+}
+
+#[test]
+fn replies_postpone_the_probe() {
+    let mut pool = probing_pool();
+    let (server, thing) = ready_server(&mut pool, "srv");
+    let sent_at = T0 + ms(4_000);
+    pool.start_request(thing, req(1), opts(None), sent_at)
+        .unwrap();
+    let id = sent_id(&drain_tx(&mut pool));
+    let replied = T0 + ms(6_000);
+    answer_at(&mut pool, server, "REPLY", &id, b"1", replied);
+    pool.handle_timeout(T0 + ms(LIVENESS));
+    assert!(
+        drain_tx(&mut pool).is_empty(),
+        "heard from it 4 s ago: no probe"
+    );
+    assert_eq!(pool.poll_timeout(), Some(replied + ms(LIVENESS)));
+    pool.handle_timeout(replied + ms(LIVENESS));
+    assert!(matches!(
+        drain_tx(&mut pool).as_slice(),
+        [Tx::Handshake(..)]
+    ));
+}
+
+#[test]
+fn a_server_with_requests_in_flight_is_never_probed() {
+    let mut pool = probing_pool();
+    let (server, thing) = ready_server(&mut pool, "srv");
+    // A long action: the server may not answer a HANDSHAKE until it is done.
+    let deadline = T0 + ms(25_000);
+    pool.start_request(thing, req(1), opts(Some(deadline)), T0)
+        .unwrap();
+    drain_tx(&mut pool);
+    pool.handle_timeout(T0 + ms(LIVENESS));
+    assert!(drain_tx(&mut pool).is_empty());
+    pool.handle_timeout(T0 + ms(2 * LIVENESS));
+    assert!(drain_tx(&mut pool).is_empty());
+    assert_eq!(pool.stats().liveness_probes, 0);
+    // Its deadline ends it; the server is quiet and idle now, so the next check probes.
+    pool.handle_timeout(deadline);
+    assert_eq!(
+        outcomes(&drain_events(&mut pool)),
+        [(1, Outcome::Timeout { sent: true })]
+    );
+    pool.handle_timeout(T0 + ms(3 * LIVENESS));
+    assert!(matches!(drain_tx(&mut pool).as_slice(), [Tx::Handshake(s, _)] if *s == server));
+    assert_eq!(pool.server_state(server), Some(ServerState::Ready));
 }

@@ -924,6 +924,12 @@ impl Sim {
             dropped_unknown_server: dropped(Dropped::UnknownServer),
             malformed: self.routed_count(RoutedKind::Malformed),
             servers_lost: self.notes_of(|n| matches!(n, Note::Lost(..))).len() as u64,
+            // A HANDSHAKE sent while the server was ready is an idle-liveness probe.
+            liveness_probes: self
+                .txs
+                .iter()
+                .filter(|t| t.request.is_none() && t.state == Some(ServerState::Ready))
+                .count() as u64,
         }
     }
 

@@ -142,3 +142,40 @@ pub async fn repeated_kills_never_lose_or_misdeliver_a_request<H: Harness>() {
         "every request ended once"
     );
 }
+
+/// A server that goes silent without closing the connection (a frozen process, a vanished
+/// peer): a request ends at its own deadline, the idle-liveness probe then notices the silence,
+/// the pool reconnects, and serves again as soon as the server answers.
+pub async fn a_silent_server_is_caught_by_the_liveness_probe_and_reconnected<H: Harness>() {
+    let srv = server("quiet", &[], Via::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+        .liveness(Some(secs(0.2)), secs(0.3))
+        .build()
+        .unwrap();
+    bounded::<H, _>(pool.ready(secs(10.0))).await.unwrap();
+    // Healthy and idle: probes go out and are answered.
+    let stats = eventually::<H>(&pool, |s| s.requests.liveness_probes >= 2).await;
+    assert!(stats.requests.liveness_probes >= 2, "{stats:?}");
+    assert_eq!(
+        stats.requests.servers_lost, 0,
+        "answered probes lose nothing"
+    );
+
+    srv.set_behaviour(Behaviour::NeverReply {
+        answer_handshake: false,
+    });
+    let r =
+        bounded::<H, _>(pool.call(Request::read_property("quiet", "number").timeout(secs(0.5))))
+            .await;
+    assert!(matches!(r, Err(Error::Timeout { sent: true, .. })), "{r:?}");
+    let stats = eventually::<H>(&pool, |s| s.requests.servers_lost >= 1).await;
+    assert!(
+        stats.requests.servers_lost >= 1,
+        "the silence was noticed: {stats:?}"
+    );
+
+    srv.set_behaviour(Behaviour::Normal);
+    let r = bounded::<H, _>(pool.read_property("quiet", "number")).await;
+    assert_eq!(r.unwrap().json::<f64>().unwrap(), 1.5);
+    assert!(pool.stats().connects >= 2, "a fresh connection serves");
+}

@@ -59,6 +59,7 @@ macro_rules! conformance_tests {
             faults::killed_server_fails_in_flight_requests_and_recovers_after_restart,
             faults::a_server_killed_before_the_pool_starts_is_waited_for,
             faults::repeated_kills_never_lose_or_misdeliver_a_request,
+            faults::a_silent_server_is_caught_by_the_liveness_probe_and_reconnected,
             hostile::hostile_servers_never_disturb_good_replies_and_every_drop_is_counted,
             hostile::each_hostile_kind_alone_is_dropped_and_counted,
             hostile::a_sixteen_mebibyte_frame_is_dropped_without_harm,
