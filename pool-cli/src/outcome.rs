@@ -44,7 +44,9 @@ pub fn exit_of(error: &Error) -> Exit {
         | Error::Closed { .. }
         | Error::NotReady { .. } => Exit::Unreachable,
         Error::Timeout { .. } => Exit::ClientTimeout,
-        Error::InvalidMessage { .. } | Error::Decode { .. } => Exit::InvalidMessage,
+        Error::InvalidMessage { .. } | Error::Decode { .. } | Error::ReplyTooLarge { .. } => {
+            Exit::InvalidMessage
+        }
         _ => Exit::Usage,
     }
 }

@@ -31,7 +31,11 @@ pub(crate) struct Settings {
     pub(crate) when_full: WhenFull,
     pub(crate) connect_timeout: Duration,
     pub(crate) capacity: usize,
+    pub(crate) max_reply_len: usize,
 }
+
+/// The default [`PoolBuilder::max_reply_len`]: 64 MiB.
+const DEFAULT_MAX_REPLY_LEN: usize = 64 << 20;
 
 /// Builds a [`Pool`]. Every server and Thing is checked when [`build`](Self::build) runs, so a
 /// bad endpoint or identity is an error there, not a silent failure later.
@@ -72,6 +76,7 @@ impl<Rt: Runtime> Default for PoolBuilder<Rt> {
                 when_full: WhenFull::default(),
                 connect_timeout: Duration::from_secs(2),
                 capacity: 4096,
+                max_reply_len: DEFAULT_MAX_REPLY_LEN,
             },
             config: Config::default(),
             max_servers: 64,
@@ -178,6 +183,16 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
     pub fn liveness(mut self, interval: Option<Duration>, timeout: Duration) -> Self {
         self.config.liveness_interval = interval.map(Into::into);
         self.config.liveness_timeout = timeout.into();
+        self
+    }
+
+    /// The largest reply accepted, all frames together (default 64 MiB). A larger reply is
+    /// dropped as soon as it has arrived and its request ends with
+    /// [`Error::ReplyTooLarge`](crate::Error::ReplyTooLarge), so no oversized payload is kept or
+    /// handed on. (zeromq has no message-size limit of its own, so the one message is held while
+    /// it is received.)
+    pub fn max_reply_len(mut self, bytes: usize) -> Self {
+        self.settings.max_reply_len = bytes;
         self
     }
 

@@ -109,6 +109,21 @@ pub enum Error {
         /// The maximum header length.
         max: usize,
     },
+    /// The reply was larger than the pool accepts (`PoolBuilder::max_reply_len`): it was
+    /// dropped and the request ended with this error.
+    #[error("{thing}: reply of {size} bytes exceeds the limit of {limit} bytes (server {server}, message id {message_id})")]
+    ReplyTooLarge {
+        /// Thing id.
+        thing: String,
+        /// Server id.
+        server: String,
+        /// The request's message id.
+        message_id: String,
+        /// The reply's size (all frames).
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// No Thing with this id is configured in the pool.
     #[error("unknown Thing `{thing}`: the pool knows {known}")]
     UnknownThing {
@@ -201,6 +216,7 @@ impl Error {
             | Error::Cancelled { thing, .. }
             | Error::Closed { thing, .. }
             | Error::HeaderTooLarge { thing, .. }
+            | Error::ReplyTooLarge { thing, .. }
             | Error::UnknownThing { thing, .. }
             | Error::Busy { thing, .. }
             | Error::Decode { thing, .. } => Some(thing),
@@ -217,7 +233,8 @@ impl Error {
             | Error::ServerTimeout { message_id, .. }
             | Error::Timeout { message_id, .. }
             | Error::Disconnected { message_id, .. }
-            | Error::Cancelled { message_id, .. } => Some(message_id),
+            | Error::Cancelled { message_id, .. }
+            | Error::ReplyTooLarge { message_id, .. } => Some(message_id),
             _ => None,
         }
     }

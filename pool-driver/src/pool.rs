@@ -75,6 +75,9 @@ pub struct PoolStats {
     pub recv_errors: u64,
     /// Messages that arrived on a connection the pool had already given up.
     pub stale_messages: u64,
+    /// Replies over `PoolBuilder::max_reply_len` (dropped; their requests ended
+    /// `ReplyTooLarge`).
+    pub oversized_replies: u64,
 }
 
 impl<Rt: Runtime> Pool<Rt> {
@@ -151,6 +154,7 @@ impl<Rt: Runtime> Pool<Rt> {
             connect_failures: counters.connect_failures.load(Ordering::Relaxed),
             recv_errors: counters.recv_errors.load(Ordering::Relaxed),
             stale_messages: counters.stale_messages.load(Ordering::Relaxed),
+            oversized_replies: counters.oversized_replies.load(Ordering::Relaxed),
         }
     }
 

@@ -87,6 +87,7 @@ pub(crate) struct DriverCounters {
     pub(crate) connect_failures: AtomicU64,
     pub(crate) recv_errors: AtomicU64,
     pub(crate) stale_messages: AtomicU64,
+    pub(crate) oversized_replies: AtomicU64,
 }
 
 pub(crate) struct Shared<Rt: Runtime> {
@@ -295,6 +296,7 @@ impl<Rt: Runtime> Shared<Rt> {
     /// A message arrived on the connection `(server, epoch)`.
     pub(crate) fn on_message(self: &Arc<Self>, server: ServerId, epoch: u64, message: ZmqMessage) {
         let frames = message.into_vec();
+        let size: usize = frames.iter().map(Bytes::len).sum();
         let mut inner = self.lock();
         if !is_current(&inner, server, epoch) {
             self.counters.stale_messages.fetch_add(1, Ordering::Relaxed);
@@ -309,6 +311,14 @@ impl<Rt: Runtime> Shared<Rt> {
             }
         };
         match routed {
+            Routed::Completed(done) if size > self.settings.max_reply_len => {
+                self.counters
+                    .oversized_replies
+                    .fetch_add(1, Ordering::Relaxed);
+                drop(frames);
+                deliver_too_large(&inner, done, size, self.settings.max_reply_len);
+                self.slots_freed.notify(1);
+            }
             Routed::Completed(done) => {
                 deliver(&inner, done, Some(&frames));
                 self.slots_freed.notify(1);
@@ -374,6 +384,23 @@ pub(crate) fn deliver(inner: &Inner, mut done: Completion<Job>, frames: Option<&
     }
     // The caller may have stopped waiting (dropped its handle): nothing to do then.
     let _ = waiter.send(result);
+}
+
+/// Ends a request whose reply was over the size limit (the reply itself is already dropped).
+fn deliver_too_large(inner: &Inner, mut done: Completion<Job>, size: usize, limit: usize) {
+    let Some(waiter) = done.user.waiter.take() else {
+        return;
+    };
+    let error = Error::ReplyTooLarge {
+        thing: done.user.thing.to_string(),
+        server: done.user.server.to_string(),
+        message_id: inner.core.message_id(done.id).as_str().to_owned(),
+        size,
+        limit,
+    };
+    let _span = done.user.span.enter();
+    tracing::debug!(error = %error, "request failed");
+    let _ = waiter.send(Err(error));
 }
 
 fn result_of(

@@ -130,3 +130,30 @@ pub async fn handshake_timeout_reconnects_a_server_that_never_answers_it<H: Harn
     assert!(stats.requests.servers_lost >= 1, "{stats:?}");
     assert!(stats.connects >= 2, "the pool reconnected: {stats:?}");
 }
+
+/// A reply over the pool's size limit is dropped and its request ends `ReplyTooLarge`, naming
+/// the size and the limit; the connection and the next requests are unharmed.
+pub async fn a_reply_over_the_size_limit_ends_its_request_with_a_clear_error<H: Harness>() {
+    let srv = server("big", &[], Via::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+        .max_reply_len(1024)
+        .build()
+        .unwrap();
+    bounded::<H, _>(pool.ready(secs(10.0))).await.unwrap();
+    let big = "x".repeat(4096);
+    let r = bounded::<H, _>(pool.invoke_action("big", "echo", &json!({ "value": big }))).await;
+    match r {
+        Err(Error::ReplyTooLarge {
+            thing, size, limit, ..
+        }) => {
+            assert_eq!((thing.as_str(), limit), ("big", 1024));
+            assert!(size > 4096, "{size}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let r = bounded::<H, _>(pool.invoke_action("big", "echo", &json!({ "value": "small" }))).await;
+    assert_eq!(r.unwrap().json::<String>().unwrap(), "small");
+    let stats = pool.stats();
+    assert_eq!(stats.oversized_replies, 1);
+    assert_eq!(stats.in_flight, 0);
+}

@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             hostile::each_hostile_kind_alone_is_dropped_and_counted,
             hostile::a_sixteen_mebibyte_frame_is_dropped_without_harm,
             hostile::handshake_timeout_reconnects_a_server_that_never_answers_it,
+            hostile::a_reply_over_the_size_limit_ends_its_request_with_a_clear_error,
         );
     };
     (@each $harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
