@@ -114,6 +114,10 @@ pub async fn shutdown_closes_requests_and_stops_every_task<H: Harness>() {
         Err(Error::Closed { .. }) | Err(Error::UnknownThing { .. })
     ));
     assert_eq!(pool.stats().requests.closed, 1);
+    // Shutting down never tells the server to exit: hololinked stops a server on `EXIT`.
+    let seen = srv.stats();
+    assert!(seen.received_of("HANDSHAKE") >= 1, "{seen:?}");
+    assert_eq!(seen.received_of("EXIT"), 0, "the pool sent EXIT");
 }
 
 /// Dropping the last handle shuts the pool down.
