@@ -364,3 +364,64 @@ async fn a_killed_server_fails_its_requests_at_once_and_serves_again_after_resta
         assert_eq!(stats.in_flight, 0);
     }
 }
+
+/// Sends `signal` (`STOP`, `CONT`) to a process.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_server_is_caught_by_the_liveness_probe_and_served_again_once_it_resumes() {
+    if interop_skipped() {
+        return;
+    }
+    for (line, via) in [(Line::V0_4, Transport::Tcp), (Line::V0_3, Transport::Ipc)] {
+        let ctx = format!("{line} over {via:?}");
+        let server = start(line, "frozen", &["frozen"], via);
+        let pid = server.pid().expect("running");
+        let pool = Pool::builder()
+            .server("frozen", server.endpoint())
+            .liveness(Some(Duration::from_millis(300)), Duration::from_millis(500))
+            .build()
+            .unwrap();
+        pool.ready(Duration::from_secs(30)).await.unwrap();
+        // SIGSTOP: the process is frozen, its sockets stay open (nothing tells the client).
+        signal(pid, "STOP");
+        let r =
+            bounded(pool.call(
+                Request::read_property("frozen", "number").timeout(Duration::from_millis(800)),
+            ))
+            .await;
+        assert!(
+            matches!(r, Err(Error::Timeout { sent: true, .. })),
+            "{ctx}: {r:?}"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while pool.stats().requests.servers_lost == 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stats = pool.stats();
+        assert!(
+            stats.requests.servers_lost >= 1,
+            "{ctx}: not noticed: {stats:?}"
+        );
+        assert!(stats.requests.liveness_probes >= 1, "{ctx}: {stats:?}");
+        signal(pid, "CONT");
+        let r = bounded(
+            pool.call(Request::read_property("frozen", "number").timeout(Duration::from_secs(30))),
+        )
+        .await;
+        assert_eq!(
+            r.unwrap_or_else(|e| panic!("{ctx}: {e}\n{}", server.stderr_tail()))
+                .json::<f64>()
+                .unwrap(),
+            1.5,
+            "{ctx}"
+        );
+        pool.shutdown().await;
+    }
+}
