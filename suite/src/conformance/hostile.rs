@@ -157,3 +157,43 @@ pub async fn a_reply_over_the_size_limit_ends_its_request_with_a_clear_error<H: 
     assert_eq!(stats.oversized_replies, 1);
     assert_eq!(stats.in_flight, 0);
 }
+
+/// A flood: a server that sends bad messages of every kind with every reply (and now and then a
+/// 16 MiB frame) beside a good server. Every good reply reaches its own request, every bad
+/// message is counted, and the pool's memory of it ends with the message.
+pub async fn a_flooding_server_never_disturbs_the_good_one<H: Harness>() {
+    let flood = server(
+        "flood",
+        &[],
+        Via::Ipc,
+        Behaviour::Hostile(HostileConfig::all(1.0, 11).with(HostileKind::LargeFrame, 0.02)),
+    );
+    let good = server("calm", &[], Via::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&flood, Via::Ipc), (&good, Via::Tcp)]).await;
+    let calls = (0..300i64).map(|n| {
+        let pool = pool.clone();
+        async move {
+            let thing = if n % 3 == 0 { "flood" } else { "calm" };
+            let r = pool
+                .invoke_action(thing, "echo", &json!({ "value": n }))
+                .await
+                .unwrap_or_else(|e| panic!("{thing} {n}: {e}"));
+            assert_eq!(r.json::<i64>().unwrap(), n, "misdelivered reply");
+        }
+    });
+    bounded::<H, _>(futures::future::join_all(calls)).await;
+    let sent = flood.stats().hostile_sent;
+    let bad: u64 = sent.values().sum();
+    assert!(bad >= 100 * 9, "the server flooded: {sent:?}");
+    let stats = eventually::<H>(&pool, |s| {
+        s.requests.dropped_total() + s.requests.malformed + s.recv_errors >= bad * 9 / 10
+    })
+    .await;
+    assert_eq!(stats.requests.replies, 300);
+    assert_eq!(stats.in_flight, 0);
+    let counted = stats.requests.dropped_total() + stats.requests.malformed + stats.recv_errors;
+    assert!(
+        counted >= bad * 9 / 10,
+        "counted {counted} of {bad}: {stats:?}"
+    );
+}

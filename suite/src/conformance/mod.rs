@@ -66,6 +66,7 @@ macro_rules! conformance_tests {
             hostile::a_sixteen_mebibyte_frame_is_dropped_without_harm,
             hostile::handshake_timeout_reconnects_a_server_that_never_answers_it,
             hostile::a_reply_over_the_size_limit_ends_its_request_with_a_clear_error,
+            hostile::a_flooding_server_never_disturbs_the_good_one,
             soak::soak_many_requests_with_timeouts_cancellations_and_restarts,
         );
     };
