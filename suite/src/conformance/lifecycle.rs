@@ -75,11 +75,14 @@ pub async fn servers_added_and_removed_at_run_time<H: Harness>() {
         .request(Request::read_property("later", "number"))
         .unwrap();
     sleep::<H>(secs(0.05)).await;
+    let tasks_before = pool.live_tasks();
     bounded::<H, _>(pool.remove_server("later")).await.unwrap();
     assert!(matches!(
         bounded::<H, _>(in_flight).await,
         Err(Error::Closed { .. })
     ));
+    // Its connection task (and with it the socket) is gone once `remove_server` returns.
+    assert_eq!(pool.live_tasks(), tasks_before - 1);
     assert!(matches!(
         pool.request(Request::read_property("later", "number")),
         Err(Error::UnknownThing { .. })
