@@ -22,8 +22,13 @@ impl Transport {
 /// Which client a measurement drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Client {
+    /// A zeromq-crate DEALER sending prebuilt frames, on the harness's runtime.
     Raw,
+    /// The pool on the harness's runtime.
     Pool,
+    /// A libzmq DEALER (the `zmq` crate) in a plain blocking loop, prebuilt frames (external
+    /// mode only).
+    Libzmq,
 }
 
 impl Client {
@@ -31,8 +36,21 @@ impl Client {
         match self {
             Client::Raw => "raw",
             Client::Pool => "pool",
+            Client::Libzmq => "libzmq",
         }
     }
+}
+
+/// A server this process does not start (`MMPOOL_BENCH_ENDPOINT`).
+#[derive(Clone, Debug)]
+pub(crate) struct External {
+    pub(crate) endpoint: String,
+    /// Its process, whose CPU time is reported per request when given.
+    pub(crate) pid: Option<u32>,
+    /// The in-flight windows measured, in order.
+    pub(crate) windows: Vec<usize>,
+    /// The clients measured.
+    pub(crate) clients: Vec<Client>,
 }
 
 /// Everything `MMPOOL_BENCH_*` sets (see the module documentation for each knob).
@@ -53,6 +71,10 @@ pub(crate) struct Config {
     pub(crate) clk_tck: f64,
     /// The `invokation_timeout` sent with every request.
     pub(crate) invokation_timeout: Option<Duration>,
+    /// The server's id (its ROUTER identity), which is also the Thing asked.
+    pub(crate) server_id: &'static str,
+    /// An external server to measure instead of starting one (see the module documentation).
+    pub(crate) external: Option<External>,
 }
 
 /// The environment variable that selects the child's role.
@@ -95,6 +117,12 @@ impl Config {
             clk_tck: clock_ticks_per_second(),
             invokation_timeout: (env_or("MMPOOL_BENCH_SERVER_TIMERS", 0u8) != 0)
                 .then_some(Duration::from_secs(5)),
+            server_id: server_id_from_env(),
+            external: None,
+        };
+        let config = Config {
+            external: external_from_env(config.window),
+            ..config
         };
         assert!(
             matches!(config.server.as_str(), "testkit" | "fast"),
@@ -102,6 +130,15 @@ impl Config {
             config.server
         );
         config
+    }
+
+    /// The largest window any run of this process uses (the pool is sized for it).
+    pub(crate) fn max_window(&self) -> usize {
+        self.external
+            .as_ref()
+            .and_then(|e| e.windows.iter().copied().max())
+            .unwrap_or(self.window)
+            .max(self.window)
     }
 
     /// Whether `MMPOOL_BENCH_RUNTIMES` selects the harness called `name`.
@@ -138,6 +175,56 @@ fn transports_from_env() -> Vec<Transport> {
         .collect();
     assert!(!transports.is_empty(), "MMPOOL_BENCH_TRANSPORTS is empty");
     transports
+}
+
+/// `MMPOOL_BENCH_SERVER_ID` (default `srv`), kept for the whole process.
+fn server_id_from_env() -> &'static str {
+    match std::env::var("MMPOOL_BENCH_SERVER_ID") {
+        Ok(id) if !id.trim().is_empty() => Box::leak(id.trim().to_owned().into_boxed_str()),
+        _ => super::SERVER_ID,
+    }
+}
+
+/// `MMPOOL_BENCH_ENDPOINT` and what goes with it: `MMPOOL_BENCH_SERVER_PID`,
+/// `MMPOOL_BENCH_WINDOWS` (default: `MMPOOL_BENCH_WINDOW`), `MMPOOL_BENCH_CLIENTS`.
+fn external_from_env(window: usize) -> Option<External> {
+    let endpoint = std::env::var("MMPOOL_BENCH_ENDPOINT")
+        .ok()?
+        .trim()
+        .to_owned();
+    assert!(
+        endpoint.starts_with("tcp://") || endpoint.starts_with("ipc://"),
+        "MMPOOL_BENCH_ENDPOINT={endpoint:?}: expected tcp://host:port or ipc:///path"
+    );
+    let pid = std::env::var("MMPOOL_BENCH_SERVER_PID")
+        .ok()
+        .map(|p| p.trim().parse().expect("MMPOOL_BENCH_SERVER_PID is a pid"));
+    let windows: Vec<usize> = match std::env::var("MMPOOL_BENCH_WINDOWS") {
+        Ok(list) => items(&list)
+            .map(|w| match w.parse::<usize>() {
+                Ok(n) if n >= 1 => n,
+                _ => panic!("MMPOOL_BENCH_WINDOWS: {w:?} is not a window ≥ 1"),
+            })
+            .collect(),
+        Err(_) => vec![window],
+    };
+    assert!(!windows.is_empty(), "MMPOOL_BENCH_WINDOWS is empty");
+    let list = env_or("MMPOOL_BENCH_CLIENTS", "raw,pool,libzmq".to_owned());
+    let clients: Vec<Client> = items(&list)
+        .map(|c| match c.as_str() {
+            "raw" => Client::Raw,
+            "pool" => Client::Pool,
+            "libzmq" => Client::Libzmq,
+            other => panic!("MMPOOL_BENCH_CLIENTS: unknown client {other:?} (raw, pool, libzmq)"),
+        })
+        .collect();
+    assert!(!clients.is_empty(), "MMPOOL_BENCH_CLIENTS is empty");
+    Some(External {
+        endpoint,
+        pid,
+        windows,
+        clients,
+    })
 }
 
 fn profile_from_env() -> Option<Client> {

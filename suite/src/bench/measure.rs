@@ -48,15 +48,22 @@ pub(crate) struct CpuMark {
 }
 
 impl CpuMark {
-    pub(crate) fn now(server_pid: u32) -> CpuMark {
+    /// Reads `/proc` now; without a server pid (an external server not named by
+    /// `MMPOOL_BENCH_SERVER_PID`) the server's ticks stay 0.
+    pub(crate) fn now(server_pid: Option<u32>) -> CpuMark {
         CpuMark {
             client: cpu_ticks_of("/proc/self/stat"),
-            server: cpu_ticks_of(&format!("/proc/{server_pid}/stat")),
+            server: server_pid.map_or(0, |pid| cpu_ticks_of(&format!("/proc/{pid}/stat"))),
         }
     }
 
     /// The window from `self` to now, with `completed` requests in `elapsed`.
-    pub(crate) fn window(self, server_pid: u32, completed: u64, elapsed: Duration) -> Window {
+    pub(crate) fn window(
+        self,
+        server_pid: Option<u32>,
+        completed: u64,
+        elapsed: Duration,
+    ) -> Window {
         let end = CpuMark::now(server_pid);
         Window {
             completed,
@@ -108,6 +115,21 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 /// The median of `f` over `v`.
 pub(crate) fn med<T>(v: &[T], f: impl Fn(&T) -> f64) -> f64 {
     median(v.iter().map(f).collect())
+}
+
+/// Forgets this process's peak RSS so far (`VmHWM` starts again from the current RSS), so that
+/// [`peak_rss_kib`] after a run is that run's peak. Linux ≥ 4.0 (`/proc/self/clear_refs` 5).
+pub(crate) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak RSS in KiB (`VmHWM` of `/proc/self/status`).
+pub(crate) fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Checks a reply payload: it must decode to the property's value, so the numbers are of

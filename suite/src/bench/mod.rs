@@ -57,6 +57,28 @@
 //!   first selected runtime and transport, to profile with `perf record -p <pid>`.
 //! * `MMPOOL_BENCH_SERVER_TIMERS=1`: see below.
 //!
+//! # External mode: a server this process does not start
+//!
+//! With `MMPOOL_BENCH_ENDPOINT=tcp://host:port` (or `ipc://...`) no server child is started and
+//! the clients go to that server instead, whose id (ROUTER identity, also the Thing asked) is
+//! `MMPOOL_BENCH_SERVER_ID` (default `srv`). It must answer `readproperty number` with `1.5`
+//! (a testkit server, e.g. `mmpool serve --id srv --send-hwm 0`, or `tests/python/thing_server.py`)
+//! and, for windows above ~500, have no send high-water mark. `scripts/bench-anchors.sh` runs
+//! every adapter's bench this way against one shared server. Knobs of this mode:
+//!
+//! * `MMPOOL_BENCH_WINDOWS`: comma-separated in-flight windows, each measured in turn (default:
+//!   `MMPOOL_BENCH_WINDOW`); the pool is sized for the largest.
+//! * `MMPOOL_BENCH_CLIENTS`: any of `raw`, `pool`, `libzmq` (default all three). `libzmq` is a
+//!   raw libzmq DEALER (the `zmq` crate) in a plain blocking loop with prebuilt frames; it does
+//!   not depend on the runtime, so it runs once per process, after the runtimes.
+//! * `MMPOOL_BENCH_SERVER_PID`: the server's pid, to report its CPU time per request.
+//!
+//! Per selected runtime: for each window and repetition a throughput run of the raw DEALER and
+//! of the pool (each with the process's peak RSS during it, `VmHWM` reset before through
+//! `/proc/self/clear_refs`), then sequential latency of both in interleaved chunks; then libzmq.
+//! Output: a table, and `JSON ` lines with `metric` `external` (per runtime, client and window)
+//! and `external_latency` (per runtime and client).
+//!
 //! # Server-side timers
 //!
 //! By default every request is sent with `invokation_timeout` `null` (pool:
@@ -78,6 +100,8 @@
 //! cap to the window.
 
 mod config;
+mod external;
+mod libzmq;
 mod measure;
 mod pool_client;
 mod raw;
@@ -99,8 +123,9 @@ use raw::{raw_latency, raw_throughput, RawClient, RawTarget};
 use report::Row;
 use server::ServerProcess;
 
+/// The id of the server the bench starts (and the default of `MMPOOL_BENCH_SERVER_ID`); its
+/// Thing has the same id.
 const SERVER_ID: &str = "srv";
-const THING: &str = "srv";
 const PROPERTY: &str = "number";
 /// The testkit Thing's `number` property, and the fast server's canned payload.
 const EXPECTED: f64 = 1.5;
@@ -117,6 +142,7 @@ const LAT_CHUNKS: usize = 10;
 pub struct Runner {
     name: &'static str,
     measure: fn(&Config, &ServerProcess, Transport) -> Row,
+    external: fn(&Config) -> external::Rows,
     profile: fn(&Config, &ServerProcess, Transport, Client) -> Throughput,
 }
 
@@ -133,6 +159,7 @@ pub fn runner<H: Harness>() -> Runner {
     Runner {
         name: H::NAME,
         measure: measure::<H>,
+        external: external::measure::<H>,
         profile: profile::<H>,
     }
 }
@@ -154,6 +181,10 @@ pub fn main(runners: &[Runner]) {
         return;
     };
     let started = Instant::now();
+    if config.external.is_some() {
+        run_external(&config, &selected, started);
+        return;
+    }
     let server = ServerProcess::spawn();
     eprintln!(
         "roundtrip: server pid {} on {} and {}",
@@ -180,6 +211,39 @@ pub fn main(runners: &[Runner]) {
     );
 }
 
+/// External mode: every selected runtime, then libzmq, against `MMPOOL_BENCH_ENDPOINT`.
+fn run_external(config: &Config, selected: &[&Runner], started: Instant) {
+    let ext = config.external.as_ref().expect("external mode");
+    eprintln!(
+        "roundtrip: external server {} (id {}, pid {:?}); windows {:?}; clients {:?}",
+        ext.endpoint,
+        config.server_id,
+        ext.pid,
+        ext.windows,
+        ext.clients.iter().map(|c| c.name()).collect::<Vec<_>>()
+    );
+    let mut rows = Vec::new();
+    if ext
+        .clients
+        .iter()
+        .any(|c| matches!(c, Client::Raw | Client::Pool))
+    {
+        for runner in selected {
+            eprintln!("roundtrip: {} / external", runner.name);
+            rows.push((runner.external)(config));
+        }
+    }
+    if ext.clients.contains(&Client::Libzmq) {
+        eprintln!("roundtrip: libzmq / external");
+        rows.push(external::measure_libzmq(config));
+    }
+    report::external_report(config, &rows);
+    eprintln!(
+        "roundtrip: done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// Runs `future` as a task of `H`'s runtime and waits for its output (a panic in it is
 /// resumed here).
 async fn task<H: Harness, F>(future: F) -> F::Output
@@ -194,15 +258,21 @@ where
 fn measure<H: Harness>(config: &Config, server: &ServerProcess, transport: Transport) -> Row {
     let target = RawTarget {
         endpoint: server.endpoint(transport).to_owned(),
+        server_id: config.server_id,
         invokation_timeout: config.invokation_timeout,
     };
-    H::block_on(measure_on::<H>(config, target, server.pid(), transport))
+    H::block_on(measure_on::<H>(
+        config,
+        target,
+        Some(server.pid()),
+        transport,
+    ))
 }
 
 async fn measure_on<H: Harness>(
     config: &Config,
     target: RawTarget,
-    server_pid: u32,
+    server_pid: Option<u32>,
     transport: Transport,
 ) -> Row {
     let pool = build_pool::<H::Rt>(config, &target.endpoint).await;
@@ -246,7 +316,11 @@ fn log_throughput(label: &str, rep: usize, client: Client, t: &Throughput) {
 }
 
 /// One raw throughput run.
-async fn raw_rep<H: Harness>(config: &Config, target: &RawTarget, server_pid: u32) -> Throughput {
+async fn raw_rep<H: Harness>(
+    config: &Config,
+    target: &RawTarget,
+    server_pid: Option<u32>,
+) -> Throughput {
     let run = raw_throughput::<H>(target.clone(), config.window, config.secs, server_pid);
     let (window, client) = task::<H, _>(run).await;
     drop(client);
@@ -254,9 +328,19 @@ async fn raw_rep<H: Harness>(config: &Config, target: &RawTarget, server_pid: u3
 }
 
 /// One pool throughput run, with the pool's counters checked around it.
-async fn pool_rep<H: Harness>(config: &Config, pool: &Pool<H::Rt>, server_pid: u32) -> Throughput {
+async fn pool_rep<H: Harness>(
+    config: &Config,
+    pool: &Pool<H::Rt>,
+    server_pid: Option<u32>,
+) -> Throughput {
     let before = pool.stats();
-    let run = pool_throughput(pool.clone(), config.window, config.secs, server_pid);
+    let run = pool_throughput(
+        pool.clone(),
+        config.server_id,
+        config.window,
+        config.secs,
+        server_pid,
+    );
     let window = task::<H, _>(run).await;
     let requests = pool_throughput_requests(window.completed, config.window);
     check_pool_stats(&before, &pool.stats(), requests);
@@ -273,13 +357,18 @@ async fn latency_rep<H: Harness>(
     let before = pool.stats();
     let client = task::<H, _>(RawClient::connect(target.clone())).await;
     let (_, mut client) = task::<H, _>(raw_latency::<H>(client, config.lat_warmup)).await;
-    task::<H, _>(pool_latency(pool.clone(), config.lat_warmup)).await;
+    task::<H, _>(pool_latency(
+        pool.clone(),
+        config.server_id,
+        config.lat_warmup,
+    ))
+    .await;
     let (mut raw, mut pooled) = (Vec::new(), Vec::new());
     for n in chunks(config.lat_n, LAT_CHUNKS) {
         let (samples, next) = task::<H, _>(raw_latency::<H>(client, n)).await;
         client = next;
         raw.extend(samples);
-        pooled.extend(task::<H, _>(pool_latency(pool.clone(), n)).await);
+        pooled.extend(task::<H, _>(pool_latency(pool.clone(), config.server_id, n)).await);
     }
     drop(client);
     let requests = (config.lat_warmup + config.lat_n) as u64;
@@ -303,9 +392,10 @@ fn profile<H: Harness>(
 ) -> Throughput {
     let target = RawTarget {
         endpoint: server.endpoint(transport).to_owned(),
+        server_id: config.server_id,
         invokation_timeout: config.invokation_timeout,
     };
-    let server_pid = server.pid();
+    let server_pid = Some(server.pid());
     H::block_on(async {
         match client {
             Client::Raw => raw_rep::<H>(config, &target, server_pid).await,
@@ -315,6 +405,7 @@ fn profile<H: Harness>(
                 pool.shutdown().await;
                 t
             }
+            Client::Libzmq => unreachable!("MMPOOL_BENCH_PROFILE is raw or pool"),
         }
     })
 }

@@ -9,16 +9,16 @@ use pool_driver::{Error, Pending, Pool, PoolStats, Reply, Request, Runtime};
 
 use super::config::Config;
 use super::measure::{check_payload, CpuMark, Window};
-use super::{PROPERTY, REPLY_TIMEOUT, SERVER_ID, THING};
+use super::{PROPERTY, REPLY_TIMEOUT};
 
 /// A pool connected (handshaken) to the server at `endpoint`, on the calling runtime.
 pub(crate) async fn build_pool<Rt: Runtime>(config: &Config, endpoint: &str) -> Pool<Rt> {
     let pool = Pool::<Rt>::builder()
-        .server(SERVER_ID, endpoint)
-        .capacity(config.window.max(1024) * 2)
+        .server(config.server_id, endpoint)
+        .capacity(config.max_window().max(1024) * 2)
         // The benchmark's server has no send high-water mark, so the pool may keep the whole
         // window in flight (see "send high-water mark" in the module documentation).
-        .max_in_flight_per_server(u32::try_from(config.window).unwrap_or(u32::MAX))
+        .max_in_flight_per_server(u32::try_from(config.max_window()).unwrap_or(u32::MAX))
         .request_timeout(REPLY_TIMEOUT)
         .invokation_timeout(config.invokation_timeout)
         .build()
@@ -29,8 +29,8 @@ pub(crate) async fn build_pool<Rt: Runtime>(config: &Config, endpoint: &str) -> 
     pool
 }
 
-fn pool_request<Rt: Runtime>(pool: &Pool<Rt>) -> Pending<Rt> {
-    pool.request(Request::read_property(THING, PROPERTY))
+fn pool_request<Rt: Runtime>(pool: &Pool<Rt>, thing: &str) -> Pending<Rt> {
+    pool.request(Request::read_property(thing, PROPERTY))
         .expect("pool request")
 }
 
@@ -51,18 +51,19 @@ pub(crate) fn pool_throughput_requests(completed: u64, window: usize) -> u64 {
 /// after a warm-up of two windows.
 pub(crate) async fn pool_throughput<Rt: Runtime>(
     pool: Pool<Rt>,
+    thing: &'static str,
     window: usize,
     secs: Duration,
-    server_pid: u32,
+    server_pid: Option<u32>,
 ) -> Window {
     let mut in_flight = FuturesUnordered::new();
-    warm_up(&pool, &mut in_flight, window).await;
+    warm_up(&pool, thing, &mut in_flight, window).await;
 
     let mark = CpuMark::now(server_pid);
     let start = Instant::now();
     let deadline = start + secs;
     for _ in 0..window {
-        in_flight.push(pool_request(&pool));
+        in_flight.push(pool_request(&pool, thing));
     }
     let mut completed = 0u64;
     while let Some(reply) = in_flight.next().await {
@@ -71,7 +72,7 @@ pub(crate) async fn pool_throughput<Rt: Runtime>(
         if Instant::now() >= deadline {
             break;
         }
-        in_flight.push(pool_request(&pool));
+        in_flight.push(pool_request(&pool, thing));
     }
     let result = mark.window(server_pid, completed, start.elapsed());
     // Drain (not timed): awaiting, not dropping, so nothing is cancelled.
@@ -84,28 +85,33 @@ pub(crate) async fn pool_throughput<Rt: Runtime>(
 /// Two windows' worth of requests, all answered.
 async fn warm_up<Rt: Runtime>(
     pool: &Pool<Rt>,
+    thing: &str,
     in_flight: &mut FuturesUnordered<Pending<Rt>>,
     window: usize,
 ) {
     for _ in 0..window {
-        in_flight.push(pool_request(pool));
+        in_flight.push(pool_request(pool, thing));
     }
     let mut warm = 0;
     while let Some(reply) = in_flight.next().await {
         check_pool_reply(pool, reply);
         warm += 1;
         if warm <= window {
-            in_flight.push(pool_request(pool));
+            in_flight.push(pool_request(pool, thing));
         }
     }
 }
 
 /// `n` sequential round trips.
-pub(crate) async fn pool_latency<Rt: Runtime>(pool: Pool<Rt>, n: usize) -> Vec<Duration> {
+pub(crate) async fn pool_latency<Rt: Runtime>(
+    pool: Pool<Rt>,
+    thing: &'static str,
+    n: usize,
+) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        check_pool_reply(&pool, pool.read_property(THING, PROPERTY).await);
+        check_pool_reply(&pool, pool.read_property(thing, PROPERTY).await);
         // Checked inside the timing, as the raw client's replies are.
         samples.push(t.elapsed());
     }

@@ -13,13 +13,15 @@ use pool_driver::pool_core::wire::{
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 use super::measure::{check_payload, CpuMark, Window};
-use super::{PROPERTY, REPLY_TIMEOUT, SERVER_ID, THING};
+use super::{PROPERTY, REPLY_TIMEOUT};
 use crate::{sleep, Harness};
 
 /// Where the raw client connects and what it sends.
 #[derive(Clone, Debug)]
 pub(crate) struct RawTarget {
     pub(crate) endpoint: String,
+    /// The server's id (its ROUTER identity), which is also the Thing asked.
+    pub(crate) server_id: &'static str,
     pub(crate) invokation_timeout: Option<Duration>,
 }
 
@@ -29,24 +31,37 @@ pub(crate) struct RawClient {
     request: ZmqMessage,
 }
 
-/// The 4 frames of a `readproperty srv.number` request from `identity`, built once.
-fn raw_request(identity: &str, invokation_timeout: Option<Duration>) -> ZmqMessage {
-    let mut fields = RequestFields::new(THING, "readproperty", PROPERTY);
+/// The header of a `readproperty <server>.number` request from `identity`.
+pub(crate) fn request_header(
+    identity: &str,
+    server_id: &str,
+    invokation_timeout: Option<Duration>,
+) -> Vec<u8> {
+    let mut fields = RequestFields::new(server_id, "readproperty", PROPERTY);
     fields.server_context.invokation_timeout = invokation_timeout.map(Into::into);
     let header = RequestHeader {
         kind: RequestKind::Operation,
         message_id: "5f0c6e1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b",
         sender_id: identity,
-        receiver_id: SERVER_ID,
+        receiver_id: server_id,
         key_style: KeyStyle::Both,
         fields,
     };
     let mut buf = vec![0u8; 4096];
     let len = encode_request(&header, &mut buf).expect("encode the request header");
     buf.truncate(len);
+    buf
+}
+
+/// The 4 frames of a `readproperty <server>.number` request from `identity`, built once.
+fn raw_request(
+    identity: &str,
+    server_id: &str,
+    invokation_timeout: Option<Duration>,
+) -> ZmqMessage {
     ZmqMessage::try_from(vec![
         Bytes::new(),
-        Bytes::from(buf),
+        Bytes::from(request_header(identity, server_id, invokation_timeout)),
         Bytes::from_static(b"null"),
         Bytes::new(),
     ])
@@ -68,7 +83,7 @@ impl RawClient {
         options.connect_timeout(Duration::from_secs(5));
         let mut socket = DealerSocket::with_options(options);
         socket.connect(&target.endpoint).await.expect("raw connect");
-        let request = raw_request(&identity, target.invokation_timeout);
+        let request = raw_request(&identity, target.server_id, target.invokation_timeout);
         RawClient { socket, request }
     }
 
@@ -103,7 +118,7 @@ pub(crate) async fn raw_throughput<H: Harness>(
     target: RawTarget,
     window: usize,
     secs: Duration,
-    server_pid: u32,
+    server_pid: Option<u32>,
 ) -> (Window, RawClient) {
     let mut client = RawClient::connect(target).await;
     warm_up::<H>(&mut client, window).await;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::config::{Client, Config, Transport};
+use super::external::Rows;
 use super::measure::{med, median, Latency, Throughput};
 
 /// Throughput ratio pool/raw that the pool aims for.
@@ -226,4 +227,119 @@ fn compare_line(config: &Config, row: &Row, s: &Summary) -> Value {
         "raw_p99_us": round(s.raw_p99, 2),
         "pool_p99_us": round(s.pool_p99, 2),
     })
+}
+
+/// External mode: a throughput table (per runtime, client and window), a latency table, then
+/// the JSON lines (`metric` `external` per client and window, `external_latency` per client).
+pub(crate) fn external_report(config: &Config, rows: &[Rows]) {
+    let ext = config.external.as_ref().expect("external mode");
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "\nroundtrip (external server {}, id {}): medians of {} reps, {:.1} s per run; latency {} \
+         sequential round trips after {} warm-up; invokation_timeout {:?}",
+        ext.endpoint,
+        config.server_id,
+        config.reps,
+        config.secs.as_secs_f64(),
+        config.lat_n,
+        config.lat_warmup,
+        config.invokation_timeout
+    );
+    let _ = writeln!(
+        table,
+        "{:<20} {:<7} {:>9} | {:>10} {:>9} {:>9} {:>9}",
+        "runtime", "client", "in flight", "msgs/s", "cpu µs/rq", "srv µs/rq", "RSS MiB"
+    );
+    for series in rows.iter().flat_map(|r| &r.throughput) {
+        let _ = writeln!(
+            table,
+            "{:<20} {:<7} {:>9} | {:>10.0} {:>9.2} {:>9} {:>9.1}",
+            series.runtime,
+            series.client.name(),
+            series.window,
+            med(&series.reps, |s| s.tp.msgs_per_s),
+            med(&series.reps, |s| s.tp.client_cpu_us_per_req),
+            match ext.pid {
+                Some(_) => format!("{:.2}", med(&series.reps, |s| s.tp.server_cpu_us_per_req)),
+                None => "-".to_owned(),
+            },
+            med(&series.reps, |s| s.peak_rss_kib.unwrap_or(0) as f64) / 1024.0,
+        );
+    }
+    let _ = writeln!(
+        table,
+        "\n{:<20} {:<7} | {:>8} {:>8} {:>8}",
+        "runtime", "client", "p50 µs", "p99 µs", "mean µs"
+    );
+    for series in rows.iter().flat_map(|r| &r.latency) {
+        let _ = writeln!(
+            table,
+            "{:<20} {:<7} | {:>8.1} {:>8.1} {:>8.1}",
+            series.runtime,
+            series.client.name(),
+            med(&series.reps, |l| l.p50_us),
+            med(&series.reps, |l| l.p99_us),
+            med(&series.reps, |l| l.mean_us),
+        );
+    }
+    println!("{table}");
+    let transport = ext.endpoint.split("://").next().unwrap_or("");
+    for series in rows.iter().flat_map(|r| &r.throughput) {
+        let rates: Vec<f64> = series.reps.iter().map(|s| s.tp.msgs_per_s).collect();
+        let cpus: Vec<f64> = series
+            .reps
+            .iter()
+            .map(|s| s.tp.client_cpu_us_per_req)
+            .collect();
+        let srvs: Vec<f64> = series
+            .reps
+            .iter()
+            .map(|s| s.tp.server_cpu_us_per_req)
+            .collect();
+        let rss: Vec<f64> = series
+            .reps
+            .iter()
+            .map(|s| s.peak_rss_kib.unwrap_or(0) as f64)
+            .collect();
+        let line = json!({
+            "bench": "roundtrip",
+            "metric": "external",
+            "runtime": series.runtime,
+            "transport": transport,
+            "endpoint": ext.endpoint,
+            "client": series.client.name(),
+            "in_flight": series.window,
+            "secs": config.secs.as_secs_f64(),
+            "reps": config.reps,
+            "msgs_per_s": round(median(rates.clone()), 1),
+            "client_cpu_us_per_req": round(median(cpus.clone()), 3),
+            "server_cpu_us_per_req": ext.pid.map(|_| round(median(srvs.clone()), 3)),
+            "peak_rss_kib": median(rss.clone()).round(),
+            "reps_msgs_per_s": rounded(rates.into_iter(), 1),
+            "reps_client_cpu_us_per_req": rounded(cpus.into_iter(), 3),
+            "reps_peak_rss_kib": rounded(rss.into_iter(), 0),
+        });
+        println!("JSON {line}");
+    }
+    for series in rows.iter().flat_map(|r| &r.latency) {
+        let p50s: Vec<f64> = series.reps.iter().map(|l| l.p50_us).collect();
+        let p99s: Vec<f64> = series.reps.iter().map(|l| l.p99_us).collect();
+        let means: Vec<f64> = series.reps.iter().map(|l| l.mean_us).collect();
+        let line = json!({
+            "bench": "roundtrip",
+            "metric": "external_latency",
+            "runtime": series.runtime,
+            "transport": transport,
+            "client": series.client.name(),
+            "n": config.lat_n,
+            "warmup": config.lat_warmup,
+            "p50_us": round(median(p50s.clone()), 2),
+            "p99_us": round(median(p99s.clone()), 2),
+            "mean_us": round(median(means.clone()), 2),
+            "reps_p50_us": rounded(p50s.into_iter(), 2),
+            "reps_p99_us": rounded(p99s.into_iter(), 2),
+        });
+        println!("JSON {line}");
+    }
 }

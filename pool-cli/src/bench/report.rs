@@ -1,0 +1,261 @@
+//! The results: a table for a person, or one JSON object (`--json`).
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::load::Outcome;
+
+/// Everything a report says about one run.
+#[derive(Debug)]
+pub struct Summary {
+    /// `embedded` or `servers`.
+    pub target: &'static str,
+    /// Servers, and Things the requests cycle through.
+    pub servers: usize,
+    /// Things the requests cycle through.
+    pub things: usize,
+    /// The embedded servers' transport, or the given endpoints.
+    pub endpoints: Vec<String>,
+    /// What each request asks.
+    pub request: &'static str,
+    /// Requests kept in flight.
+    pub inflight: usize,
+    /// The pool's cap per server.
+    pub max_in_flight_per_server: u32,
+    /// Warm-up and window in seconds.
+    pub warmup_s: f64,
+    /// The measured run.
+    pub outcome: Outcome,
+    /// Peak RSS (`VmHWM`) in KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// Threads of this process at the end.
+    pub threads: usize,
+    /// Messages the pool dropped during the run (late, unknown or malformed replies).
+    pub dropped: u64,
+    /// Servers lost during the run.
+    pub servers_lost: u64,
+}
+
+impl Summary {
+    /// Good replies per second inside the window.
+    pub fn req_per_s(&self) -> f64 {
+        let o = &self.outcome;
+        (o.requests - o.window_errors) as f64 / o.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn per_request_us(&self, seconds: f64) -> f64 {
+        seconds * 1e6 / self.outcome.requests.max(1) as f64
+    }
+
+    /// Client CPU µs per request inside the window.
+    pub fn client_cpu_us(&self) -> f64 {
+        self.per_request_us(self.outcome.cpu.client_s)
+    }
+
+    /// Server CPU µs per request inside the window, when known.
+    pub fn server_cpu_us(&self) -> Option<f64> {
+        self.outcome.cpu.server_s.map(|s| self.per_request_us(s))
+    }
+}
+
+/// `x` rounded to `decimals` places.
+fn round(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}
+
+/// `x` with thousands separators, no decimals.
+pub fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `--json` object.
+pub fn to_json(s: &Summary) -> Value {
+    let o = &s.outcome;
+    let l = &o.latency;
+    json!({
+        "bench": "mmpool",
+        "client": "pool-tokio",
+        "version": env!("CARGO_PKG_VERSION"),
+        "target": s.target,
+        "servers": s.servers,
+        "things": s.things,
+        "endpoints": s.endpoints,
+        "request": s.request,
+        "inflight": s.inflight,
+        "max_in_flight_per_server": s.max_in_flight_per_server,
+        "warmup_s": s.warmup_s,
+        "duration_s": round(o.elapsed.as_secs_f64(), 4),
+        "requests": o.requests,
+        "errors": o.errors.total(),
+        "window_errors": o.window_errors,
+        "errors_by_kind": o.errors.by_kind,
+        "first_error": o.errors.first.as_ref().map(|(m, _)| m.clone()),
+        "requests_total": o.requests_total,
+        "req_per_s": round(s.req_per_s(), 1),
+        "latency_us": {
+            "samples": l.count(),
+            "p50": round(l.quantile_us(0.50), 2),
+            "p90": round(l.quantile_us(0.90), 2),
+            "p99": round(l.quantile_us(0.99), 2),
+            "p999": round(l.quantile_us(0.999), 2),
+            "max": round(l.max_us(), 2),
+            "mean": round(l.mean_us(), 2),
+        },
+        "client_cpu_us_per_req": round(s.client_cpu_us(), 3),
+        "server_cpu_us_per_req": s.server_cpu_us().map(|x| round(x, 3)),
+        "client_cpu_s": round(o.cpu.client_s, 3),
+        "peak_rss_kib": s.peak_rss_kib,
+        "threads": s.threads,
+        "pool_dropped": s.dropped,
+        "servers_lost": s.servers_lost,
+    })
+}
+
+/// The table for a person.
+pub fn to_table(s: &Summary) -> String {
+    let o = &s.outcome;
+    let l = &o.latency;
+    let mut t = String::new();
+    let where_ = match s.target {
+        "embedded" => format!(
+            "{} embedded testkit server{} ({})",
+            s.servers,
+            if s.servers == 1 { "" } else { "s" },
+            s.endpoints
+                .first()
+                .map_or("", |e| e.split(':').next().unwrap_or(""))
+        ),
+        _ => format!(
+            "{} server{} ({})",
+            s.servers,
+            if s.servers == 1 { "" } else { "s" },
+            s.endpoints.join(", ")
+        ),
+    };
+    let _ = writeln!(
+        t,
+        "mmpool bench: {}, {} in flight over {} Thing{} on {}; {:.1} s after {:.1} s warm-up",
+        s.request,
+        s.inflight,
+        s.things,
+        if s.things == 1 { "" } else { "s" },
+        where_,
+        o.elapsed.as_secs_f64(),
+        s.warmup_s
+    );
+    let row = |t: &mut String, name: &str, value: String| {
+        let _ = writeln!(t, "  {name:<14} {value}");
+    };
+    row(
+        &mut t,
+        "throughput",
+        format!("{} req/s", thousands(s.req_per_s())),
+    );
+    row(
+        &mut t,
+        "requests",
+        format!(
+            "{} in the window ({} in all, warm-up and drain included)",
+            thousands(o.requests as f64),
+            thousands(o.requests_total as f64)
+        ),
+    );
+    let mut errors = o.errors.total().to_string();
+    if !o.errors.by_kind.is_empty() {
+        let kinds: Vec<String> = o
+            .errors
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = write!(errors, " ({})", kinds.join(", "));
+    }
+    row(&mut t, "errors", errors);
+    if let Some((first, _)) = &o.errors.first {
+        row(&mut t, "first error", first.clone());
+    }
+    row(
+        &mut t,
+        "latency",
+        format!(
+            "p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  max {:.1} µs  (mean {:.1} µs)",
+            l.quantile_us(0.5),
+            l.quantile_us(0.9),
+            l.quantile_us(0.99),
+            l.max_us(),
+            l.mean_us()
+        ),
+    );
+    let whose = if s.target == "embedded" {
+        "this process less the embedded servers' threads"
+    } else {
+        "this process"
+    };
+    row(
+        &mut t,
+        "client CPU",
+        format!("{:.2} µs/request ({whose})", s.client_cpu_us()),
+    );
+    if let Some(server) = s.server_cpu_us() {
+        let whose = if s.target == "embedded" {
+            "the embedded servers' threads"
+        } else {
+            "--server-pid"
+        };
+        row(
+            &mut t,
+            "server CPU",
+            format!("{server:.2} µs/request ({whose})"),
+        );
+    }
+    if let Some(kib) = s.peak_rss_kib {
+        let whose = if s.target == "embedded" {
+            "whole process, embedded servers included"
+        } else {
+            "whole process"
+        };
+        row(
+            &mut t,
+            "peak RSS",
+            format!(
+                "{:.1} MiB ({whose}; {} threads)",
+                kib as f64 / 1024.0,
+                s.threads
+            ),
+        );
+    }
+    if s.dropped > 0 || s.servers_lost > 0 {
+        row(
+            &mut t,
+            "pool",
+            format!(
+                "{} messages dropped, {} servers lost",
+                s.dropped, s.servers_lost
+            ),
+        );
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+        assert_eq!(thousands(1234567.0), "1,234,567");
+    }
+}

@@ -1,0 +1,129 @@
+//! What `mmpool bench` talks to: the servers given with `--server`, or testkit servers it
+//! starts in this process (`--embedded`), and the pool built over them.
+
+use std::time::Duration;
+
+use pool_testkit::{ServerConfig, TestServer};
+use pool_tokio::{Pool, PoolBuilder};
+
+use crate::args::{ServerArg, Servers, ThingArg};
+
+/// The pool's default cap on requests in flight to one server.
+pub const DEFAULT_MAX_IN_FLIGHT_PER_SERVER: u32 = 500;
+
+/// The servers of a run, and the Things the requests go to (round-robin).
+pub struct Target {
+    /// Started by this process (`--embedded`); dropped (stopped) at the end.
+    pub embedded: Vec<TestServer>,
+    /// The servers and Things the pool is built over.
+    pub servers: Servers,
+    /// Every Thing, in the order requests cycle through them.
+    pub things: Vec<String>,
+}
+
+/// Which transport embedded servers bind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmbeddedTransport {
+    /// `tcp://127.0.0.1:<any free port>`.
+    Tcp,
+    /// An IPC socket in a temporary directory.
+    Ipc,
+}
+
+impl Target {
+    /// The servers given on the command line.
+    pub fn given(
+        servers: Vec<ServerArg>,
+        things: Vec<ThingArg>,
+        client_id: Option<String>,
+    ) -> Target {
+        let mut all: Vec<String> = servers.iter().map(|s| s.id.clone()).collect();
+        for thing in &things {
+            if !all.contains(&thing.thing) {
+                all.push(thing.thing.clone());
+            }
+        }
+        Target {
+            embedded: Vec::new(),
+            servers: Servers {
+                servers,
+                things,
+                client_id,
+            },
+            things: all,
+        }
+    }
+
+    /// `count` testkit servers `bench-0`, `bench-1`, ... started in this process, each with one
+    /// Thing named after it and no send high-water mark (so any number of replies may be
+    /// outstanding to the pool).
+    pub async fn embedded(
+        count: usize,
+        transport: EmbeddedTransport,
+        client_id: Option<String>,
+    ) -> Result<Target, String> {
+        // Started from a thread named `testkit-start`: libzmq's I/O and reaper threads are
+        // created by the thread that opens a context's first socket and inherit its name, so
+        // every thread of the embedded servers is named `testkit-*` and its CPU time can be
+        // told apart from the client's (see `stats::is_server_thread`).
+        let start = move || {
+            (0..count)
+                .map(|i| {
+                    let id = format!("bench-{i}");
+                    let config = ServerConfig::builder(&id).send_hwm(0);
+                    let config = match transport {
+                        EmbeddedTransport::Tcp => config.tcp(),
+                        EmbeddedTransport::Ipc => config.ipc(),
+                    };
+                    TestServer::start(config.build())
+                        .map_err(|e| format!("cannot start embedded server {id}: {e}"))
+                })
+                .collect::<Result<Vec<TestServer>, String>>()
+        };
+        let starter = std::thread::Builder::new()
+            .name("testkit-start".to_owned())
+            .spawn(start)
+            .map_err(|e| format!("cannot start the embedded servers: {e}"))?;
+        let started = tokio::task::spawn_blocking(move || starter.join())
+            .await
+            .map_err(|e| format!("cannot start the embedded servers: {e}"))?
+            .map_err(|_| "starting the embedded servers panicked".to_owned())??;
+        let servers: Vec<ServerArg> = started
+            .iter()
+            .map(|server| ServerArg {
+                id: server.server_id().to_owned(),
+                endpoint: server.endpoints()[0].clone(),
+            })
+            .collect();
+        let mut target = Target::given(servers, Vec::new(), client_id);
+        target.embedded = started;
+        Ok(target)
+    }
+
+    /// Whether the servers run in this process.
+    pub fn is_embedded(&self) -> bool {
+        !self.embedded.is_empty()
+    }
+
+    /// The pool builder for a run with `inflight` requests in flight.
+    pub fn builder(&self, inflight: usize, max_per_server: u32, timeout: Duration) -> PoolBuilder {
+        self.servers
+            .builder()
+            .capacity(inflight.max(1024) * 2)
+            .max_servers(self.servers.servers.len().max(64))
+            .max_things(self.things.len().max(1024))
+            .max_in_flight_per_server(max_per_server)
+            .request_timeout(timeout)
+    }
+
+    /// Stops the embedded servers (joining their threads off the async workers).
+    pub async fn stop(self, pool: Option<Pool>) {
+        if let Some(pool) = pool {
+            pool.shutdown().await;
+        }
+        let servers = self.embedded;
+        if !servers.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || drop(servers)).await;
+        }
+    }
+}
