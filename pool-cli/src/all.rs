@@ -25,6 +25,7 @@ pub struct AllArgs {
     pub objekt: String,
 
     /// The payload as JSON: the value to write, or the action's keyword arguments.
+    #[arg(allow_negative_numbers = true)]
     pub payload: Option<String>,
 }
 

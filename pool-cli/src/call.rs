@@ -38,6 +38,7 @@ pub struct CallArgs {
     pub objekt: String,
 
     /// The payload as JSON: the value to write, or the action's keyword arguments.
+    #[arg(allow_negative_numbers = true)]
     pub payload: Option<String>,
 }
 
@@ -54,7 +55,8 @@ pub struct Timeouts {
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     pub invokation_timeout: Option<Duration>,
 
-    /// Server-side limit in seconds on running the operation (hololinked's execution timeout).
+    /// Server-side limit in seconds on running the operation (hololinked's execution timeout;
+    /// the pool's default when absent: 5 s, as hololinked's own client).
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     pub execution_timeout: Option<Duration>,
 }
@@ -114,9 +116,18 @@ pub async fn run(args: CallArgs) -> Exit {
     request = args.timeouts.apply(request).oneway(args.oneway);
     let outcome = pool.call(request).await;
     let exit = report(outcome, args.raw);
+    // `shutdown` waits until every message is handed to its socket; zeromq then writes it from
+    // its own task, and has no linger or flush to wait for. A oneway request has no reply that
+    // would prove it left, so keep the runtime alive a moment before the process exits.
     pool.shutdown().await;
+    if args.oneway {
+        tokio::time::sleep(ONEWAY_LINGER).await;
+    }
     exit
 }
+
+/// How long `call --oneway` lets zeromq's writer run after the pool has shut down.
+const ONEWAY_LINGER: Duration = Duration::from_millis(100);
 
 fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
     match outcome {
@@ -132,8 +143,11 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
             }
         },
         Err(e) => {
-            eprintln!("{}", message_of(&e));
-            exit_of(&e)
+            let exit = exit_of(&e);
+            // Configuration mistakes read like every other usage error.
+            let prefix = if exit == Exit::Usage { "error: " } else { "" };
+            eprintln!("{prefix}{}", message_of(&e));
+            exit
         }
     }
 }

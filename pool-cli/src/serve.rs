@@ -4,6 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 use pool_testkit::{ServerConfig, TestServer};
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::call::usage;
 use crate::outcome::Exit;
@@ -34,6 +35,17 @@ pub struct ServeArgs {
 
 /// Runs `mmpool serve` until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> Exit {
+    // Listen for the stop signals before saying READY: a parent may stop us right after it.
+    let (mut terminate, mut interrupt) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: cannot listen for signals: {e}");
+            return Exit::Failed;
+        }
+    };
     let server = match start(&args) {
         Ok(server) => server,
         Err(e) => return usage(&e),
@@ -44,8 +56,8 @@ pub async fn run(args: ServeArgs) -> Exit {
     // The line must reach a parent that waits for it, even when stdout is a pipe.
     let _ = std::io::stdout().flush();
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminated() => {}
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
     }
     drop(server);
     Exit::Ok
@@ -59,14 +71,4 @@ fn start(args: &ServeArgs) -> Result<TestServer, String> {
         config = config.bind(endpoint).map_err(|e| e.to_string())?;
     }
     TestServer::start(config.build()).map_err(|e| format!("cannot serve {}: {e}", args.id))
-}
-
-/// Resolves on SIGTERM (how process managers and test harnesses stop a server).
-async fn terminated() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut signal) => {
-            signal.recv().await;
-        }
-        Err(_) => futures::future::pending().await,
-    }
 }

@@ -92,10 +92,15 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
                 let Some((request, message)) = next else {
                     break;
                 };
-                if let Err(e) = send.send(message).await {
+                let sent = send.send(message).await;
+                shared.in_writers.fetch_sub(1, Ordering::AcqRel);
+                if let Err(e) = sent {
                     let mut unsent: Vec<RequestId> = request.into_iter().collect();
                     unsent.extend(batch().iter().filter_map(|(id, _)| *id));
+                    let given_up = batch().len();
                     batch().clear();
+                    shared.in_writers.fetch_sub(given_up, Ordering::AcqRel);
+                    shared.batch_written.notify(usize::MAX);
                     return Exit::Lost {
                         reason: LostReason::SendFailed,
                         unsent,
@@ -103,6 +108,7 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
                     };
                 }
             }
+            shared.batch_written.notify(usize::MAX);
         }
     };
     let reader = async {
@@ -155,6 +161,11 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
         Either::Right((Either::Right((exit, _)), _)) => exit,
     };
     // Whatever the writer had taken and not handed to the socket never left.
+    let left = batch().len();
+    if left > 0 {
+        shared.in_writers.fetch_sub(left, Ordering::AcqRel);
+        shared.batch_written.notify(usize::MAX);
+    }
     match exit {
         Exit::Lost {
             reason,
@@ -221,6 +232,7 @@ fn take_outbox<Rt: Runtime>(
     {
         Some(link) => {
             std::mem::swap(&mut link.outbox, batch);
+            shared.in_writers.fetch_add(batch.len(), Ordering::AcqRel);
             true
         }
         None => false,

@@ -526,11 +526,41 @@ impl<Rt: Runtime> Pool<Rt> {
     /// Closes the pool: every request still running ends [`Error::Closed`], every connection
     /// is closed, and this returns once all background tasks have ended.
     pub async fn shutdown(&self) {
+        self.flush(SHUTDOWN_FLUSH).await;
         close(&self.shared);
         wait_until(&self.shared.task_ended, || {
             self.shared.live_tasks.load(Ordering::Acquire) == 0
         })
         .await;
+    }
+}
+
+/// How long `shutdown` waits for connections to hand what they were given to their sockets.
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
+
+impl<Rt: Runtime> Pool<Rt> {
+    /// Waits (at most `limit`) until every message the core has transmitted has been handed to
+    /// its socket: a oneway request that ended `Sent` must not be dropped with its connection.
+    async fn flush(&self, limit: Duration) {
+        let shared = &self.shared;
+        let mut sleep = Box::pin(shared.rt.sleep_until(shared.rt.now() + limit));
+        loop {
+            let listener = shared.batch_written.listen();
+            let idle = {
+                let inner = shared.lock();
+                inner
+                    .servers
+                    .values()
+                    .filter_map(|s| s.link.as_ref())
+                    .all(|l| l.outbox.is_empty())
+            } && shared.in_writers.load(Ordering::Acquire) == 0;
+            if idle {
+                return;
+            }
+            if let Either::Right(_) = select(listener, sleep.as_mut()).await {
+                return;
+            }
+        }
     }
 }
 

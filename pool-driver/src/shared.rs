@@ -104,6 +104,10 @@ pub(crate) struct Shared<Rt: Runtime> {
     pub(crate) slots_freed: event_listener::Event,
     /// Notified when a background task ends.
     pub(crate) task_ended: event_listener::Event,
+    /// Messages a connection writer has taken from its outbox and not yet handed to its socket.
+    pub(crate) in_writers: AtomicUsize,
+    /// Notified when a writer has handed a batch to its socket (or given it up).
+    pub(crate) batch_written: event_listener::Event,
     pub(crate) live_tasks: AtomicUsize,
     pub(crate) counters: DriverCounters,
 }
@@ -130,6 +134,8 @@ impl<Rt: Runtime> Shared<Rt> {
             readiness: event_listener::Event::new(),
             slots_freed: event_listener::Event::new(),
             task_ended: event_listener::Event::new(),
+            in_writers: AtomicUsize::new(0),
+            batch_written: event_listener::Event::new(),
             live_tasks: AtomicUsize::new(0),
             counters: DriverCounters::default(),
         }

@@ -1,0 +1,466 @@
+//! `mmpool all` (fan-out to every Thing) against fake hololinked servers, and `mmpool serve` (a
+//! fake server as a process) driven by `mmpool call`.
+//!
+//! Deadlines only bound hangs; nothing here asserts a duration.
+
+mod common;
+
+use common::{closed_tcp_endpoint, run, run_with, server_arg, tcp_server, Background};
+use serde_json::{json, Value};
+
+/// `{thing: {"error": {...}}}`'s kind and message.
+#[track_caller]
+fn error_of(object: &Value, thing: &str) -> (String, String) {
+    let error = &object[thing]["error"];
+    assert!(error.is_object(), "{thing} has no error: {object}");
+    (
+        error["kind"].as_str().unwrap().to_owned(),
+        error["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+// ---- mmpool all ----------------------------------------------------------------------------
+
+#[test]
+fn all_fans_out_to_every_thing_of_every_server() {
+    let alpha = tcp_server("alpha", &["alpha", "extra"]);
+    let beta = tcp_server("beta", &[]);
+    let (a, b) = (server_arg(&alpha), server_arg(&beta));
+    let base = [
+        "all",
+        "--server",
+        &a,
+        "--server",
+        &b,
+        "--thing",
+        "extra=alpha",
+    ];
+
+    let r = run(&[&base[..], &["readproperty", "number"]].concat());
+    r.expect_code(0);
+    assert_eq!(
+        r.json(),
+        json!({"alpha": {"ok": 1.5}, "extra": {"ok": 1.5}, "beta": {"ok": 1.5}})
+    );
+
+    let r = run(&[&base[..], &["writeproperty", "text", "\"all\""]].concat());
+    r.expect_code(0);
+    assert_eq!(
+        r.json(),
+        json!({"alpha": {"ok": null}, "extra": {"ok": null}, "beta": {"ok": null}})
+    );
+    let r = run(&[&base[..], &["invokeaction", "add", r#"{"a": 40, "b": 2}"#]].concat());
+    r.expect_code(0);
+    assert_eq!(
+        r.json(),
+        json!({"alpha": {"ok": 42}, "extra": {"ok": 42}, "beta": {"ok": 42}})
+    );
+    let r = run(&[&base[..], &["readproperty", "text"]].concat());
+    r.expect_code(0);
+    assert_eq!(
+        r.json(),
+        json!({"alpha": {"ok": "all"}, "extra": {"ok": "all"}, "beta": {"ok": "all"}})
+    );
+    // Every Thing was asked once per run, on its own server.
+    assert_eq!(alpha.stats().operations_of("invokeaction"), 2);
+    assert_eq!(beta.stats().operations_of("invokeaction"), 1);
+}
+
+#[test]
+fn all_reports_a_remote_exception_per_thing() {
+    let alpha = tcp_server("alpha", &["alpha", "extra"]);
+    let beta = tcp_server("beta", &[]);
+    let r = run(&[
+        "all",
+        "--server",
+        &server_arg(&alpha),
+        "--server",
+        &server_arg(&beta),
+        "--thing",
+        "extra=alpha",
+        "invokeaction",
+        "fail",
+        r#"{"message":"boom"}"#,
+    ]);
+    r.expect_code(3);
+    let object = r.json();
+    assert_eq!(object.as_object().unwrap().len(), 3, "{object}");
+    for thing in ["alpha", "extra", "beta"] {
+        assert_eq!(
+            error_of(&object, thing),
+            ("remote_exception".to_owned(), "ValueError: boom".to_owned())
+        );
+    }
+}
+
+#[test]
+fn all_with_one_server_unreachable_reports_it_and_answers_the_others() {
+    let alpha = tcp_server("alpha", &["alpha", "extra"]);
+    let gone = format!("gone={}", closed_tcp_endpoint());
+    let r = run(&[
+        "all",
+        "--server",
+        &server_arg(&alpha),
+        "--server",
+        &gone,
+        "--thing",
+        "extra=alpha",
+        "--timeout",
+        "3",
+        "readproperty",
+        "number",
+    ]);
+    r.expect_code(6);
+    let object = r.json();
+    assert_eq!(object["alpha"], json!({"ok": 1.5}), "{object}");
+    assert_eq!(object["extra"], json!({"ok": 1.5}), "{object}");
+    let (kind, message) = error_of(&object, "gone");
+    assert_eq!(kind, "unreachable", "{object}");
+    assert!(!message.is_empty());
+}
+
+#[test]
+fn all_reports_an_unknown_thing_as_invalid_message() {
+    // The server serves `a` and `b` only; the CLI also asks the server's own id, which it does
+    // not serve.
+    let server = tcp_server("srv", &["a", "b"]);
+    let r = run(&[
+        "all",
+        "--server",
+        &server_arg(&server),
+        "--thing",
+        "a=srv",
+        "--thing",
+        "b=srv",
+        "readproperty",
+        "number",
+    ]);
+    r.expect_code(7);
+    let object = r.json();
+    assert_eq!(object["a"], json!({"ok": 1.5}), "{object}");
+    assert_eq!(object["b"], json!({"ok": 1.5}), "{object}");
+    assert_eq!(error_of(&object, "srv").0, "invalid_message");
+}
+
+#[test]
+fn all_server_timeout_exits_4() {
+    let server = tcp_server("srv", &["a", "b"]);
+    let r = run(&[
+        "all",
+        "--server",
+        &server_arg(&server),
+        "--thing",
+        "a=srv",
+        "--thing",
+        "b=srv",
+        "--execution-timeout",
+        "0.2",
+        "invokeaction",
+        "sleep_for",
+        r#"{"seconds": 60}"#,
+    ]);
+    // `srv` itself is not served (exit 7 for it); the first failing Thing by id, `a`, decides.
+    r.expect_code(4);
+    let object = r.json();
+    assert_eq!(error_of(&object, "a").0, "server_timeout");
+    assert!(error_of(&object, "b").1.contains("execution"), "{object}");
+}
+
+#[test]
+fn all_usage_errors_exit_2() {
+    let good = format!("a={}", closed_tcp_endpoint());
+    for args in [
+        vec!["all", "readproperty", "number"],
+        vec!["all", "--server", &good, "readproperty"],
+        vec!["all", "--server", &good, "writeproperty", "number", "{nope"],
+        vec!["all", "--server", "a=foo://x", "readproperty", "number"],
+        vec![
+            "all",
+            "--server",
+            &good,
+            "--thing",
+            "x=nosuch",
+            "readproperty",
+            "number",
+        ],
+        vec![
+            "all",
+            "--server",
+            &good,
+            "--timeout",
+            "x",
+            "readproperty",
+            "number",
+        ],
+    ] {
+        let r = run(&args);
+        r.expect_code(2);
+        assert!(r.stderr.starts_with("error:"), "{args:?}: {r:#?}");
+        assert_eq!(r.stdout, "", "{args:?}");
+    }
+}
+
+/// BUG (as in `mmpool call`): a negative-number payload is taken for an option.
+#[test]
+fn all_takes_a_negative_number_payload_as_json() {
+    let server = tcp_server("srv", &[]);
+    let r = run(&[
+        "all",
+        "--server",
+        &server_arg(&server),
+        "writeproperty",
+        "number",
+        "-1",
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json(), json!({"srv": {"ok": null}}));
+}
+
+// ---- mmpool serve --------------------------------------------------------------------------
+
+/// Reads `n` `READY <endpoint>` lines from a starting `mmpool serve`.
+fn ready_endpoints(serve: &mut Background, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let line = serve
+                .next_line()
+                .expect("mmpool serve printed a READY line before closing stdout");
+            line.strip_prefix("READY ")
+                .unwrap_or_else(|| panic!("not a READY line: {line:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn serve_answers_calls_over_tcp_and_ipc_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let ipc_path = dir.path().join("serve.ipc");
+    let ipc = format!("ipc://{}", ipc_path.display());
+    let mut serve = Background::spawn(&[
+        "serve",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--bind",
+        &ipc,
+        "--id",
+        "served",
+        "--things",
+        "a,b",
+        "--send-hwm",
+        "0",
+    ]);
+    let endpoints = ready_endpoints(&mut serve, 2);
+    let tcp = &endpoints[0];
+    assert!(tcp.starts_with("tcp://127.0.0.1:"), "{endpoints:?}");
+    assert!(!tcp.ends_with(":0"), "the real port is announced: {tcp}");
+    assert_eq!(endpoints[1], ipc);
+
+    for endpoint in &endpoints {
+        let s = format!("served={endpoint}");
+        let r = run(&["call", "--server", &s, "a", "readproperty", "number"]);
+        r.expect_code(0);
+        assert_eq!(r.json(), json!(1.5));
+        let r = run(&[
+            "call",
+            "--server",
+            &s,
+            "b",
+            "invokeaction",
+            "add",
+            r#"{"a":1,"b":2}"#,
+        ]);
+        r.expect_code(0);
+        assert_eq!(r.json(), json!(3));
+    }
+    // State is per Thing and shared by both endpoints.
+    let tcp_arg = format!("served={tcp}");
+    let ipc_arg = format!("served={ipc}");
+    run(&[
+        "call",
+        "--server",
+        &tcp_arg,
+        "a",
+        "writeproperty",
+        "number",
+        "8",
+    ])
+    .expect_code(0);
+    let r = run(&["call", "--server", &ipc_arg, "a", "readproperty", "number"]);
+    assert_eq!(r.json(), json!(8));
+    let r = run(&["call", "--server", &ipc_arg, "b", "readproperty", "number"]);
+    assert_eq!(r.json(), json!(1.5));
+    // With --things, the id itself is not a Thing.
+    run(&[
+        "call",
+        "--server",
+        &tcp_arg,
+        "served",
+        "readproperty",
+        "number",
+    ])
+    .expect_code(7);
+    let r = run(&[
+        "all",
+        "--server",
+        &tcp_arg,
+        "--thing",
+        "a=served",
+        "--thing",
+        "b=served",
+        "readproperty",
+        "number",
+    ]);
+    assert_eq!(r.json()["b"], json!({"ok": 1.5}));
+
+    serve.signal("TERM");
+    let r = serve.finish();
+    r.expect_code(0);
+    assert!(!ipc_path.exists(), "the ipc socket file is removed on exit");
+    // And it is gone: nothing answers any more.
+    run(&[
+        "call",
+        "--server",
+        &tcp_arg,
+        "--timeout",
+        "1",
+        "a",
+        "readproperty",
+        "number",
+    ])
+    .expect_code(6);
+}
+
+#[test]
+fn serve_with_default_thing_stops_on_sigint() {
+    let mut serve = Background::spawn(&["serve", "--bind", "tcp://127.0.0.1:0", "--id", "solo"]);
+    let endpoint = ready_endpoints(&mut serve, 1).remove(0);
+    let s = format!("solo={endpoint}");
+    let r = run(&["call", "--server", &s, "solo", "readproperty", "text"]);
+    r.expect_code(0);
+    assert_eq!(r.json(), json!("hello"));
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "solo",
+        "invokeaction",
+        "fail",
+        r#"{"message":"boom"}"#,
+    ]);
+    r.expect_code(3);
+    assert_eq!(r.one_error_line(), "ValueError: boom");
+    serve.signal("INT");
+    serve.finish().expect_code(0);
+}
+
+/// What `serve_stops_cleanly_on_sigterm_sent_right_after_ready` runs: a supervisor that starts
+/// `mmpool serve`, waits for READY and stops it at once (shell builtins, so no delay between
+/// the two), `$3` times; prints one line per unclean stop, then `bad=N`. A server still running
+/// 10 s after its SIGTERM is killed (that bound only ends a hang) and counted. Its stderr goes
+/// to a file, so no stray process can keep the test's pipes open.
+const READY_THEN_SIGTERM: &str = r#"
+mmpool="$1"; dir="$2"; n="$3"; i=0; bad=0
+while [ "$i" -lt "$n" ]; do
+  i=$((i + 1))
+  rm -f "$dir/out"; mkfifo "$dir/out"
+  "$mmpool" serve --bind "ipc://$dir/q$i.ipc" --id quick > "$dir/out" 2> "$dir/err" &
+  pid=$!
+  read -r line < "$dir/out"
+  kill -TERM "$pid"
+  waited=0
+  while kill -0 "$pid" 2> /dev/null && [ "$waited" -lt 100 ]; do
+    sleep 0.1; waited=$((waited + 1))
+  done
+  hung=no
+  if kill -0 "$pid" 2> /dev/null; then hung=yes; kill -KILL "$pid"; fi
+  wait "$pid"
+  rc=$?
+  left=no; [ -e "$dir/q$i.ipc" ] && left=yes
+  if [ "$rc" -ne 0 ] || [ "$left" = yes ]; then
+    bad=$((bad + 1))
+    echo "run $i: '$line' then SIGTERM: exit $rc, ignored SIGTERM: $hung, ipc file left: $left"
+  fi
+done
+echo "bad=$bad"
+"#;
+
+/// BUG: `mmpool serve` prints READY before it installs its SIGTERM/SIGINT handlers (they are
+/// registered only when `tokio::select!` first polls them), so a supervisor that stops the
+/// server right after READY often kills it with the default action: exit by signal (143) and
+/// the ipc socket file left behind, instead of a clean exit 0; and when the SIGTERM lands while
+/// tokio is registering the handler, it is caught but lost, and the server never exits. The
+/// window is small, so the
+/// supervisor does it 30 times (shell builtins, no delay); each run must stop cleanly.
+#[test]
+fn serve_stops_cleanly_on_sigterm_sent_right_after_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_with(
+        assert_cmd::Command::new("sh")
+            .timeout(common::HANG)
+            .arg("-c")
+            .arg(READY_THEN_SIGTERM)
+            .arg("sh")
+            .arg(common::mmpool_path())
+            .arg(dir.path())
+            .arg("30"),
+    );
+    r.expect_code(0);
+    assert_eq!(r.stdout_lines().last(), Some(&"bad=0"), "{r:#?}");
+}
+
+#[test]
+fn serve_bad_bind_is_one_line_and_exit_2() {
+    // A port that stays taken while mmpool tries to bind it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let dir = tempfile::tempdir().unwrap();
+    let no_dir = format!("ipc://{}", dir.path().join("no/such/dir/x.ipc").display());
+    for bind in ["foo://x", "ipc://", "tcp://256.1.1.1:5555", &no_dir, &taken] {
+        let r = run(&["serve", "--bind", bind, "--id", "bad"]);
+        r.expect_code(2);
+        assert!(r.one_error_line().starts_with("error:"), "{bind}: {r:#?}");
+        assert_eq!(r.stdout, "", "{bind}: no READY line");
+    }
+    drop(listener);
+    // A bad id, duplicate Things.
+    for args in [
+        vec!["serve", "--bind", "tcp://127.0.0.1:0", "--id", ""],
+        vec![
+            "serve",
+            "--bind",
+            "tcp://127.0.0.1:0",
+            "--id",
+            "x",
+            "--things",
+            "a,a",
+        ],
+    ] {
+        let r = run(&args);
+        r.expect_code(2);
+        assert!(r.one_error_line().starts_with("error:"), "{args:?}: {r:#?}");
+        assert_eq!(r.stdout, "", "{args:?}");
+    }
+}
+
+#[test]
+fn serve_needs_bind_and_id() {
+    for args in [
+        vec!["serve"],
+        vec!["serve", "--id", "x"],
+        vec!["serve", "--bind", "tcp://127.0.0.1:0"],
+        vec![
+            "serve",
+            "--bind",
+            "tcp://127.0.0.1:0",
+            "--id",
+            "x",
+            "--send-hwm",
+            "many",
+        ],
+    ] {
+        let r = run(&args);
+        r.expect_code(2);
+        assert!(r.stderr.starts_with("error:"), "{args:?}: {r:#?}");
+    }
+}
