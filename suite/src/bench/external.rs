@@ -11,11 +11,9 @@ use pool_driver::Pool;
 use super::config::{Client, Config, External};
 use super::libzmq::{libzmq_latency, libzmq_throughput, LibzmqClient};
 use super::measure::{latency_of, peak_rss_kib, reset_peak_rss, Latency, Throughput};
-use super::pool_client::{
-    build_pool, check_pool_stats, pool_latency, pool_throughput, pool_throughput_requests,
-};
-use super::raw::{raw_latency, raw_throughput, RawClient, RawTarget};
-use super::{chunks, task, LAT_CHUNKS};
+use super::pool_client::{build_pool, check_pool_stats, pool_throughput, pool_throughput_requests};
+use super::raw::{raw_throughput, RawTarget};
+use super::{chunks, latency_rep, task, LAT_CHUNKS};
 use crate::Harness;
 
 /// What libzmq's row is labelled with instead of a runtime.
@@ -170,35 +168,9 @@ async fn latency_on<H: Harness>(
     let mut raw_reps = Vec::new();
     let mut pool_reps = Vec::new();
     for rep in 0..config.reps {
-        let before = pool.stats();
-        let client = task::<H, _>(RawClient::connect(target.clone())).await;
-        let (_, mut client) = task::<H, _>(raw_latency::<H>(client, config.lat_warmup)).await;
-        task::<H, _>(pool_latency(
-            pool.clone(),
-            config.server_id,
-            config.lat_warmup,
-        ))
-        .await;
-        let (mut raw, mut pooled) = (Vec::new(), Vec::new());
-        for n in chunks(config.lat_n, LAT_CHUNKS) {
-            if want_raw {
-                let (samples, next) = task::<H, _>(raw_latency::<H>(client, n)).await;
-                client = next;
-                raw.extend(samples);
-            }
-            if want_pool {
-                pooled.extend(task::<H, _>(pool_latency(pool.clone(), config.server_id, n)).await);
-            }
-        }
-        drop(client);
-        let pool_requests = config.lat_warmup + if want_pool { config.lat_n } else { 0 };
-        check_pool_stats(&before, &pool.stats(), pool_requests as u64);
-        if want_raw {
-            raw_reps.push(latency_of(raw));
-        }
-        if want_pool {
-            pool_reps.push(latency_of(pooled));
-        }
+        let (raw, pooled) = latency_rep::<H>(config, target, pool, (want_raw, want_pool)).await;
+        raw_reps.extend(raw);
+        pool_reps.extend(pooled);
         eprintln!(
             "  [{}] latency rep {rep}: p50 raw {:.1} µs pool {:.1} µs",
             H::NAME,

@@ -294,13 +294,15 @@ async fn measure_on<H: Harness>(
         log_throughput(&label, rep, Client::Pool, &t);
         row.pool_tp.push(t);
 
-        let (r, p) = latency_rep::<H>(config, &target, &pool).await;
-        row.raw_lat.push(r);
-        row.pool_lat.push(p);
-        eprintln!(
-            "  [{label}] rep {rep}: latency p50 raw {:.1} µs pool {:.1} µs; p99 raw {:.1} µs pool {:.1} µs",
-            r.p50_us, p.p50_us, r.p99_us, p.p99_us
-        );
+        let (r, p) = latency_rep::<H>(config, &target, &pool, (true, true)).await;
+        row.raw_lat.extend(r);
+        row.pool_lat.extend(p);
+        if let (Some(r), Some(p)) = (row.raw_lat.last(), row.pool_lat.last()) {
+            eprintln!(
+                "  [{label}] rep {rep}: latency p50 raw {:.1} µs pool {:.1} µs; p99 raw {:.1} µs pool {:.1} µs",
+                r.p50_us, p.p50_us, r.p99_us, p.p99_us
+            );
+        }
     }
     pool.shutdown().await;
     row
@@ -347,13 +349,15 @@ async fn pool_rep<H: Harness>(
     window.into_throughput(config.clk_tck)
 }
 
-/// One latency run of each client after their warm-ups, in [`LAT_CHUNKS`] chunks that
-/// alternate raw and pool, with the pool's counters checked around it.
-async fn latency_rep<H: Harness>(
+/// One latency run of the wanted clients (`(raw, pool)`) after their warm-ups, in
+/// [`LAT_CHUNKS`] chunks that alternate raw and pool, with the pool's counters checked around
+/// it. A client that is not wanted gives `None`.
+pub(crate) async fn latency_rep<H: Harness>(
     config: &Config,
     target: &RawTarget,
     pool: &Pool<H::Rt>,
-) -> (Latency, Latency) {
+    (want_raw, want_pool): (bool, bool),
+) -> (Option<Latency>, Option<Latency>) {
     let before = pool.stats();
     let client = task::<H, _>(RawClient::connect(target.clone())).await;
     let (_, mut client) = task::<H, _>(raw_latency::<H>(client, config.lat_warmup)).await;
@@ -365,15 +369,22 @@ async fn latency_rep<H: Harness>(
     .await;
     let (mut raw, mut pooled) = (Vec::new(), Vec::new());
     for n in chunks(config.lat_n, LAT_CHUNKS) {
-        let (samples, next) = task::<H, _>(raw_latency::<H>(client, n)).await;
-        client = next;
-        raw.extend(samples);
-        pooled.extend(task::<H, _>(pool_latency(pool.clone(), config.server_id, n)).await);
+        if want_raw {
+            let (samples, next) = task::<H, _>(raw_latency::<H>(client, n)).await;
+            client = next;
+            raw.extend(samples);
+        }
+        if want_pool {
+            pooled.extend(task::<H, _>(pool_latency(pool.clone(), config.server_id, n)).await);
+        }
     }
     drop(client);
-    let requests = (config.lat_warmup + config.lat_n) as u64;
-    check_pool_stats(&before, &pool.stats(), requests);
-    (latency_of(raw), latency_of(pooled))
+    let requests = config.lat_warmup + if want_pool { config.lat_n } else { 0 };
+    check_pool_stats(&before, &pool.stats(), requests as u64);
+    (
+        want_raw.then(|| latency_of(raw)),
+        want_pool.then(|| latency_of(pooled)),
+    )
 }
 
 /// `n` split into at most `k` non-empty parts of nearly equal size.
