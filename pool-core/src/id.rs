@@ -88,14 +88,13 @@ impl IdCodec {
             | (0b10 << 62)
             | (bits & ((1u128 << 62) - 1));
         let mut out = [b'-'; MESSAGE_ID_LEN];
-        let mut nibble = 32;
-        for (pos, byte) in out.iter_mut().enumerate() {
-            if matches!(pos, 8 | 13 | 18 | 23) {
-                continue;
+        // Two hex digits per byte, straight from a table (no 128-bit shift per digit): this runs
+        // for every request and every reply.
+        let bytes = uuid.to_be_bytes();
+        for &(at, from, to) in &GROUPS {
+            for (pair, &byte) in out[at..].chunks_exact_mut(2).zip(&bytes[from..to]) {
+                pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
             }
-            nibble -= 1;
-            let digit = ((uuid >> (nibble * 4)) & 0xF) as u8;
-            *byte = HEX_DIGITS[usize::from(digit)];
         }
         MessageIdText(out)
     }
@@ -106,17 +105,24 @@ impl IdCodec {
     /// or odd length) is `None`.
     #[must_use]
     pub(crate) fn decode(&self, text: &[u8]) -> Option<DecodedId> {
-        let bytes: &[u8; MESSAGE_ID_LEN] = text.try_into().ok()?;
-        let mut uuid: u128 = 0;
-        for (pos, &byte) in bytes.iter().enumerate() {
-            if matches!(pos, 8 | 13 | 18 | 23) {
-                if byte != b'-' {
+        let text: &[u8; MESSAGE_ID_LEN] = text.try_into().ok()?;
+        if GROUPS[1..].iter().any(|&(at, _, _)| text[at - 1] != b'-') {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for &(at, from, to) in &GROUPS {
+            for (byte, pair) in bytes[from..to].iter_mut().zip(text[at..].chunks_exact(2)) {
+                let (high, low) = (
+                    HEX_VALUES[usize::from(pair[0])],
+                    HEX_VALUES[usize::from(pair[1])],
+                );
+                if (high | low) > 0xF {
                     return None;
                 }
-                continue;
+                *byte = (high << 4) | low;
             }
-            uuid = (uuid << 4) | u128::from(hex_value(byte)?);
         }
+        let uuid = u128::from_be_bytes(bytes);
         if (uuid >> 76) & 0xF != 0x4 || (uuid >> 62) & 0b11 != 0b10 {
             return None;
         }
@@ -132,15 +138,39 @@ impl IdCodec {
     }
 }
 
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+/// The five groups of `8-4-4-4-12`: where each starts in the text, and which bytes of the
+/// 16-byte UUID it spells (two digits a byte). A hyphen stands before every group but the first.
+const GROUPS: [(usize, usize, usize); 5] =
+    [(0, 0, 4), (9, 4, 6), (14, 6, 8), (19, 8, 10), (24, 10, 16)];
 
-fn hex_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        _ => None,
+/// The two lowercase hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0xF]];
+        byte += 1;
     }
-}
+    table
+};
+
+/// The value of every lowercase hex digit; `0xFF` for any other byte (uppercase included: it
+/// is not what we write).
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut digit = 0;
+    while digit < 10 {
+        table[b'0' as usize + digit] = digit as u8;
+        digit += 1;
+    }
+    let mut letter = 0;
+    while letter < 6 {
+        table[b'a' as usize + letter] = 10 + letter as u8;
+        letter += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -193,5 +223,44 @@ mod tests {
                 generation: 9
             })
         );
+    }
+
+    /// The table-driven text is exactly the UUID's `{:032x}` digits with hyphens at 8-4-4-4-12,
+    /// and decoding refuses any text with one byte changed to a non-digit.
+    #[test]
+    fn text_matches_plain_hex_formatting() {
+        use std::string::String;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let codec = IdCodec::new(next());
+            let (slot, generation) = (next() as u32, next() as u32);
+            let text = codec.encode(slot, generation);
+            let digits: String = text.as_str().chars().filter(|&c| c != '-').collect();
+            let uuid = u128::from_str_radix(&digits, 16).unwrap();
+            let plain = std::format!("{uuid:032x}");
+            let expected = std::format!(
+                "{}-{}-{}-{}-{}",
+                &plain[..8],
+                &plain[8..12],
+                &plain[12..16],
+                &plain[16..20],
+                &plain[20..]
+            );
+            assert_eq!(text.as_str(), expected);
+            assert_eq!(
+                codec.decode(text.as_bytes()),
+                Some(DecodedId { slot, generation })
+            );
+            let pos = (next() % 36) as usize;
+            let mut bad = *text.as_bytes();
+            bad[pos] = if bad[pos] == b'-' { b'0' } else { b'g' };
+            assert_eq!(codec.decode(&bad), None, "{:?}", core::str::from_utf8(&bad));
+        }
     }
 }
