@@ -35,7 +35,13 @@ fn ready_pool(capacity: usize) -> (BenchPool, ServerId, ThingId) {
         requests: capacity,
         ..Capacity::default()
     });
-    let mut pool = Pool::new(Config::default(), "bench-client", 7, memory).unwrap();
+    // Every request in flight on the wire at once (the default cap of 500 per server guards
+    // libzmq ROUTER pipes; there is no ROUTER here).
+    let config = Config {
+        max_in_flight_per_server: u32::try_from(capacity).unwrap(),
+        ..Config::default()
+    };
+    let mut pool = Pool::new(config, "bench-client", 7, memory).unwrap();
     let server = pool.add_server("demo", NOW).unwrap();
     let thing = pool.map_thing(server).unwrap();
     while pool.poll_event().is_some() {}
