@@ -4,6 +4,10 @@
 //! leaves the heap at once (O(log n)) instead of lingering as a stale timer. The heap therefore
 //! never holds more entries than there are slots, and `poll_timeout` is the heap top: always the
 //! earliest live deadline.
+//!
+//! The heap array keeps each deadline beside its slot index, so sifting compares within the
+//! array and only writes the moved entries' positions back to their slots: a slot holds the
+//! caller's whole request, and reading one per comparison was a cache miss per heap level.
 
 use super::list::NIL;
 use crate::time::Instant;
@@ -14,8 +18,24 @@ pub(crate) trait Timed {
     fn heap_pos(&mut self) -> &mut u32;
 }
 
-/// Heap bookkeeping; the heap array itself (`&mut [u32]` of entry indices) lives in the pool's
-/// memory beside the entries.
+/// One place in the heap array: a slot index and the deadline it had when it was pushed (a
+/// slot's deadline does not change while it is in the heap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapEntry {
+    at: Instant,
+    index: u32,
+}
+
+impl HeapEntry {
+    /// An unused place.
+    pub(crate) const EMPTY: HeapEntry = HeapEntry {
+        at: Instant(0),
+        index: NIL,
+    };
+}
+
+/// Heap bookkeeping; the heap array itself (`&mut [HeapEntry]`) lives in the pool's memory
+/// beside the entries.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct DeadlineHeap {
     len: u32,
@@ -28,31 +48,33 @@ impl DeadlineHeap {
     }
 
     /// Index and deadline of the earliest entry.
-    pub(crate) fn peek<T: Timed>(&self, heap: &[u32], table: &[T]) -> Option<(u32, Instant)> {
+    pub(crate) fn peek(&self, heap: &[HeapEntry]) -> Option<(u32, Instant)> {
         if self.len == 0 {
             return None;
         }
-        let index = *heap.first()?;
-        Some((index, table.get(index as usize)?.deadline()))
+        heap.first().map(|e| (e.index, e.at))
     }
 
     /// Adds `index`, whose deadline is already set. Ignored if the heap is full (cannot happen
     /// when the heap has one place per entry and each entry is pushed at most once).
-    pub(crate) fn push<T: Timed>(&mut self, heap: &mut [u32], table: &mut [T], index: u32) {
+    pub(crate) fn push<T: Timed>(&mut self, heap: &mut [HeapEntry], table: &mut [T], index: u32) {
         let pos = self.len;
-        let Some(place) = heap.get_mut(pos as usize) else {
+        let (Some(place), Some(entry)) =
+            (heap.get_mut(pos as usize), table.get_mut(index as usize))
+        else {
             return;
         };
-        *place = index;
-        if let Some(entry) = table.get_mut(index as usize) {
-            *entry.heap_pos() = pos;
-        }
+        *place = HeapEntry {
+            at: entry.deadline(),
+            index,
+        };
+        *entry.heap_pos() = pos;
         self.len += 1;
         self.sift_up(heap, table, pos);
     }
 
     /// Removes `index` if it is in the heap.
-    pub(crate) fn remove<T: Timed>(&mut self, heap: &mut [u32], table: &mut [T], index: u32) {
+    pub(crate) fn remove<T: Timed>(&mut self, heap: &mut [HeapEntry], table: &mut [T], index: u32) {
         let Some(entry) = table.get_mut(index as usize) else {
             return;
         };
@@ -65,37 +87,38 @@ impl DeadlineHeap {
         if pos == last {
             return;
         }
-        let moved = heap.get(last as usize).copied().unwrap_or(NIL);
-        if let Some(place) = heap.get_mut(pos as usize) {
-            *place = moved;
-        }
-        if let Some(e) = table.get_mut(moved as usize) {
-            *e.heap_pos() = pos;
-        }
+        let moved = heap.get(last as usize).copied().unwrap_or(HeapEntry::EMPTY);
+        Self::put(heap, table, pos, moved);
         let pos = self.sift_up(heap, table, pos);
         self.sift_down(heap, table, pos);
     }
 
-    fn key<T: Timed>(heap: &[u32], table: &[T], pos: u32) -> Option<Instant> {
-        let index = *heap.get(pos as usize)?;
-        Some(table.get(index as usize)?.deadline())
+    fn key(heap: &[HeapEntry], pos: u32) -> Option<Instant> {
+        heap.get(pos as usize).map(|e| e.at)
     }
 
-    fn swap<T: Timed>(heap: &mut [u32], table: &mut [T], a: u32, b: u32) {
-        heap.swap(a as usize, b as usize);
-        for pos in [a, b] {
-            if let Some(&index) = heap.get(pos as usize) {
-                if let Some(e) = table.get_mut(index as usize) {
-                    *e.heap_pos() = pos;
-                }
-            }
+    /// Writes `entry` at `pos` and tells its slot where it now is.
+    fn put<T: Timed>(heap: &mut [HeapEntry], table: &mut [T], pos: u32, entry: HeapEntry) {
+        if let Some(place) = heap.get_mut(pos as usize) {
+            *place = entry;
+        }
+        if let Some(slot) = table.get_mut(entry.index as usize) {
+            *slot.heap_pos() = pos;
         }
     }
 
-    fn sift_up<T: Timed>(&self, heap: &mut [u32], table: &mut [T], mut pos: u32) -> u32 {
+    fn swap<T: Timed>(heap: &mut [HeapEntry], table: &mut [T], a: u32, b: u32) {
+        let (Some(&ea), Some(&eb)) = (heap.get(a as usize), heap.get(b as usize)) else {
+            return;
+        };
+        Self::put(heap, table, a, eb);
+        Self::put(heap, table, b, ea);
+    }
+
+    fn sift_up<T: Timed>(&self, heap: &mut [HeapEntry], table: &mut [T], mut pos: u32) -> u32 {
         while pos > 0 {
             let parent = (pos - 1) / 2;
-            match (Self::key(heap, table, pos), Self::key(heap, table, parent)) {
+            match (Self::key(heap, pos), Self::key(heap, parent)) {
                 (Some(k), Some(pk)) if k < pk => {
                     Self::swap(heap, table, pos, parent);
                     pos = parent;
@@ -106,7 +129,7 @@ impl DeadlineHeap {
         pos
     }
 
-    fn sift_down<T: Timed>(&self, heap: &mut [u32], table: &mut [T], mut pos: u32) {
+    fn sift_down<T: Timed>(&self, heap: &mut [HeapEntry], table: &mut [T], mut pos: u32) {
         loop {
             let left = pos.saturating_mul(2).saturating_add(1);
             if left >= self.len {
@@ -114,10 +137,10 @@ impl DeadlineHeap {
             }
             let right = left + 1;
             let mut child = left;
-            if right < self.len && Self::key(heap, table, right) < Self::key(heap, table, left) {
+            if right < self.len && Self::key(heap, right) < Self::key(heap, left) {
                 child = right;
             }
-            if Self::key(heap, table, child) < Self::key(heap, table, pos) {
+            if Self::key(heap, child) < Self::key(heap, pos) {
                 Self::swap(heap, table, pos, child);
                 pos = child;
             } else {
@@ -156,7 +179,7 @@ mod tests {
                 pos: NIL,
             })
             .collect();
-        let mut heap = [0u32; 8];
+        let mut heap = [HeapEntry::EMPTY; 8];
         let mut h = DeadlineHeap::default();
         for i in 0..8 {
             h.push(&mut heap, &mut table, i);
@@ -165,7 +188,7 @@ mod tests {
         h.remove(&mut heap, &mut table, 5); // 60
         h.remove(&mut heap, &mut table, 5); // again: no-op
         let mut out = Vec::new();
-        while let Some((i, at)) = h.peek(&heap, &table) {
+        while let Some((i, at)) = h.peek(&heap) {
             out.push(at.0);
             h.remove(&mut heap, &mut table, i);
         }
@@ -191,7 +214,7 @@ mod tests {
                     pos: NIL,
                 })
                 .collect();
-            let mut heap = std::vec![0u32; n];
+            let mut heap = std::vec![HeapEntry::EMPTY; n];
             let mut h = DeadlineHeap::default();
             let mut inside: Vec<u32> = Vec::new();
             for _ in 0..200 {
@@ -204,7 +227,7 @@ mod tests {
                     inside.push(i);
                 }
                 let expected = inside.iter().map(|&i| table[i as usize].at).min();
-                assert_eq!(h.peek(&heap, &table).map(|(_, at)| at), expected);
+                assert_eq!(h.peek(&heap).map(|(_, at)| at), expected);
                 assert_eq!(h.len() as usize, inside.len());
             }
         }

@@ -2,7 +2,7 @@
 //! run time with `alloc` ([`HeapMemory`]). Nothing grows after creation, so memory is bounded by
 //! the chosen capacity and the hot path never allocates.
 
-use super::deadlines::Timed;
+use super::deadlines::{HeapEntry, Timed};
 use super::event::Outcome;
 use super::handles::{FanoutId, ServerId, ThingId};
 use super::list::{Links, List, NIL};
@@ -186,7 +186,7 @@ pub struct FanoutEntry {
 /// Borrowed views of all tables at once.
 pub struct Parts<'a, R> {
     pub(crate) slots: &'a mut [Slot<R>],
-    pub(crate) heap: &'a mut [u32],
+    pub(crate) heap: &'a mut [HeapEntry],
     pub(crate) servers: &'a mut [ServerEntry],
     pub(crate) things: &'a mut [ThingEntry],
     pub(crate) fanouts: &'a mut [FanoutEntry],
@@ -195,7 +195,7 @@ pub struct Parts<'a, R> {
 /// Shared views of all tables at once.
 pub struct PartsRef<'a, R> {
     pub(crate) slots: &'a [Slot<R>],
-    pub(crate) heap: &'a [u32],
+    pub(crate) heap: &'a [HeapEntry],
     pub(crate) servers: &'a [ServerEntry],
     pub(crate) things: &'a [ThingEntry],
 }
@@ -222,7 +222,7 @@ pub struct FixedMemory<
     const FANOUTS: usize,
 > {
     slots: [Slot<R>; SLOTS],
-    heap: [u32; SLOTS],
+    heap: [HeapEntry; SLOTS],
     servers: [ServerEntry; SERVERS],
     things: [ThingEntry; THINGS],
     fanouts: [FanoutEntry; FANOUTS],
@@ -245,7 +245,7 @@ impl<R, const SLOTS: usize, const SERVERS: usize, const THINGS: usize, const FAN
         }
         FixedMemory {
             slots: core::array::from_fn(|_| Slot::new()),
-            heap: [NIL; SLOTS],
+            heap: [HeapEntry::EMPTY; SLOTS],
             servers: core::array::from_fn(|_| ServerEntry::new()),
             things: [ThingEntry::default(); THINGS],
             fanouts: [FanoutEntry::default(); FANOUTS],
@@ -316,7 +316,7 @@ impl Default for Capacity {
 #[cfg(feature = "alloc")]
 pub struct HeapMemory<R> {
     slots: alloc::boxed::Box<[Slot<R>]>,
-    heap: alloc::boxed::Box<[u32]>,
+    heap: alloc::boxed::Box<[HeapEntry]>,
     servers: alloc::boxed::Box<[ServerEntry]>,
     things: alloc::boxed::Box<[ThingEntry]>,
     fanouts: alloc::boxed::Box<[FanoutEntry]>,
@@ -337,7 +337,7 @@ impl<R> HeapMemory<R> {
                 .map(|_| Slot::new())
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
-            heap: alloc::vec![NIL; requests].into_boxed_slice(),
+            heap: alloc::vec![HeapEntry::EMPTY; requests].into_boxed_slice(),
             servers: (0..servers)
                 .map(|_| ServerEntry::new())
                 .collect::<Vec<_>>()

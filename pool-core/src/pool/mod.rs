@@ -694,7 +694,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.observe(now);
         let mut v = self.view();
-        while let Some((index, deadline)) = v.s.deadlines.peek(v.p.heap, v.p.slots) {
+        while let Some((index, deadline)) = v.s.deadlines.peek(v.p.heap) {
             if deadline > now {
                 break;
             }
@@ -911,11 +911,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let parts = self.mem.parts_ref();
-        let request = self
-            .state
-            .deadlines
-            .peek(parts.heap, parts.slots)
-            .map(|(_, at)| at);
+        let request = self.state.deadlines.peek(parts.heap).map(|(_, at)| at);
         match (request, self.state.server_timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
