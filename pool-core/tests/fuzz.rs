@@ -5,8 +5,8 @@
 //!
 //! ```sh
 //! cargo install cargo-bolero
-//! cargo +nightly bolero test -p pool-core --test fuzz core_input_sequences -T 10min
-//! cargo +nightly bolero test -p pool-core --test fuzz reply_decoder -T 10min
+//! cargo +nightly bolero test -p pool-core core_input_sequences -T 10min
+//! cargo +nightly bolero test -p pool-core reply_decoder -T 10min
 //! ```
 //!
 //! The properties: nothing panics; every started request ends exactly once (never twice, never
