@@ -1060,7 +1060,7 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
             key_style: self.config.key_style,
             fields: user.fields(),
         };
-        wire::encoded_len(&header) <= self.config.max_header_len
+        wire::encoded_len_at_most(&header, self.config.max_header_len)
     }
 
     fn refuse(&mut self, kind: StartErrorKind, user: R) -> StartError<R> {

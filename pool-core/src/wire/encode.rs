@@ -135,8 +135,32 @@ fn thing_context_len(style: KeyStyle, ctx: &ThingContext) -> usize {
 /// Exact number of bytes [`encode_request`] writes for `header`.
 #[must_use]
 pub fn encoded_len(header: &RequestHeader<'_>) -> usize {
+    strings_of(header)
+        .iter()
+        .fold(fixed_len_of(header), |len, s| {
+            len.saturating_add(escaped_len(s))
+        })
+}
+
+/// Whether `encoded_len(header) <= max`, cheaply in the usual case: when the strings fit even
+/// if every byte needed the longest escape (`\u00XX`, 6 bytes), none of them is scanned. The
+/// pool asks this for every request it starts.
+#[must_use]
+pub fn encoded_len_at_most(header: &RequestHeader<'_>, max: usize) -> bool {
+    let raw = strings_of(header)
+        .iter()
+        .fold(0usize, |len, s| len.saturating_add(s.len()));
+    let worst = fixed_len_of(header).saturating_add(raw.saturating_mul(MAX_ESCAPED_PER_BYTE));
+    worst <= max || encoded_len(header) <= max
+}
+
+/// The most bytes one byte of a string becomes once escaped (`\u00XX`).
+const MAX_ESCAPED_PER_BYTE: usize = 6;
+
+/// The header's strings, each written escaped.
+fn strings_of<'h>(header: &'h RequestHeader<'_>) -> [&'h str; 9] {
     let f = &header.fields;
-    let strings = [
+    [
         header.kind.as_str(),
         header.message_id,
         header.sender_id,
@@ -146,14 +170,15 @@ pub fn encoded_len(header: &RequestHeader<'_>) -> usize {
         f.operation,
         f.payload_content_type,
         f.preencoded_content_type,
-    ];
-    let mut len = FIXED_LEN
+    ]
+}
+
+/// Everything but the strings: the fixed text and the execution contexts.
+fn fixed_len_of(header: &RequestHeader<'_>) -> usize {
+    let f = &header.fields;
+    FIXED_LEN
         + server_context_len(header.key_style, &f.server_context)
-        + thing_context_len(header.key_style, &f.thing_context);
-    for s in strings {
-        len = len.saturating_add(escaped_len(s));
-    }
-    len
+        + thing_context_len(header.key_style, &f.thing_context)
 }
 
 /// A write cursor that never panics: writes that do not fit are dropped, but `pos` still counts
@@ -506,5 +531,40 @@ mod tests {
         assert_eq!(&big[..need], &full[..]);
         assert_eq!(&big[need..], &[0xAA; 10]);
         assert!(std::format!("{}", BufferTooSmall { needed: 3 }).contains('3'));
+    }
+
+    /// `encoded_len_at_most` agrees with `encoded_len` at and around the exact length, for
+    /// strings that need no escaping, some, and only the longest escapes.
+    #[test]
+    fn encoded_len_at_most_agrees_with_encoded_len() {
+        let objekts = [
+            "number",
+            "a\"b\\c\nd",
+            "\u{1}\u{2}\u{3}\u{4}",
+            "ünïcödé\t",
+            "",
+        ];
+        for objekt in objekts {
+            for style in [KeyStyle::Camel, KeyStyle::Snake, KeyStyle::Both] {
+                let h = RequestHeader {
+                    kind: RequestKind::Operation,
+                    message_id: "11111111-2222-4333-8444-555555555555",
+                    sender_id: "cli\u{7}",
+                    receiver_id: "srv",
+                    key_style: style,
+                    fields: RequestFields::new("thing\"1", "readproperty", objekt),
+                };
+                let exact = encoded_len(&h);
+                for max in exact.saturating_sub(3)..exact + 3 {
+                    assert_eq!(
+                        encoded_len_at_most(&h, max),
+                        exact <= max,
+                        "{objekt:?} {max}"
+                    );
+                }
+                assert!(encoded_len_at_most(&h, exact * 6));
+                assert!(!encoded_len_at_most(&h, 0));
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ pub use decode::{
     classify_reply, decode_reply_header, decode_timeout_kind, Malformed, Reply, ReplyHeader,
     ReplyKind, TimeoutKind,
 };
-pub use encode::{encode_request, encoded_len, BufferTooSmall};
+pub use encode::{encode_request, encoded_len, encoded_len_at_most, BufferTooSmall};
 
 use crate::time::Duration;
 
