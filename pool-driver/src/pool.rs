@@ -196,9 +196,12 @@ impl<Rt: Runtime> Pool<Rt> {
         let timeout = request
             .timeout
             .unwrap_or(self.shared.settings.request_timeout);
-        let deadline = timeout.map(|t| self.shared.now() + t.into());
         let mut inner = self.shared.lock();
-        match start_job(&self.shared, &mut inner, request, deadline, timeout) {
+        // One clock read serves the deadline and the core's input (read under the lock, so the
+        // core's inputs stay in time order).
+        let now = self.shared.now();
+        let deadline = timeout.map(|t| now + t.into());
+        match start_job(&self.shared, &mut inner, request, (deadline, timeout), now) {
             Ok(started) => Ok(Pending::started(Arc::clone(&self.shared), started)),
             Err(Refused::Full(request)) if self.shared.settings.when_full == WhenFull::Wait => {
                 drop(inner);
@@ -351,11 +354,12 @@ impl<Rt: Runtime> Pool<Rt> {
         if inner.core.free_slots() < things.len() && !inner.closed {
             return None;
         }
+        let now = self.shared.now();
         let started = things
             .iter()
             .map(|thing| {
                 let request = request.clone().to_thing(thing.clone());
-                match start_job(&self.shared, &mut inner, request, deadline, timeout) {
+                match start_job(&self.shared, &mut inner, request, (deadline, timeout), now) {
                     Ok(started) => Ok(Pending::started(Arc::clone(&self.shared), started)),
                     Err(Refused::Full(_)) => Err(Error::Busy {
                         thing: thing.clone(),
@@ -643,14 +647,15 @@ pub(crate) enum Refused {
     Error(Error),
 }
 
-/// Starts `request` in the core (lock held) and drains: the request's waiter exists before
-/// its bytes.
+/// Starts `request` in the core (lock held, `now` read under it) and drains: the request's
+/// waiter exists before its bytes. `limits` are its client deadline and the timeout it came
+/// from (for the error).
 pub(crate) fn start_job<Rt: Runtime>(
     shared: &Arc<Shared<Rt>>,
     inner: &mut Inner,
     request: Request,
-    deadline: Option<CoreInstant>,
-    timeout: Option<Duration>,
+    (deadline, timeout): (Option<CoreInstant>, Option<Duration>),
+    now: CoreInstant,
 ) -> Result<Started, Refused> {
     if inner.closed {
         return Err(Refused::Error(closed_error(&request.thing)));
@@ -702,7 +707,6 @@ pub(crate) fn start_job<Rt: Runtime>(
         ),
         request,
     };
-    let now = shared.now();
     match inner.core.start_request(thing_id, job, options, now) {
         Ok(id) => {
             let message_id = inner.core.message_id(id);
@@ -824,7 +828,8 @@ impl<Rt: Runtime> Pending<Rt> {
                 return Poll::Ready(Err(closed_error("")));
             };
             let mut inner = self.shared.lock();
-            match start_job(&self.shared, &mut inner, *taken, *deadline, *timeout) {
+            let now = self.shared.now();
+            match start_job(&self.shared, &mut inner, *taken, (*deadline, *timeout), now) {
                 Ok(started) => {
                     self.state = State::Started(started);
                     return Poll::Ready(Ok(()));

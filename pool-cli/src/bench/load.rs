@@ -139,9 +139,9 @@ fn issue(
     pool: &Pool,
     load: &Load,
     seq: u64,
+    sent: Instant,
 ) -> Result<impl Future<Output = (Instant, u64, Result<Reply, Error>)>, Error> {
     let thing = &load.things[(seq % load.things.len() as u64) as usize];
-    let sent = Instant::now();
     let pending = pool.request(load.operation.request(thing, seq))?;
     Ok(pending.map(move |result| (sent, seq, result)))
 }
@@ -157,19 +157,22 @@ pub async fn run(pool: &Pool, load: &Load, progress: &Progress) -> Outcome {
     let window_at = start + load.warmup;
     let end_at = window_at + load.duration;
 
-    let fill = |in_flight: &mut FuturesUnordered<_>, errors: &mut Errors, seq: &mut u64| {
-        let result = issue(pool, load, *seq);
-        *seq += 1;
-        match result {
-            Ok(future) => in_flight.push(future),
-            Err(e) => {
-                progress.errors.fetch_add(1, Ordering::Relaxed);
-                errors.add(kind_of(&e), message_of(&e), exit_of(&e));
+    // `sent` is the clock read that ended the previous request (one read a request serves
+    // both its latency and the next one's start).
+    let fill =
+        |in_flight: &mut FuturesUnordered<_>, errors: &mut Errors, seq: &mut u64, sent: Instant| {
+            let result = issue(pool, load, *seq, sent);
+            *seq += 1;
+            match result {
+                Ok(future) => in_flight.push(future),
+                Err(e) => {
+                    progress.errors.fetch_add(1, Ordering::Relaxed);
+                    errors.add(kind_of(&e), message_of(&e), exit_of(&e));
+                }
             }
-        }
-    };
+        };
     for _ in 0..load.inflight {
-        fill(&mut in_flight, &mut errors, &mut seq);
+        fill(&mut in_flight, &mut errors, &mut seq, Instant::now());
     }
 
     let mut window: Option<(Instant, CpuMark, u64, u64)> = None; // start, cpu, completed, errors
@@ -220,7 +223,7 @@ pub async fn run(pool: &Pool, load: &Load, progress: &Progress) -> Outcome {
             }
         }
         if outcome_at_end.is_none() {
-            fill(&mut in_flight, &mut errors, &mut seq);
+            fill(&mut in_flight, &mut errors, &mut seq, now);
         }
     }
     let (requests, window_errors, elapsed, cpu) = outcome_at_end.unwrap_or_else(|| {
