@@ -178,7 +178,7 @@ impl<Rt: Runtime> Shared<Rt> {
                 }
                 Event::Completed(done) => {
                     freed += 1;
-                    deliver(inner, done, None);
+                    deliver(inner, done, Vec::new());
                 }
                 Event::FanoutDone(_) => {}
             }
@@ -326,7 +326,7 @@ impl<Rt: Runtime> Shared<Rt> {
                 self.slots_freed.notify(1);
             }
             Routed::Completed(done) => {
-                deliver(&inner, done, Some(&frames));
+                deliver(&inner, done, frames);
                 self.slots_freed.notify(1);
             }
             Routed::Handshake => {}
@@ -376,13 +376,13 @@ pub(crate) fn close_link(inner: &mut Inner, server: ServerId) {
 }
 
 /// Hands a finished request's result to its waiter. `frames` are the reply's frames when the
-/// outcome came from the server.
-pub(crate) fn deliver(inner: &Inner, mut done: Completion<Job>, frames: Option<&[Bytes]>) {
+/// outcome came from the server (empty otherwise); they move into the reply, never copied.
+pub(crate) fn deliver(inner: &Inner, mut done: Completion<Job>, mut frames: Vec<Bytes>) {
     let job = &mut done.user;
     let Some(waiter) = job.waiter.take() else {
         return;
     };
-    let result = result_of(inner, &done, frames);
+    let result = result_of(inner, &done, &mut frames);
     let _span = done.user.span.enter();
     match &result {
         Ok(_) => tracing::debug!(outcome = ?done.outcome, "request done"),
@@ -412,14 +412,14 @@ fn deliver_too_large(inner: &Inner, mut done: Completion<Job>, size: usize, limi
 fn result_of(
     inner: &Inner,
     done: &Completion<Job>,
-    frames: Option<&[Bytes]>,
+    frames: &mut [Bytes],
 ) -> Result<Reply, Error> {
     let job = &done.user;
     // Only errors own their names; a reply shares the pool's.
     let thing = || job.thing.to_string();
     let server = || job.server.to_string();
     let message_id = inner.core.message_id(done.id);
-    let frame = |i: usize| frames.and_then(|f| f.get(i)).cloned().unwrap_or_default();
+    let mut frame = |i: usize| frames.get_mut(i).map(std::mem::take).unwrap_or_default();
     match done.outcome {
         Outcome::Reply | Outcome::Sent => Ok(Reply {
             thing: Arc::clone(&job.thing),
