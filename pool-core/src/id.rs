@@ -230,13 +230,7 @@ mod tests {
     #[test]
     fn text_matches_plain_hex_formatting() {
         use std::string::String;
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..2000 {
             let codec = IdCodec::new(next());
             let (slot, generation) = (next() as u32, next() as u32);

@@ -199,13 +199,7 @@ mod tests {
     /// Random pushes and removals (including from the middle) against a sorted reference.
     #[test]
     fn matches_a_reference_under_random_operations() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..200 {
             let n = 1 + (next() % 40) as usize;
             let mut table: Vec<E> = (0..n)

@@ -560,13 +560,7 @@ mod tests {
     #[test]
     fn byte_soup_never_panics() {
         // xorshift, deterministic.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let alphabet =
             b"{}[]:,\"\\ \n0123456789.eE+-tfnulrsaxXuU\x00\xff\xc3\xa9messageTypeIDREPLY";
         let template = std::format!(
