@@ -409,11 +409,7 @@ fn deliver_too_large(inner: &Inner, mut done: Completion<Job>, size: usize, limi
     let _ = waiter.send(Err(error));
 }
 
-fn result_of(
-    inner: &Inner,
-    done: &Completion<Job>,
-    frames: &mut [Bytes],
-) -> Result<Reply, Error> {
+fn result_of(inner: &Inner, done: &Completion<Job>, frames: &mut [Bytes]) -> Result<Reply, Error> {
     let job = &done.user;
     // Only errors own their names; a reply shares the pool's.
     let thing = || job.thing.to_string();
