@@ -34,6 +34,31 @@ mod prelude {
     };
 }
 
+/// The tests of one binary run on parallel threads of one process. Most share it; a test that
+/// measures the process itself (the soak's resident set) holds it alone, or the 16 MiB frames of
+/// a hostile test running beside it would count as the soak's growth.
+static PROCESS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A test's hold on the process: shared with the other tests, or alone.
+#[doc(hidden)]
+pub enum ProcessShare {
+    /// Beside other tests.
+    Shared(std::sync::RwLockReadGuard<'static, ()>),
+    /// No other test runs meanwhile.
+    Alone(std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+/// Takes the process for one test (see [`ProcessShare`]). A test that panicked while holding
+/// it has already failed; the others go on.
+#[doc(hidden)]
+pub fn share_process(alone: bool) -> ProcessShare {
+    if alone {
+        ProcessShare::Alone(PROCESS.write().unwrap_or_else(|e| e.into_inner()))
+    } else {
+        ProcessShare::Shared(PROCESS.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// Expands to one `#[test]` per conformance test, each running on the given [`Harness`](crate::Harness).
 #[macro_export]
 macro_rules! conformance_tests {
@@ -67,13 +92,23 @@ macro_rules! conformance_tests {
             hostile::handshake_timeout_reconnects_a_server_that_never_answers_it,
             hostile::a_reply_over_the_size_limit_ends_its_request_with_a_clear_error,
             hostile::a_flooding_server_never_disturbs_the_good_one,
+        );
+        // Measures the whole process (its resident set), so it runs while no other test does.
+        $crate::conformance_tests!(@alone $harness;
             soak::soak_many_requests_with_timeouts_cancellations_and_restarts,
         );
     };
     (@each $harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
+        $crate::conformance_tests!(@tests $harness, false; $($module::$name),*);
+    };
+    (@alone $harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
+        $crate::conformance_tests!(@tests $harness, true; $($module::$name),*);
+    };
+    (@tests $harness:ty, $alone:expr; $($module:ident :: $name:ident),*) => {
         $(
             #[test]
             fn $name() {
+                let _process = $crate::conformance::share_process($alone);
                 <$harness as $crate::Harness>::block_on(
                     $crate::conformance::$module::$name::<$harness>(),
                 );
