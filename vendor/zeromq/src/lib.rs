@@ -196,6 +196,7 @@ pub mod __bench {
     }
 }
 
+pub use crate::codec::CodecError;
 pub use crate::dealer::*;
 pub use crate::endpoint::{Endpoint, Host, Transport, TryIntoEndpoint};
 pub use crate::error::{ZmqError, ZmqResult};
@@ -353,6 +354,9 @@ pub struct SocketOptions {
     // Shared by read preparation and decoder reservation.
     pub(crate) read_buffer_max_size: usize,
     pub(crate) read_buffer_short_reads: usize,
+    // Receive limits, checked at each frame header (see `max_message_size`).
+    pub(crate) max_message_size: Option<usize>,
+    pub(crate) max_message_frames: Option<usize>,
 }
 
 impl Default for SocketOptions {
@@ -363,6 +367,8 @@ impl Default for SocketOptions {
             read_buffer_initial_size: 128,
             read_buffer_max_size: 64 * 1024,
             read_buffer_short_reads: 2,
+            max_message_size: None,
+            max_message_frames: None,
         }
     }
 }
@@ -416,6 +422,33 @@ impl SocketOptions {
         self.read_buffer_initial_size = initial_size;
         self.read_buffer_max_size = max_size;
         self.read_buffer_short_reads = short_reads;
+        self
+    }
+
+    /// Limits the bytes of one received message (all its frames together) and of one
+    /// received command, like libzmq's `ZMQ_MAXMSGSIZE`. The limit is checked when a frame
+    /// header is read, before anything is reserved for the frame's body: a peer that announces
+    /// more is a protocol violation, reported once as [`CodecError::MessageTooLarge`] and
+    /// followed by the end of that peer's connection. Default: no limit.
+    ///
+    /// ```
+    /// use zeromq::{DealerSocket, Socket, SocketOptions};
+    ///
+    /// let mut options = SocketOptions::default();
+    /// options.max_message_size(64 * 1024 * 1024).max_message_frames(64);
+    /// let socket = DealerSocket::with_options(options);
+    /// ```
+    pub fn max_message_size(&mut self, bytes: usize) -> &mut Self {
+        self.max_message_size = Some(bytes);
+        self
+    }
+
+    /// Limits the frames of one received message, checked at each frame header like
+    /// [`Self::max_message_size`]; more is reported as [`CodecError::TooManyFrames`] and ends
+    /// that peer's connection. Without it, a peer that sends frames with the MORE flag and never
+    /// a last one grows the partial message for as long as it sends. Default: no limit.
+    pub fn max_message_frames(&mut self, frames: usize) -> &mut Self {
+        self.max_message_frames = Some(frames);
         self
     }
 

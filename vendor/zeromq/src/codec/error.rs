@@ -16,6 +16,13 @@ pub enum CodecError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Other(&'static str),
+    /// A frame header announced more bytes than `SocketOptions::max_message_size` allows for
+    /// one message (or one command); `size` counts the message's earlier frames too.
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    MessageTooLarge { size: u64, limit: usize },
+    /// A message has more frames than `SocketOptions::max_message_frames` allows.
+    #[error("message has more than {limit} frames")]
+    TooManyFrames { limit: usize },
 }
 
 pub(crate) type CodecResult<T> = Result<T, CodecError>;

@@ -35,6 +35,9 @@ pub struct ZmqFramedRead {
     // Configuration is shared; adaptation state belongs to this connection.
     options: Arc<SocketOptions>,
     short_reads: usize,
+    // Set by the first error that leaves the stream out of step (everything but an unknown
+    // command): the stream then ends, so the peer counts as disconnected.
+    failed: bool,
 }
 
 impl ZmqFramedRead {
@@ -46,6 +49,7 @@ impl ZmqFramedRead {
             read_chunk_size: options.read_buffer_initial_size,
             options,
             short_reads: 0,
+            failed: false,
         }
     }
 
@@ -104,10 +108,39 @@ impl ZmqFramedRead {
     }
 }
 
+/// An error after which the stream is still in step: a well-framed command this codec does
+/// not know (a ZMTP 3.1 PING, say), which the spec lets a peer send. Every other decode or I/O
+/// error (an oversized or truncated frame, undecodable bytes) ends the stream.
+fn is_harmless(error: &CodecError) -> bool {
+    matches!(error, CodecError::Command(_))
+}
+
 impl Stream for ZmqFramedRead {
     type Item = CodecResult<Message>;
 
+    /// Yields each decode or I/O error once; after any but a harmless one
+    /// ([`is_harmless`]) the stream ends and frees its buffer, so a fair queue drops the
+    /// peer and reports it disconnected instead of polling a broken stream forever.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        let item = self.as_mut().poll_decode(cx);
+        if let Poll::Ready(Some(Err(error))) = &item {
+            if !is_harmless(error) {
+                self.failed = true;
+                self.buffer = BytesMut::new();
+            }
+        }
+        item
+    }
+}
+
+impl ZmqFramedRead {
+    fn poll_decode(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<CodecResult<Message>>> {
         let this = &mut *self;
 
         // Consume buffered data first; read from the socket only when the
@@ -172,6 +205,7 @@ impl FramedIo {
 
 #[cfg(test)]
 mod tests {
+    mod fatal_errors;
     mod read_buffer;
     mod socket_options;
 

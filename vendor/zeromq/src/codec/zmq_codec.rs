@@ -33,6 +33,12 @@ pub struct ZmqCodec {
     // internal details to higher levels
     buffered_message: Option<ZmqMessage>,
     max_read_chunk_size: usize,
+    // Receive limits (`SocketOptions::max_message_size`, `max_message_frames`), checked when a
+    // frame header is read, before its body is reserved. `buffered_bytes` is the payload of
+    // `buffered_message` so far.
+    max_message_size: Option<usize>,
+    max_message_frames: Option<usize>,
+    buffered_bytes: usize,
 }
 
 impl ZmqCodec {
@@ -46,7 +52,34 @@ impl ZmqCodec {
             waiting_for: 64, // len of the greeting frame
             buffered_message: None,
             max_read_chunk_size: options.read_buffer_max_size,
+            max_message_size: options.max_message_size,
+            max_message_frames: options.max_message_frames,
+            buffered_bytes: 0,
         }
+    }
+
+    /// Checks a frame header against the receive limits before anything is reserved for its
+    /// body: a command frame on its own, a message frame together with the frames of its
+    /// message that came before it.
+    fn check_limits(&self, frame: Frame, len: u64) -> Result<(), CodecError> {
+        let (before, frames) = if frame.command {
+            (0, 1)
+        } else {
+            let frames = self.buffered_message.as_ref().map_or(0, ZmqMessage::len);
+            (self.buffered_bytes, frames.saturating_add(1))
+        };
+        if let Some(limit) = self.max_message_frames {
+            if frames > limit {
+                return Err(CodecError::TooManyFrames { limit });
+            }
+        }
+        if let Some(limit) = self.max_message_size {
+            let size = (before as u64).saturating_add(len);
+            if size > limit as u64 {
+                return Err(CodecError::MessageTooLarge { size, limit });
+            }
+        }
+        Ok(())
     }
 
     /// Returns the minimum additional bytes needed before decode can progress.
@@ -108,8 +141,14 @@ impl Decoder for ZmqCodec {
                     self.waiting_for = if frame.long { 8 } else { 1 };
                 }
                 DecoderState::FrameLen(frame) => {
+                    let wire_len = if frame.long {
+                        src.get_u64()
+                    } else {
+                        u64::from(src.get_u8())
+                    };
+                    self.check_limits(frame, wire_len)?;
                     let frame_len = if frame.long {
-                        let len = usize::try_from(src.get_u64()).map_err(|_error| {
+                        let len = usize::try_from(wire_len).map_err(|_error| {
                             CodecError::Decode("Frame length exceeds read buffer capacity")
                         })?;
                         // The reader may prepare a full read chunk at the frame tail.
@@ -121,7 +160,7 @@ impl Decoder for ZmqCodec {
                             ))?;
                         len
                     } else {
-                        usize::from(src.get_u8())
+                        wire_len as usize
                     };
                     self.state = DecoderState::Frame(frame);
                     self.waiting_for = frame_len;
@@ -135,6 +174,7 @@ impl Decoder for ZmqCodec {
                     }
 
                     // process incoming message frame
+                    self.buffered_bytes += data.len();
                     match &mut self.buffered_message {
                         Some(v) => v.push_back(data.freeze()),
                         None => self.buffered_message = Some(ZmqMessage::from(data.freeze())),
@@ -142,6 +182,7 @@ impl Decoder for ZmqCodec {
 
                     if !frame.more {
                         // Quoth the Raven “Nevermore.”
+                        self.buffered_bytes = 0;
                         return Ok(Some(Message::Message(
                             self.buffered_message
                                 .take()
@@ -195,6 +236,7 @@ impl Encoder for ZmqCodec {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    mod limits;
     mod multipart;
     mod read_buffer;
 
