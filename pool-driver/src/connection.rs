@@ -12,12 +12,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::{select, Either};
 use futures::{pin_mut, StreamExt};
-use zeromq::{DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqError};
+use zeromq::{
+    CodecError, DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqError,
+};
 
 use crate::shared::{is_current, Outbound, Shared};
 use crate::signal::Signal;
 use crate::Runtime;
 use pool_core::pool::{LostReason, RequestId, ServerId};
+
+/// Bytes a reply may carry beyond `PoolBuilder::max_reply_len` before the transport refuses
+/// it at its frame header: room for the reply's header frame, so that a reply just over the
+/// limit still reaches its request (which ends `ReplyTooLarge`) instead of costing the
+/// connection.
+pub(crate) const REPLY_HEADER_ALLOWANCE: usize = 64 * 1024;
+
+/// Most frames in one message from a server. hololinked replies have four (five with the
+/// routing frame a ROUTER would see); nothing it sends comes near this.
+pub(crate) const MAX_MESSAGE_FRAMES: usize = 64;
 
 /// Replies read in a row before the reader lets the writer (and other tasks) run: tokio's
 /// budget, which measured best on async-std and smol too.
@@ -42,7 +54,7 @@ enum Exit {
     Lost {
         reason: LostReason,
         unsent: Vec<RequestId>,
-        error: Option<String>,
+        error: String,
     },
 }
 
@@ -104,7 +116,7 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
                     return Exit::Lost {
                         reason: LostReason::SendFailed,
                         unsent,
-                        error: Some(e.to_string()),
+                        error: format!("send failed: {e}"),
                     };
                 }
             }
@@ -125,19 +137,24 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
             }
             match recv.recv().await {
                 Ok(message) => shared.on_message(target.server, target.epoch, message),
-                // The fair queue has no peer left: the connection is gone.
-                Err(ZmqError::NoMessage) => {
+                // A well-framed ZMTP command zeromq does not know (a heartbeat PING): harmless.
+                Err(ZmqError::Codec(CodecError::Command(e))) => {
+                    shared.counters.recv_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(server = %target.name, error = %e, "unknown ZMTP command ignored");
+                }
+                // Anything else leaves the stream out of step or ended: the connection is lost.
+                Err(e) => {
+                    if !matches!(e, ZmqError::NoMessage) {
+                        shared
+                            .counters
+                            .protocol_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
                     return Exit::Lost {
                         reason: LostReason::Disconnected,
                         unsent: Vec::new(),
-                        error: Some("no peer left".into()),
-                    }
-                }
-                // A bad frame from the peer (or a ZMTP command zeromq does not know, such as a
-                // heartbeat PING) is not fatal to the connection.
-                Err(e) => {
-                    shared.counters.recv_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(server = %target.name, error = %e, "receive error");
+                        error: receive_error(&e),
+                    };
                 }
             }
         }
@@ -151,7 +168,7 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
         Exit::Lost {
             reason: LostReason::Disconnected,
             unsent: Vec::new(),
-            error: None,
+            error: "the server closed the connection".into(),
         }
     };
     pin_mut!(writer, reader, watch);
@@ -189,7 +206,37 @@ fn new_socket<Rt: Runtime>(shared: &Shared<Rt>) -> Result<DealerSocket, ZmqError
     let mut options = SocketOptions::default();
     options.peer_identity(identity);
     options.connect_timeout(shared.settings.connect_timeout);
+    // Checked at every frame header, before anything is reserved for the body: no peer can make
+    // the pool hold more than this for one message, during the ZMTP handshake or after it.
+    options
+        .max_message_size(
+            shared
+                .settings
+                .max_reply_len
+                .saturating_add(REPLY_HEADER_ALLOWANCE),
+        )
+        .max_message_frames(MAX_MESSAGE_FRAMES);
     Ok(DealerSocket::with_options(options))
+}
+
+/// Why a receive error ended the connection, in words for `Error::Disconnected`.
+fn receive_error(error: &ZmqError) -> String {
+    match error {
+        ZmqError::NoMessage => "the server closed the connection".into(),
+        ZmqError::Codec(CodecError::MessageTooLarge { size, limit }) => format!(
+            "protocol violation: a message of {size} bytes announced, over the limit of {limit} \
+             bytes (max_reply_len and room for the header)"
+        ),
+        ZmqError::Codec(CodecError::TooManyFrames { limit }) => {
+            format!("protocol violation: a message of more than {limit} frames")
+        }
+        ZmqError::Codec(CodecError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the stream ended inside a frame".into()
+        }
+        ZmqError::Codec(CodecError::Io(e)) | ZmqError::Network(e) => format!("receive failed: {e}"),
+        ZmqError::Codec(e) => format!("protocol violation: undecodable bytes ({e})"),
+        other => format!("receive failed: {other}"),
+    }
 }
 
 /// Resolves when the pool has closed this link.
@@ -258,6 +305,7 @@ fn report<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target, exit: Exit) {
                 .connect_failures
                 .fetch_add(1, Ordering::Relaxed);
             tracing::debug!(server = %target.name, endpoint = %target.endpoint, error = %e, "connect failed");
+            inner.loss_detail = Some(connect_error(&e).into());
             inner.core.handle_disconnected(target.server, now);
         }
         Exit::Lost {
@@ -265,15 +313,26 @@ fn report<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target, exit: Exit) {
             mut unsent,
             error,
         } => {
-            tracing::debug!(server = %target.name, ?reason, error = ?error, "connection lost");
+            tracing::debug!(server = %target.name, ?reason, %error, "connection lost");
             // Messages still in the outbox never reached the socket either.
             if let Some(link) = link {
                 unsent.extend(link.outbox.iter().filter_map(|(id, _)| *id));
             }
+            inner.loss_detail = Some(error.into());
             inner.core.handle_lost(target.server, reason, &unsent, now);
         }
     }
     shared.drain(&mut inner);
+}
+
+/// Why a connection attempt failed, in words for errors that name the server's last problem.
+fn connect_error(error: &ZmqError) -> String {
+    match error {
+        ZmqError::Codec(CodecError::MessageTooLarge { .. } | CodecError::TooManyFrames { .. }) => {
+            format!("connect failed: {}", receive_error(error))
+        }
+        other => format!("connect failed: {other}"),
+    }
 }
 
 /// Pending once, with the task woken at once: lets the executor and this task's other futures

@@ -36,7 +36,7 @@ impl<Rt: Runtime> Dispatcher for RuntimeDispatcher<Rt> {
 
     fn dispatch_after(&self, duration: Duration, runnable: Runnable) {
         let rt = self.0.clone();
-        let at = rt.now() + duration;
+        let at = crate::runtime::instant_after(rt.now(), duration);
         self.0.spawn(async move {
             rt.sleep_until(at).await;
             runnable.run();

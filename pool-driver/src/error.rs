@@ -56,8 +56,9 @@ pub enum Error {
         kind: TimeoutKind,
     },
     /// The client deadline passed with no answer.
-    #[error("{thing}: no reply within {after:?}: {} (server {server}, message id {message_id})",
-        timeout_reason(*sent, *server_ready))]
+    #[error("{thing}: no reply within {after:?}: {}{} (server {server}, message id {message_id})",
+        timeout_reason(*sent, *server_ready),
+        server_error.as_deref().map(|e| format!(" (last: {e})")).unwrap_or_default())]
     Timeout {
         /// Thing id.
         thing: String,
@@ -71,10 +72,14 @@ pub enum Error {
         sent: bool,
         /// The server was ready (handshaken) when the deadline passed.
         server_ready: bool,
+        /// For a request never sent to a server that never became ready: why its last
+        /// connection attempt failed or ended (connection refused, a protocol violation, no
+        /// HANDSHAKE answer, ...), if one did.
+        server_error: Option<String>,
     },
     /// The connection to the server broke while the request was in flight. It may or may not
     /// have run; it is not resent.
-    #[error("{thing}: server {server} disconnected with the request in flight (message id {message_id})")]
+    #[error("{thing}: server {server} disconnected with the request in flight: {reason} (message id {message_id})")]
     Disconnected {
         /// Thing id.
         thing: String,
@@ -82,6 +87,10 @@ pub enum Error {
         server: String,
         /// The request's message id.
         message_id: String,
+        /// Why the connection ended: the server closed it, a send failed, a protocol violation
+        /// (an oversized or undecodable message, a stream cut inside a frame), no answer to a
+        /// liveness probe, ...
+        reason: String,
     },
     /// The request was cancelled.
     #[error("{thing}: request cancelled (server {server}, message id {message_id})")]

@@ -71,8 +71,12 @@ pub struct PoolStats {
     pub connects: u64,
     /// Connection attempts that failed.
     pub connect_failures: u64,
-    /// Receive errors on live connections (bad frames, unknown ZMTP commands).
+    /// Harmless receive errors on live connections: ZMTP commands zeromq does not know (such
+    /// as a heartbeat PING), ignored.
     pub recv_errors: u64,
+    /// Connections lost to a protocol violation or a broken stream: a message over the size or
+    /// frame limit, undecodable bytes, a stream cut inside a frame, a receive I/O error.
+    pub protocol_errors: u64,
     /// Messages that arrived on a connection the pool had already given up.
     pub stale_messages: u64,
     /// Replies over `PoolBuilder::max_reply_len` (dropped; their requests ended
@@ -153,6 +157,7 @@ impl<Rt: Runtime> Pool<Rt> {
             connects: counters.connects.load(Ordering::Relaxed),
             connect_failures: counters.connect_failures.load(Ordering::Relaxed),
             recv_errors: counters.recv_errors.load(Ordering::Relaxed),
+            protocol_errors: counters.protocol_errors.load(Ordering::Relaxed),
             stale_messages: counters.stale_messages.load(Ordering::Relaxed),
             oversized_replies: counters.oversized_replies.load(Ordering::Relaxed),
         }
@@ -376,7 +381,7 @@ impl<Rt: Runtime> Pool<Rt> {
     /// not need this (they wait for their server within their deadline); it is for start-up
     /// checks. The error lists the servers that are not ready.
     pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = self.shared.rt.now() + timeout;
+        let deadline = crate::runtime::instant_after(self.shared.rt.now(), timeout);
         let mut sleep = Box::pin(self.shared.rt.sleep_until(deadline));
         loop {
             let listener = self.shared.readiness.listen();
@@ -470,6 +475,7 @@ impl<Rt: Runtime> Pool<Rt> {
                 endpoint: Arc::from(endpoint),
                 epochs: 0,
                 link: None,
+                last_error: None,
             },
         );
         for thing in things {
@@ -547,7 +553,11 @@ impl<Rt: Runtime> Pool<Rt> {
     /// its socket: a oneway request that ended `Sent` must not be dropped with its connection.
     async fn flush(&self, limit: Duration) {
         let shared = &self.shared;
-        let mut sleep = Box::pin(shared.rt.sleep_until(shared.rt.now() + limit));
+        let mut sleep = Box::pin(
+            shared
+                .rt
+                .sleep_until(crate::runtime::instant_after(shared.rt.now(), limit)),
+        );
         loop {
             let listener = shared.batch_written.listen();
             let idle = {
@@ -816,6 +826,7 @@ impl<Rt: Runtime> Pending<Rt> {
                                 after: timeout.unwrap_or_default(),
                                 sent: false,
                                 server_ready: true,
+                                server_error: None,
                             }));
                         }
                     }

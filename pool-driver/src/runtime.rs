@@ -1,7 +1,7 @@
 //! The only runtime-specific surface of the driver.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the driver needs from an async runtime: spawning background tasks, a timer and a clock.
 ///
@@ -36,5 +36,31 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// timers, never by a timer future alone.
     fn now(&self) -> Instant {
         Instant::now()
+    }
+}
+
+/// `from + span`, saturating: where the sum does not fit in an `Instant` (a caller's
+/// `Duration::MAX`), a point a century ahead, which no pool outlives.
+pub(crate) fn instant_after(from: Instant, span: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    from.checked_add(span)
+        .or_else(|| from.checked_add(CENTURY.min(span)))
+        // An `Instant` a century past now exists on every supported platform.
+        .unwrap_or(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instant_after_saturates() {
+        let now = Instant::now();
+        assert_eq!(
+            instant_after(now, Duration::from_secs(2)),
+            now + Duration::from_secs(2)
+        );
+        let far = instant_after(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(99 * 365 * 24 * 3600));
     }
 }

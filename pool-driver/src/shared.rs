@@ -54,6 +54,9 @@ pub(crate) struct ServerSlot {
     pub(crate) epochs: u64,
     /// The current connection attempt, if any.
     pub(crate) link: Option<Link>,
+    /// Why the server's last connection ended or its last connect failed, until it is ready
+    /// again: what `Disconnected` and never-ready `Timeout` errors say.
+    pub(crate) last_error: Option<Arc<str>>,
 }
 
 pub(crate) struct ThingSlot {
@@ -71,6 +74,9 @@ pub(crate) struct Inner {
     /// When the timer task should next call `handle_timeout`.
     pub(crate) timer_at: Option<CoreInstant>,
     pub(crate) closed: bool,
+    /// The transport's account of a loss it is about to report to the core, taken by the
+    /// drain's `ServerLost` (losses the core decides itself have none).
+    pub(crate) loss_detail: Option<Arc<str>>,
     /// Scratch space the core writes each header into.
     header_buf: Vec<u8>,
     /// Where header frames are cut from: one allocation serves many headers.
@@ -86,6 +92,7 @@ pub(crate) struct DriverCounters {
     pub(crate) connects: AtomicU64,
     pub(crate) connect_failures: AtomicU64,
     pub(crate) recv_errors: AtomicU64,
+    pub(crate) protocol_errors: AtomicU64,
     pub(crate) stale_messages: AtomicU64,
     pub(crate) oversized_replies: AtomicU64,
 }
@@ -127,6 +134,7 @@ impl<Rt: Runtime> Shared<Rt> {
                 things: HashMap::new(),
                 timer_at: None,
                 closed: false,
+                loss_detail: None,
                 header_buf,
                 header_arena: BytesMut::new(),
             }),
@@ -155,7 +163,7 @@ impl<Rt: Runtime> Shared<Rt> {
 
     /// The std instant of a core time.
     pub(crate) fn instant_of(&self, at: CoreInstant) -> std::time::Instant {
-        self.epoch + std::time::Duration::from_micros(at.as_micros())
+        crate::runtime::instant_after(self.epoch, std::time::Duration::from_micros(at.as_micros()))
     }
 
     /// Carries out everything the core has to say, per its polling contract: transmits, then
@@ -169,10 +177,20 @@ impl<Rt: Runtime> Shared<Rt> {
                 Event::Connect(server) => self.open_link(inner, server),
                 Event::ServerReady(server) => {
                     tracing::debug!(server = ?name_of(inner, server), "server ready");
+                    if let Some(slot) = inner.servers.get_mut(&server) {
+                        slot.last_error = None;
+                    }
                     readiness_changed = true;
                 }
                 Event::ServerLost(server, reason) => {
-                    tracing::debug!(server = ?name_of(inner, server), ?reason, "server lost");
+                    let detail = inner
+                        .loss_detail
+                        .take()
+                        .unwrap_or_else(|| describe_loss(reason).into());
+                    tracing::debug!(server = ?name_of(inner, server), ?reason, %detail, "server lost");
+                    if let Some(slot) = inner.servers.get_mut(&server) {
+                        slot.last_error = Some(detail);
+                    }
                     close_link(inner, server);
                     readiness_changed = true;
                 }
@@ -367,6 +385,23 @@ fn name_of(inner: &Inner, server: ServerId) -> Option<&str> {
     inner.servers.get(&server).map(|s| &*s.name)
 }
 
+/// A loss the core decided, in words (the transport words its own).
+fn describe_loss(reason: LostReason) -> &'static str {
+    match reason {
+        LostReason::Disconnected => "the connection closed",
+        LostReason::SendFailed => "a send failed",
+        LostReason::HandshakeTimeout => "no HANDSHAKE answer within the handshake timeout",
+        LostReason::Unresponsive => "no answer to a liveness probe within the liveness timeout",
+    }
+}
+
+fn last_error_of(inner: &Inner, server: ServerId) -> Option<&Arc<str>> {
+    inner
+        .servers
+        .get(&server)
+        .and_then(|s| s.last_error.as_ref())
+}
+
 /// Ends the current connection attempt: its task sees the link gone and stops without
 /// reporting (the core already knows).
 pub(crate) fn close_link(inner: &mut Inner, server: ServerId) {
@@ -449,14 +484,20 @@ fn result_of(inner: &Inner, done: &Completion<Job>, frames: &mut [Bytes]) -> Res
             message_id: message_id.as_str().to_owned(),
             kind,
         }),
-        Outcome::Timeout { sent } => Err(Error::Timeout {
-            thing: thing(),
-            server: server(),
-            message_id: message_id.as_str().to_owned(),
-            after: job.timeout.unwrap_or_default(),
-            sent,
-            server_ready: inner.core.server_state(done.server) == Some(ServerState::Ready),
-        }),
+        Outcome::Timeout { sent } => {
+            let server_ready = inner.core.server_state(done.server) == Some(ServerState::Ready);
+            Err(Error::Timeout {
+                thing: thing(),
+                server: server(),
+                message_id: message_id.as_str().to_owned(),
+                after: job.timeout.unwrap_or_default(),
+                sent,
+                server_ready,
+                server_error: (!sent && !server_ready)
+                    .then(|| last_error_of(inner, done.server).map(|e| e.to_string()))
+                    .flatten(),
+            })
+        }
         Outcome::Cancelled => Err(Error::Cancelled {
             thing: thing(),
             server: server(),
@@ -466,6 +507,8 @@ fn result_of(inner: &Inner, done: &Completion<Job>, frames: &mut [Bytes]) -> Res
             thing: thing(),
             server: server(),
             message_id: message_id.as_str().to_owned(),
+            reason: last_error_of(inner, done.server)
+                .map_or_else(|| "the connection closed".into(), |e| e.to_string()),
         }),
         Outcome::Closed => Err(Error::Closed {
             thing: thing(),

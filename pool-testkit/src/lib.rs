@@ -28,6 +28,7 @@ pub mod protocol;
 mod server;
 mod stats;
 pub mod thing;
+mod zmtp_peer;
 
 pub use config::{
     sanitized_ipc_filename, Behaviour, HostileConfig, HostileKind, ServerConfig,
@@ -35,6 +36,7 @@ pub use config::{
 };
 pub use server::TestServer;
 pub use stats::Stats;
+pub use zmtp_peer::{Lie, LyingPeer, LINGER};
 
 /// Errors from starting or restarting a [`TestServer`].
 #[derive(Debug, thiserror::Error)]

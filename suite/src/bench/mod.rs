@@ -102,7 +102,7 @@
 mod config;
 mod external;
 mod libzmq;
-mod measure;
+pub(crate) mod measure;
 mod pool_client;
 mod raw;
 mod report;

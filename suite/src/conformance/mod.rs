@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod outcomes;
 pub mod soak;
+pub mod transport;
 
 /// What every test module uses.
 mod prelude {
@@ -92,10 +93,17 @@ macro_rules! conformance_tests {
             hostile::handshake_timeout_reconnects_a_server_that_never_answers_it,
             hostile::a_reply_over_the_size_limit_ends_its_request_with_a_clear_error,
             hostile::a_flooding_server_never_disturbs_the_good_one,
+            transport::a_huge_frame_header_loses_the_connection_not_the_process,
+            transport::a_stream_cut_mid_frame_is_a_lost_connection,
+            transport::undecodable_bytes_lose_one_connection_and_the_next_serves,
+            transport::lies_during_the_zmtp_handshake_fail_the_attempt_and_the_pool_retries,
+            transport::a_peer_that_always_lies_times_out_with_the_reason,
         );
-        // Measures the whole process (its resident set), so it runs while no other test does.
+        // These measure the whole process (its resident set), so each runs while no other test does.
         $crate::conformance_tests!(@alone $harness;
             soak::soak_many_requests_with_timeouts_cancellations_and_restarts,
+            transport::an_oversize_frame_is_refused_at_its_header_with_memory_bounded,
+            transport::endless_more_frames_stop_at_the_frame_limit_with_memory_bounded,
         );
     };
     (@each $harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
