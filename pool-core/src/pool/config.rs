@@ -33,16 +33,24 @@ pub struct Config {
     /// client is reading. The default of 500 keeps every reply deliverable. Values below 1
     /// count as 1.
     pub max_in_flight_per_server: u32,
-    /// Idle-liveness probe: when a ready server has had nothing in flight and has sent nothing
-    /// for this long, the pool sends it a HANDSHAKE. `None` turns probing off.
+    /// Liveness probe: when nothing has come from a ready server for this long, the pool sends
+    /// it a HANDSHAKE, whether or not requests are in flight to it. `None` turns probing off.
     ///
-    /// A connection can die without a word (a vanished TCP peer, a frozen process) and ZeroMQ
-    /// (zmq.rs has no ZMTP heartbeats) would not notice. Requests in flight are never probed
-    /// for: their own deadlines end them, and a server busy with a long action may not answer a
-    /// HANDSHAKE until it is done.
+    /// A connection can die without a word (a vanished TCP peer, a half-open connection, a
+    /// frozen process) and ZeroMQ (zmq.rs has no ZMTP heartbeats) would not notice: without
+    /// the probe a request made without a deadline would wait forever. Anything well-formed
+    /// from the server (a reply to any request, the HANDSHAKE answer) counts as a sign of life,
+    /// so a server that keeps answering is never probed.
+    ///
+    /// A server that runs one long action and cannot answer a HANDSHAKE meanwhile (a
+    /// single-threaded server) is lost after `liveness_interval + liveness_timeout` of silence,
+    /// and its requests in flight end `Disconnected`. For such servers set a `liveness_timeout`
+    /// longer than the longest action, or turn probing off and bound requests by deadlines.
     pub liveness_interval: Option<Duration>,
-    /// How long an idle-liveness probe may go unanswered before the server counts as lost
-    /// ([`LostReason::Unresponsive`](super::LostReason::Unresponsive)) and is reconnected.
+    /// How long a liveness probe may go unanswered (nothing at all received from the server)
+    /// before the server counts as lost
+    /// ([`LostReason::Unresponsive`](super::LostReason::Unresponsive)): its requests in flight
+    /// end `Disconnected`, and it is reconnected after the backoff.
     pub liveness_timeout: Duration,
 }
 

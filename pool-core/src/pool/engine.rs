@@ -480,7 +480,9 @@ impl<R> View<'_, R> {
 
     /// The liveness timer of a ready server fired. The timer may be early: anything heard
     /// since it was armed only moved `heard` (no timer work per message), so the due time is
-    /// worked out here.
+    /// worked out here. Requests in flight change nothing: a busy server that has gone quiet is
+    /// probed like an idle one (a request without a deadline would otherwise wait forever on a
+    /// frozen or half-open server), and one that keeps replying is never probed.
     fn check_liveness(&mut self, server: u32, now: Instant) {
         let Some(interval) = self.config.liveness_interval else {
             self.set_server_timer(server, None);
@@ -496,9 +498,6 @@ impl<R> View<'_, R> {
                 return;
             }
             since + timeout
-        } else if !entry.sent.is_empty() {
-            // Busy: the requests' own deadlines watch this server; look again later.
-            now + interval
         } else if now.saturating_since(entry.heard) >= interval {
             entry.probing = Some(now);
             entry.handshake_due = true;

@@ -633,7 +633,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
             return Routed::Dropped(Dropped::UnknownServer);
         };
         if let Some(entry) = v.p.servers.get_mut(server_index as usize) {
-            // Anything well-formed proves the server alive (idle-liveness).
+            // Anything well-formed proves the server alive (liveness), probe or no probe.
             entry.heard = now;
             entry.probing = None;
         }

@@ -32,7 +32,7 @@ fn pool_with(config: Config) -> TestPool {
     Pool::new(config, "client", 42, FixedMemory::new()).unwrap()
 }
 
-/// The focused tests below leave the idle-liveness probe out (its timer would show in every
+/// The focused tests below leave the liveness probe out (its timer would show in every
 /// `poll_timeout`); the probe's own tests turn it on.
 fn pool() -> TestPool {
     pool_with(Config {
@@ -949,7 +949,7 @@ fn undrained_notifications_collapse_to_the_latest_state() {
     assert!(drain_events(&mut pool).is_empty());
 }
 
-// ----- idle-liveness probe ----------------------------------------------------------------
+// ----- liveness probe ---------------------------------------------------------------------
 
 const LIVENESS: u64 = 10_000;
 const PROBE_TIMEOUT: u64 = 3_000;
@@ -1041,26 +1041,152 @@ fn replies_postpone_the_probe() {
 }
 
 #[test]
-fn a_server_with_requests_in_flight_is_never_probed() {
+fn a_busy_server_that_goes_silent_is_probed_and_lost_and_its_request_ends_disconnected() {
     let mut pool = probing_pool();
     let (server, thing) = ready_server(&mut pool, "srv");
-    // A long action: the server may not answer a HANDSHAKE until it is done.
-    let deadline = T0 + ms(25_000);
-    pool.start_request(thing, req(1), opts(Some(deadline)), T0)
-        .unwrap();
-    drain_tx(&mut pool);
+    // No deadline: only the probe can notice a frozen or half-open server.
+    pool.start_request(thing, req(1), opts(None), T0).unwrap();
+    let mid = sent_id(&drain_tx(&mut pool));
+    assert_eq!(pool.poll_timeout(), Some(T0 + ms(LIVENESS)));
+    pool.handle_timeout(T0 + ms(LIVENESS) - ms(1));
+    assert!(drain_tx(&mut pool).is_empty(), "not before the interval");
     pool.handle_timeout(T0 + ms(LIVENESS));
-    assert!(drain_tx(&mut pool).is_empty());
-    pool.handle_timeout(T0 + ms(2 * LIVENESS));
-    assert!(drain_tx(&mut pool).is_empty());
-    assert_eq!(pool.stats().liveness_probes, 0);
-    // Its deadline ends it; the server is quiet and idle now, so the next check probes.
-    pool.handle_timeout(deadline);
-    assert_eq!(
-        outcomes(&drain_events(&mut pool)),
-        [(1, Outcome::Timeout { sent: true })]
+    let txs = drain_tx(&mut pool);
+    assert!(
+        matches!(txs.as_slice(), [Tx::Handshake(s, _)] if *s == server),
+        "probed with the request in flight: {txs:?}"
     );
-    pool.handle_timeout(T0 + ms(3 * LIVENESS));
-    assert!(matches!(drain_tx(&mut pool).as_slice(), [Tx::Handshake(s, _)] if *s == server));
+    assert_eq!(pool.stats().liveness_probes, 1);
+    assert_eq!(pool.server_load(server), Some((0, 0, 1)));
+    let give_up = T0 + ms(LIVENESS) + ms(PROBE_TIMEOUT);
+    assert_eq!(pool.poll_timeout(), Some(give_up));
+    pool.handle_timeout(give_up - ms(1));
+    assert!(drain_events(&mut pool).is_empty());
+    pool.handle_timeout(give_up);
+    let events = drain_events(&mut pool);
+    assert!(
+        matches!(
+            events.first(),
+            Some(Event::ServerLost(s, LostReason::Unresponsive)) if *s == server
+        ),
+        "{events:?}"
+    );
+    assert_eq!(outcomes(&events), [(1, Outcome::Disconnected)]);
+    assert_eq!(
+        (pool.stats().servers_lost, pool.stats().disconnected),
+        (1, 1)
+    );
+    assert_eq!(pool.in_flight(), 0);
+    // It reconnects after the backoff, and a late reply to the failed request reaches nobody.
+    let Some(ServerState::Backoff { until }) = pool.server_state(server) else {
+        panic!("{:?}", pool.server_state(server))
+    };
+    assert_eq!(pool.poll_timeout(), Some(until));
+    pool.handle_timeout(until);
+    assert!(matches!(drain_events(&mut pool).as_slice(), [Event::Connect(s)] if *s == server));
+    pool.handle_connected(server, until);
+    let txs = drain_tx(&mut pool);
+    let [Tx::Handshake(_, hs)] = txs.as_slice() else {
+        panic!("{txs:?}")
+    };
+    answer_at(&mut pool, server, "HANDSHAKE", hs, b"null", until);
+    assert!(matches!(drain_events(&mut pool).as_slice(), [Event::ServerReady(s)] if *s == server));
+    assert!(matches!(
+        answer_at(&mut pool, server, "REPLY", &mid, b"1", until),
+        Routed::Dropped(Dropped::Late)
+    ));
+}
+
+#[test]
+fn a_busy_server_that_keeps_replying_is_never_probed() {
+    let mut pool = probing_pool();
+    let (server, thing) = ready_server(&mut pool, "srv");
+    // A long action, never answered during the test, no deadline.
+    let long = pool.start_request(thing, req(0), opts(None), T0).unwrap();
+    drain_tx(&mut pool);
+    // Other requests come and go every 4 s (well inside the 10 s interval).
+    let mut now = T0;
+    let mut serial = 1;
+    while now < T0 + ms(5 * LIVENESS) {
+        now = now + ms(500);
+        pool.handle_timeout(now);
+        if (now.0 - T0.0).is_multiple_of(4_000_000) {
+            pool.start_request(thing, req(serial), opts(None), now)
+                .unwrap();
+            let mid = sent_id(&drain_tx(&mut pool));
+            assert!(matches!(
+                answer_at(&mut pool, server, "REPLY", &mid, b"1", now),
+                Routed::Completed(c) if c.user.serial == serial
+            ));
+            serial += 1;
+        }
+        assert!(drain_tx(&mut pool).is_empty(), "no probe at {now:?}");
+        assert!(drain_events(&mut pool).is_empty(), "no loss at {now:?}");
+    }
+    assert_eq!(pool.stats().liveness_probes, 0);
     assert_eq!(pool.server_state(server), Some(ServerState::Ready));
+    assert!(pool.is_live(long));
+    // Once the replies stop, the silence is noticed one interval after the last of them.
+    let last = T0 + ms(48_000);
+    assert_eq!(pool.poll_timeout(), Some(last + ms(LIVENESS)));
+    pool.handle_timeout(last + ms(LIVENESS));
+    assert!(matches!(drain_tx(&mut pool).as_slice(), [Tx::Handshake(s, _)] if *s == server));
+}
+
+#[test]
+fn an_answered_probe_keeps_a_busy_server_and_its_request() {
+    let mut pool = probing_pool();
+    let (server, thing) = ready_server(&mut pool, "srv");
+    let id = pool.start_request(thing, req(1), opts(None), T0).unwrap();
+    let mid = sent_id(&drain_tx(&mut pool));
+    let probe_at = T0 + ms(LIVENESS);
+    pool.handle_timeout(probe_at);
+    let txs = drain_tx(&mut pool);
+    let [Tx::Handshake(_, probe)] = txs.as_slice() else {
+        panic!("{txs:?}")
+    };
+    let answered = probe_at + ms(5);
+    assert!(matches!(
+        answer_at(&mut pool, server, "HANDSHAKE", probe, b"null", answered),
+        Routed::Handshake
+    ));
+    pool.handle_timeout(probe_at + ms(PROBE_TIMEOUT));
+    assert!(drain_events(&mut pool).is_empty(), "no loss");
+    assert!(drain_tx(&mut pool).is_empty(), "no second probe yet");
+    assert_eq!(pool.poll_timeout(), Some(answered + ms(LIVENESS)));
+    assert_eq!(pool.server_state(server), Some(ServerState::Ready));
+    assert!(pool.is_live(id));
+    // The next probe is answered by the long request's own reply: anything received counts.
+    let second = answered + ms(LIVENESS);
+    pool.handle_timeout(second);
+    assert!(matches!(
+        drain_tx(&mut pool).as_slice(),
+        [Tx::Handshake(..)]
+    ));
+    assert!(matches!(
+        answer_at(&mut pool, server, "REPLY", &mid, b"1", second + ms(1)),
+        Routed::Completed(c) if c.id == id
+    ));
+    pool.handle_timeout(second + ms(PROBE_TIMEOUT));
+    assert!(drain_events(&mut pool).is_empty(), "no loss");
+    assert_eq!(pool.stats().servers_lost, 0);
+    assert_eq!(pool.stats().liveness_probes, 2);
+}
+
+#[test]
+fn a_probe_goes_out_even_at_the_in_flight_limit() {
+    let mut pool = pool_with(Config {
+        liveness_interval: Some(ms(LIVENESS)),
+        liveness_timeout: ms(PROBE_TIMEOUT),
+        max_in_flight_per_server: 1,
+        ..Config::default()
+    });
+    let (server, thing) = ready_server(&mut pool, "srv");
+    pool.start_request(thing, req(1), opts(None), T0).unwrap();
+    pool.start_request(thing, req(2), opts(None), T0).unwrap();
+    sent_id(&drain_tx(&mut pool));
+    assert_eq!(pool.server_load(server), Some((0, 1, 1)));
+    pool.handle_timeout(T0 + ms(LIVENESS));
+    assert!(matches!(drain_tx(&mut pool).as_slice(), [Tx::Handshake(s, _)] if *s == server));
+    assert_eq!(pool.server_load(server), Some((0, 1, 1)));
 }
