@@ -68,6 +68,8 @@ fn pool_config() -> Config {
         max_in_flight_per_server: IN_FLIGHT_CAP as u32,
         liveness_interval: Some(Duration::from_micros(LIVENESS)),
         liveness_timeout: Duration::from_micros(PROBE_TIMEOUT),
+        // The model predicts every reconnect time exactly; the jitter has its own unit tests.
+        backoff_jitter: false,
         ..Config::default()
     }
 }

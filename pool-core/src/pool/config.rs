@@ -1,5 +1,6 @@
 //! Pool configuration.
 
+use super::rng::Rng;
 use crate::time::Duration;
 use crate::wire::KeyStyle;
 
@@ -15,10 +16,18 @@ pub struct Config {
     /// Give up a handshake after this long, treat the server as lost and reconnect after the
     /// backoff. `None`: keep handshaking for as long as the connection stays up.
     pub handshake_timeout: Option<Duration>,
-    /// First reconnect delay after a server is lost.
+    /// First reconnect delay after a server is lost (before jitter): the delay doubles with
+    /// every loss that follows without the server becoming ready in between.
     pub backoff_min: Duration,
-    /// Cap of the exponential reconnect delay.
+    /// Cap of the exponential reconnect delay (before jitter).
     pub backoff_max: Duration,
+    /// Equal jitter on reconnect delays: each time a server is lost, the delay is drawn
+    /// uniformly from `[d/2, d]`, where `d` is the exponential delay of `backoff_min` and
+    /// `backoff_max`. Without it every client of a restarted server would reconnect in
+    /// lockstep. The draws come from a small PRNG seeded with the pool's nonce (the core reads
+    /// no clock and no OS RNG), so pools with different nonces spread out and a run replays
+    /// exactly. `false`: exactly `d`.
+    pub backoff_jitter: bool,
     /// Spelling of the execution-context keys in request headers.
     pub key_style: KeyStyle,
     /// Longest request header the pool will write; `poll_transmit` needs a buffer this large.
@@ -61,6 +70,7 @@ impl Default for Config {
             handshake_timeout: None,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            backoff_jitter: true,
             key_style: KeyStyle::Both,
             max_header_len: 4096,
             max_in_flight_per_server: 500,
@@ -81,8 +91,19 @@ impl Config {
         self.max_in_flight_per_server.max(1)
     }
 
+    /// The exponential reconnect delay after `attempt` losses in a row, before jitter.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         self.backoff_min
             .doubled(attempt, self.backoff_max.max(self.backoff_min))
+    }
+
+    /// The reconnect delay after `attempt` losses in a row: [`Self::backoff`], or with
+    /// `backoff_jitter` a draw from `rng` in `[ceil(d/2), d]` (never less than half of it).
+    pub(crate) fn reconnect_delay(&self, attempt: u32, rng: &mut Rng) -> Duration {
+        let full = self.backoff(attempt).as_micros();
+        if !self.backoff_jitter {
+            return Duration::from_micros(full);
+        }
+        Duration::from_micros(rng.between(full - full / 2, full))
     }
 }

@@ -33,10 +33,12 @@ fn pool_with(config: Config) -> TestPool {
 }
 
 /// The focused tests below leave the liveness probe out (its timer would show in every
-/// `poll_timeout`); the probe's own tests turn it on.
+/// `poll_timeout`) and the reconnect jitter too (they assert exact delays); the probe's and the
+/// jitter's own tests turn them on.
 fn pool() -> TestPool {
     pool_with(Config {
         liveness_interval: None,
+        backoff_jitter: false,
         ..Config::default()
     })
 }
@@ -479,23 +481,14 @@ fn backoff_doubles_per_failed_attempt_up_to_the_cap_and_resets_when_ready() {
     let config = Config {
         backoff_min: ms(100),
         backoff_max: ms(1000),
+        backoff_jitter: false,
         ..Config::default()
     };
     let mut pool = pool_with(config);
     let server = pool.add_server("srv", T0).unwrap();
     drain_events(&mut pool);
-    let mut now = T0;
-    let mut delays = Vec::new();
-    for _ in 0..6 {
-        pool.handle_disconnected(server, now); // the connect failed
-        let lost_at = now;
-        now = pool.poll_timeout().unwrap();
-        delays.push((now.0 - lost_at.0) / 1000);
-        pool.handle_timeout(now);
-        assert!(drain_events(&mut pool)
-            .iter()
-            .any(|e| matches!(e, Event::Connect(_))));
-    }
+    let (delays, now) = failed_connects(&mut pool, server, T0, 6);
+    let delays: Vec<u64> = delays.iter().map(|d| d.as_micros() / 1000).collect();
     assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
     // Reaching Ready resets the backoff.
     pool.handle_connected(server, now);
@@ -505,6 +498,112 @@ fn backoff_doubles_per_failed_attempt_up_to_the_cap_and_resets_when_ready() {
     answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
     pool.handle_disconnected(server, now);
     assert_eq!(pool.poll_timeout(), Some(now + ms(100)));
+}
+
+/// `count` failed connects in a row from `now` on: each loss's reconnect delay (read from the
+/// server's backoff state), and the time of the last `Connect`.
+fn failed_connects(
+    pool: &mut TestPool,
+    server: ServerId,
+    mut now: Instant,
+    count: usize,
+) -> (Vec<Duration>, Instant) {
+    let mut delays = Vec::new();
+    for _ in 0..count {
+        pool.handle_disconnected(server, now); // the connect failed
+        let Some(ServerState::Backoff { until }) = pool.server_state(server) else {
+            panic!("{:?}", pool.server_state(server))
+        };
+        assert_eq!(pool.poll_timeout(), Some(until));
+        delays.push(until.saturating_since(now));
+        now = until;
+        pool.handle_timeout(now);
+        assert!(drain_events(pool)
+            .iter()
+            .any(|e| matches!(e, Event::Connect(s) if *s == server)));
+    }
+    (delays, now)
+}
+
+fn jitter_config() -> Config {
+    Config {
+        backoff_min: ms(100),
+        backoff_max: ms(1000),
+        liveness_interval: None,
+        ..Config::default()
+    }
+}
+
+/// The exponential delay before jitter after `attempt` losses in a row (100 ms to 1 s).
+fn full_delay(attempt: usize) -> Duration {
+    ms((100u64 << attempt.min(4)).min(1000))
+}
+
+#[test]
+fn jittered_backoff_stays_between_half_and_full_over_many_losses() {
+    let mut pool = pool_with(jitter_config());
+    assert!(pool.config().backoff_jitter, "on by default");
+    let server = pool.add_server("srv", T0).unwrap();
+    drain_events(&mut pool);
+    let (delays, now) = failed_connects(&mut pool, server, T0, 300);
+    for (attempt, &delay) in delays.iter().enumerate() {
+        let full = full_delay(attempt);
+        let half = Duration::from_micros(full.as_micros().div_ceil(2));
+        assert!(
+            half <= delay && delay <= full,
+            "loss {attempt}: {delay:?} outside [{half:?}, {full:?}]"
+        );
+    }
+    // At the cap the draws spread over the range, not stuck at one end.
+    let capped = &delays[5..];
+    let low = capped.iter().filter(|d| d.as_micros() < 750_000).count();
+    let high = capped.iter().filter(|d| d.as_micros() >= 750_000).count();
+    assert!(low > 50 && high > 50, "{low} low, {high} high");
+    // Reaching Ready starts over from backoff_min, still jittered.
+    pool.handle_connected(server, now);
+    let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
+        panic!()
+    };
+    answer_at(&mut pool, server, "HANDSHAKE", &hs, b"null", now);
+    drain_events(&mut pool);
+    let (again, _) = failed_connects(&mut pool, server, now, 1);
+    assert!(ms(50) <= again[0] && again[0] <= ms(100), "{again:?}");
+}
+
+#[test]
+fn jitter_differs_between_pools_with_different_nonces_and_replays_with_the_same() {
+    let delays = |nonce: u64| {
+        let mut pool = TestPool::new(jitter_config(), "client", nonce, FixedMemory::new()).unwrap();
+        let server = pool.add_server("srv", T0).unwrap();
+        drain_events(&mut pool);
+        failed_connects(&mut pool, server, T0, 20).0
+    };
+    let (a, b) = (delays(1), delays(2));
+    assert_ne!(
+        a, b,
+        "two clients of one server do not reconnect in lockstep"
+    );
+    assert_eq!(a, delays(1), "the same nonce replays the same delays");
+    // The first losses already differ, where the spread matters most.
+    let first = (0..100).map(delays).map(|d| d[0]).collect::<Vec<_>>();
+    let mut distinct = first.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(distinct.len() > 90, "{first:?}");
+}
+
+#[test]
+fn without_jitter_every_delay_is_exact() {
+    let mut pool = pool_with(Config {
+        backoff_jitter: false,
+        ..jitter_config()
+    });
+    let server = pool.add_server("srv", T0).unwrap();
+    drain_events(&mut pool);
+    let (delays, _) = failed_connects(&mut pool, server, T0, 50);
+    for (attempt, &delay) in delays.iter().enumerate() {
+        assert_eq!(delay, full_delay(attempt), "loss {attempt}");
+    }
 }
 
 #[test]
@@ -848,6 +947,7 @@ fn oversized_headers_are_refused_at_start() {
 fn handshake_timeout_loses_the_server_and_reconnects() {
     let config = Config {
         handshake_timeout: Some(ms(1000)),
+        backoff_jitter: false,
         ..Config::default()
     };
     let mut pool = pool_with(config);
