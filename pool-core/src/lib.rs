@@ -5,8 +5,10 @@
 //!
 //! * [`pool::Pool`]: the state machine. It owns message ids, waiters (the caller's request
 //!   values), client deadlines, cancellation, each server's handshake / readiness / backoff, the
-//!   Thing → server map and fan-out. **It never reads a clock** (time is an [`Instant`] input),
-//!   never performs I/O, never allocates after creation and never panics on any input.
+//!   Thing → server map and fan-out. **It never reads a clock** (time is an [`Instant`] input)
+//!   nor an OS RNG (its only randomness, the reconnect jitter, comes from a PRNG seeded with
+//!   the nonce the adapter gives it), never performs I/O, never allocates after creation and
+//!   never panics on any input.
 //! * [`wire`]: hololinked's ZMQ frames: request headers written into a caller buffer, reply
 //!   headers read tolerantly. Byte-exact against headers captured from live servers.
 //! * [`codec`]: postcard, the compact binary payload codec for Rust and embedded peers.

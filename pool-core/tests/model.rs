@@ -14,6 +14,10 @@
 //! A `Hold` transition makes the driver slow: from then on only `poll_event` is drained after each
 //! step, until a `DrainTransmits` transition sends everything. That exercises requests that are
 //! queued but not yet handed to the transport (disconnects, cancels and timeouts while queued).
+//!
+//! A `Silence` transition makes a server stop answering until it is lost, so servers with
+//! requests in flight go quiet too: the liveness probe (sent to any quiet ready server, busy or
+//! idle) goes unanswered and the server is lost with its requests in flight.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -48,7 +52,8 @@ const BACKOFF_MIN: u64 = 100 * MS;
 const BACKOFF_MAX: u64 = 5_000 * MS;
 /// Small, so the per-server in-flight limit binds often.
 const IN_FLIGHT_CAP: usize = 2;
-/// Short against the model's clock moves, so idle-liveness probes and their losses happen.
+/// Short against the model's clock moves, so liveness probes (of idle and busy servers) and
+/// their losses happen.
 const LIVENESS: u64 = 2_000 * MS;
 const PROBE_TIMEOUT: u64 = 700 * MS;
 
@@ -63,6 +68,8 @@ fn pool_config() -> Config {
         max_in_flight_per_server: IN_FLIGHT_CAP as u32,
         liveness_interval: Some(Duration::from_micros(LIVENESS)),
         liveness_timeout: Duration::from_micros(PROBE_TIMEOUT),
+        // The model predicts every reconnect time exactly; the jitter has its own unit tests.
+        backoff_jitter: false,
         ..Config::default()
     }
 }
@@ -231,6 +238,11 @@ enum Transition {
     },
     /// Drain every output again (and after every following step).
     DrainTransmits,
+    /// The server falls silent (a frozen process, a half-open connection): from now until it is
+    /// lost, the generator stops answering its requests and HANDSHAKEs (other arms may still
+    /// reach it now and then). Nothing happens on the pool; it only steers generation, so
+    /// that busy servers go quiet long enough for their liveness probes and losses.
+    Silence(usize),
 }
 
 // ===== the reference model =====================================================================
@@ -253,10 +265,12 @@ struct MServer {
     handshake_due: bool,
     pending: u8,
     lost_reason: LostReason,
-    /// When anything well-formed last came from it (idle-liveness).
+    /// When anything well-formed last came from it (liveness).
     heard: Instant,
-    /// When the unanswered idle-liveness probe went out.
+    /// When the unanswered liveness probe went out.
     probing: Option<Instant>,
+    /// Fell silent (`Transition::Silence`) and not lost since: generation only.
+    silent: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -596,6 +610,8 @@ impl Model {
         }
         let now = self.now;
         let s = &mut self.servers[server];
+        // The reconnect reaches a fresh connection (or process): it answers again.
+        s.silent = false;
         let until = now + Duration::from_micros(backoff(s.attempt));
         s.attempt = s.attempt.saturating_add(1);
         s.state = ServerState::Backoff { until };
@@ -625,11 +641,11 @@ impl Model {
         }
     }
 
-    /// Idle-liveness: probe a ready server that is quiet and has nothing in flight; lose it if
-    /// the probe goes unanswered.
+    /// Liveness: probe a ready server that has been quiet for the interval, whether or not
+    /// requests are in flight to it (a busy server is probed like an idle one); lose it if
+    /// nothing at all comes back within the timeout.
     fn check_liveness(&mut self, server: usize) {
         let now = self.now;
-        let in_flight = self.load(server).2;
         let (interval, timeout) = (
             Duration::from_micros(LIVENESS),
             Duration::from_micros(PROBE_TIMEOUT),
@@ -641,8 +657,6 @@ impl Model {
                 return;
             }
             since + timeout
-        } else if in_flight > 0 {
-            now + interval
         } else if now.saturating_since(s.heard) >= interval {
             s.probing = Some(now);
             s.handshake_due = true;
@@ -808,6 +822,7 @@ impl Model {
                         lost_reason: LostReason::Disconnected,
                         heard: Instant(0),
                         probing: None,
+                        silent: false,
                     });
                     self.server_table[slot] = Some(index);
                     self.notify(index, PENDING_CONNECT);
@@ -982,6 +997,11 @@ impl Model {
                 self.hold_events = false;
                 Expect::Nothing
             }
+            Transition::Silence(i) => {
+                let s = &mut self.servers[i];
+                s.silent = s.alive;
+                Expect::Nothing
+            }
         };
         self.out.expect = expect;
         if !self.hold_tx {
@@ -1000,6 +1020,8 @@ fn timeout_ms() -> BoxedStrategy<Option<u64>> {
         1 => Just(None),
         2 => (0u64..40).prop_map(|n| Some(n * 50)),
         1 => (0u64..2000).prop_map(Some),
+        // Past the liveness interval: a busy server's probe comes before the deadline.
+        1 => (2_000u64..6_000).prop_map(Some),
     ]
     .boxed()
 }
@@ -1136,7 +1158,11 @@ impl ReferenceStateMachine for PoolModel {
         if !connecting.is_empty() {
             arms.push((8, select(connecting).prop_map(T::Connect).boxed()));
         }
-        let handshaking = in_state(|st| matches!(st, ServerState::Handshaking { .. }));
+        let answering = |i: &usize| !s.servers[*i].silent;
+        let handshaking: Vec<usize> = in_state(|st| matches!(st, ServerState::Handshaking { .. }))
+            .into_iter()
+            .filter(answering)
+            .collect();
         if !handshaking.is_empty() {
             arms.push((
                 8,
@@ -1147,7 +1173,19 @@ impl ReferenceStateMachine for PoolModel {
         }
         let up = in_state(|st| matches!(st, ServerState::Handshaking { .. } | ServerState::Ready));
         if !up.is_empty() {
-            arms.push((1, select(up).prop_map(T::Disconnect).boxed()));
+            arms.push((1, select(up.clone()).prop_map(T::Disconnect).boxed()));
+        }
+        let can_fall_silent: Vec<usize> = up.into_iter().filter(answering).collect();
+        if !can_fall_silent.is_empty() {
+            arms.push((1, select(can_fall_silent).prop_map(T::Silence).boxed()));
+        }
+        // Mostly servers with requests in flight: the case the busy-server probe is for.
+        let busy: Vec<usize> = in_state(|st| st == ServerState::Ready)
+            .into_iter()
+            .filter(|&i| answering(&i) && s.load(i).2 > 0)
+            .collect();
+        if !busy.is_empty() {
+            arms.push((4, select(busy).prop_map(T::Silence).boxed()));
         }
 
         let mapped: Vec<usize> = (0..s.things.len())
@@ -1183,10 +1221,15 @@ impl ReferenceStateMachine for PoolModel {
             .filter(|&k| s.requests[k].status == Status::Sent)
             .map(|k| (k, s.requests[k].server))
             .collect();
-        if !sent.is_empty() {
+        let answered: Vec<(usize, usize)> = sent
+            .iter()
+            .copied()
+            .filter(|(_, server)| answering(server))
+            .collect();
+        if !answered.is_empty() {
             arms.push((
                 12,
-                (select(sent.clone()), kind())
+                (select(answered), kind())
                     .prop_map(|((request, _), kind)| T::Reply {
                         request,
                         kind,
@@ -1194,6 +1237,8 @@ impl ReferenceStateMachine for PoolModel {
                     })
                     .boxed(),
             ));
+        }
+        if !sent.is_empty() {
             arms.push((
                 1,
                 select(sent.clone())
@@ -1267,7 +1312,8 @@ impl ReferenceStateMachine for PoolModel {
             | Transition::Disconnect(i)
             | Transition::HandshakeReply { server: i, .. }
             | Transition::Foreign { server: i, .. }
-            | Transition::Malformed { server: i, .. } => server_ok(i),
+            | Transition::Malformed { server: i, .. }
+            | Transition::Silence(i) => server_ok(i),
             Transition::SendFailed { server, request } => {
                 server_ok(server) && request.is_none_or(known)
             }
@@ -1436,7 +1482,7 @@ impl Sut {
             match request {
                 None => {
                     assert_eq!(header["messageType"], "HANDSHAKE");
-                    // Handshaking, or an idle-liveness probe to a ready server.
+                    // Handshaking, or a liveness probe to a ready server (busy or idle).
                     assert!(
                         matches!(
                             state,
@@ -1727,7 +1773,9 @@ impl Sut {
                 self.pool.handle_timeout(self.now);
                 Expect::Nothing
             }
-            Transition::Hold { .. } | Transition::DrainTransmits => Expect::Nothing,
+            Transition::Hold { .. } | Transition::DrainTransmits | Transition::Silence(_) => {
+                Expect::Nothing
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Pool configuration.
 
+use super::rng::Rng;
 use crate::time::Duration;
 use crate::wire::KeyStyle;
 
@@ -15,10 +16,18 @@ pub struct Config {
     /// Give up a handshake after this long, treat the server as lost and reconnect after the
     /// backoff. `None`: keep handshaking for as long as the connection stays up.
     pub handshake_timeout: Option<Duration>,
-    /// First reconnect delay after a server is lost.
+    /// First reconnect delay after a server is lost (before jitter): the delay doubles with
+    /// every loss that follows without the server becoming ready in between.
     pub backoff_min: Duration,
-    /// Cap of the exponential reconnect delay.
+    /// Cap of the exponential reconnect delay (before jitter).
     pub backoff_max: Duration,
+    /// Equal jitter on reconnect delays: each time a server is lost, the delay is drawn
+    /// uniformly from `[d/2, d]`, where `d` is the exponential delay of `backoff_min` and
+    /// `backoff_max`. Without it every client of a restarted server would reconnect in
+    /// lockstep. The draws come from a small PRNG seeded with the pool's nonce (the core reads
+    /// no clock and no OS RNG), so pools with different nonces spread out and a run replays
+    /// exactly. `false`: exactly `d`.
+    pub backoff_jitter: bool,
     /// Spelling of the execution-context keys in request headers.
     pub key_style: KeyStyle,
     /// Longest request header the pool will write; `poll_transmit` needs a buffer this large.
@@ -33,16 +42,24 @@ pub struct Config {
     /// client is reading. The default of 500 keeps every reply deliverable. Values below 1
     /// count as 1.
     pub max_in_flight_per_server: u32,
-    /// Idle-liveness probe: when a ready server has had nothing in flight and has sent nothing
-    /// for this long, the pool sends it a HANDSHAKE. `None` turns probing off.
+    /// Liveness probe: when nothing has come from a ready server for this long, the pool sends
+    /// it a HANDSHAKE, whether or not requests are in flight to it. `None` turns probing off.
     ///
-    /// A connection can die without a word (a vanished TCP peer, a frozen process) and ZeroMQ
-    /// (zmq.rs has no ZMTP heartbeats) would not notice. Requests in flight are never probed
-    /// for: their own deadlines end them, and a server busy with a long action may not answer a
-    /// HANDSHAKE until it is done.
+    /// A connection can die without a word (a vanished TCP peer, a half-open connection, a
+    /// frozen process) and ZeroMQ (zmq.rs has no ZMTP heartbeats) would not notice: without
+    /// the probe a request made without a deadline would wait forever. Anything well-formed
+    /// from the server (a reply to any request, the HANDSHAKE answer) counts as a sign of life,
+    /// so a server that keeps answering is never probed.
+    ///
+    /// A server that runs one long action and cannot answer a HANDSHAKE meanwhile (a
+    /// single-threaded server) is lost after `liveness_interval + liveness_timeout` of silence,
+    /// and its requests in flight end `Disconnected`. For such servers set a `liveness_timeout`
+    /// longer than the longest action, or turn probing off and bound requests by deadlines.
     pub liveness_interval: Option<Duration>,
-    /// How long an idle-liveness probe may go unanswered before the server counts as lost
-    /// ([`LostReason::Unresponsive`](super::LostReason::Unresponsive)) and is reconnected.
+    /// How long a liveness probe may go unanswered (nothing at all received from the server)
+    /// before the server counts as lost
+    /// ([`LostReason::Unresponsive`](super::LostReason::Unresponsive)): its requests in flight
+    /// end `Disconnected`, and it is reconnected after the backoff.
     pub liveness_timeout: Duration,
 }
 
@@ -53,6 +70,7 @@ impl Default for Config {
             handshake_timeout: None,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            backoff_jitter: true,
             key_style: KeyStyle::Both,
             max_header_len: 4096,
             max_in_flight_per_server: 500,
@@ -73,8 +91,19 @@ impl Config {
         self.max_in_flight_per_server.max(1)
     }
 
+    /// The exponential reconnect delay after `attempt` losses in a row, before jitter.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         self.backoff_min
             .doubled(attempt, self.backoff_max.max(self.backoff_min))
+    }
+
+    /// The reconnect delay after `attempt` losses in a row: [`Self::backoff`], or with
+    /// `backoff_jitter` a draw from `rng` in `[ceil(d/2), d]` (never less than half of it).
+    pub(crate) fn reconnect_delay(&self, attempt: u32, rng: &mut Rng) -> Duration {
+        let full = self.backoff(attempt).as_micros();
+        if !self.backoff_jitter {
+            return Duration::from_micros(full);
+        }
+        Duration::from_micros(rng.between(full - full / 2, full))
     }
 }

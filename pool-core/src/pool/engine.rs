@@ -11,13 +11,16 @@
 //! * a server is in `tx_servers` iff it has a due handshake, or a non-empty `queued` list and
 //!   fewer than `Config::max_in_flight_per_server` requests `sent`; and in `event_servers` iff
 //!   it has pending notifications;
-//! * `server_timer` is the minimum of all server timers.
+//! * `server_timer` is the minimum of all server timers;
+//! * `rng` advances only in `lose`: one draw per loss that starts a backoff, and only with
+//!   `Config::backoff_jitter` (so a run replays exactly from the nonce and the inputs).
 
 use super::deadlines::DeadlineHeap;
 use super::event::{Completion, LostReason, Outcome};
 use super::handles::{FanoutId, RequestId, ServerId, ThingId};
 use super::list::{Links, List};
 use super::memory::{pending, Parts, ServerEntry, ServerState, Slot, SlotState};
+use super::rng::Rng;
 use super::stats::Stats;
 use super::Config;
 use crate::time::Instant;
@@ -38,6 +41,8 @@ pub(crate) struct State {
     pub stats: Stats,
     /// The latest `now` given to any command or input (outputs take no time argument).
     pub now: Instant,
+    /// Reconnect jitter, seeded from the pool's nonce; drawn once per loss.
+    pub rng: Rng,
 }
 
 /// Everything an operation may touch.
@@ -439,7 +444,7 @@ impl<R> View<'_, R> {
         let Some(entry) = self.p.servers.get_mut(server as usize) else {
             return;
         };
-        let until = now + self.config.backoff(entry.attempt);
+        let until = now + self.config.reconnect_delay(entry.attempt, &mut self.s.rng);
         entry.attempt = entry.attempt.saturating_add(1);
         entry.state = ServerState::Backoff { until };
         entry.lost_reason = reason;
@@ -480,7 +485,9 @@ impl<R> View<'_, R> {
 
     /// The liveness timer of a ready server fired. The timer may be early: anything heard
     /// since it was armed only moved `heard` (no timer work per message), so the due time is
-    /// worked out here.
+    /// worked out here. Requests in flight change nothing: a busy server that has gone quiet is
+    /// probed like an idle one (a request without a deadline would otherwise wait forever on a
+    /// frozen or half-open server), and one that keeps replying is never probed.
     fn check_liveness(&mut self, server: u32, now: Instant) {
         let Some(interval) = self.config.liveness_interval else {
             self.set_server_timer(server, None);
@@ -496,9 +503,6 @@ impl<R> View<'_, R> {
                 return;
             }
             since + timeout
-        } else if !entry.sent.is_empty() {
-            // Busy: the requests' own deadlines watch this server; look again later.
-            now + interval
         } else if now.saturating_since(entry.heard) >= interval {
             entry.probing = Some(now);
             entry.handshake_due = true;

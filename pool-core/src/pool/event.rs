@@ -73,8 +73,11 @@ pub enum LostReason {
     SendFailed,
     /// No HANDSHAKE reply came within `Config::handshake_timeout`.
     HandshakeTimeout,
-    /// A ready server with nothing in flight went quiet: no answer to an idle-liveness probe
-    /// within `Config::liveness_timeout` (a vanished peer, a frozen process).
+    /// A ready server went quiet: nothing at all came from it within `Config::liveness_timeout`
+    /// of a liveness probe, sent after `Config::liveness_interval` of silence whether or not
+    /// requests were in flight (a vanished peer, a half-open connection, a frozen process, or
+    /// a server too busy in a long action to answer a HANDSHAKE). Its requests in flight end
+    /// `Disconnected`.
     Unresponsive,
 }
 

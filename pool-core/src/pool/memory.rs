@@ -129,9 +129,9 @@ pub struct ServerEntry {
     pub(crate) event_links: Links,
     pub(crate) pending: u8,
     pub(crate) lost_reason: super::event::LostReason,
-    /// When the server last sent anything well-formed (set on Ready): idle-liveness input.
+    /// When the server last sent anything well-formed (set on Ready): the liveness input.
     pub(crate) heard: Instant,
-    /// When an idle-liveness probe (a HANDSHAKE while Ready) went out, until anything arrives.
+    /// When a liveness probe (a HANDSHAKE while Ready) went out, until anything arrives.
     pub(crate) probing: Option<Instant>,
 }
 

@@ -10,6 +10,7 @@ mod event;
 mod handles;
 mod list;
 mod memory;
+mod rng;
 mod stats;
 
 pub use config::{Config, MAX_HANDSHAKE_INTERVAL};
@@ -31,6 +32,7 @@ mod tests;
 
 use engine::{fanout_links, slot_links, State, View};
 use memory::{pending, Identity, SlotState};
+use rng::Rng;
 
 use crate::id::{IdCodec, MessageIdText, HANDSHAKE_SLOT};
 use crate::time::Instant;
@@ -239,7 +241,8 @@ pub struct Pool<R, M: Memory<R>> {
 impl<R, M: Memory<R>> Pool<R, M> {
     /// A pool with identity `client_id` (the DEALER identity and every header's `senderID`),
     /// random `nonce` (choose a fresh random value per pool: it keeps message ids unique across
-    /// pools and restarts) and its tables.
+    /// pools and restarts, and seeds the reconnect jitter of `Config::backoff_jitter`) and its
+    /// tables.
     pub fn new(
         config: Config,
         client_id: &str,
@@ -250,7 +253,10 @@ impl<R, M: Memory<R>> Pool<R, M> {
             return Err(InvalidIdentity);
         }
         let client_id = Identity::try_from(client_id).map_err(|_| InvalidIdentity)?;
-        let mut state = State::default();
+        let mut state = State {
+            rng: Rng::new(nonce),
+            ..State::default()
+        };
         let parts = memory.parts();
         for index in 0..parts.slots.len() as u32 {
             state.free.push_back(parts.slots, index, slot_links);
@@ -633,7 +639,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
             return Routed::Dropped(Dropped::UnknownServer);
         };
         if let Some(entry) = v.p.servers.get_mut(server_index as usize) {
-            // Anything well-formed proves the server alive (idle-liveness).
+            // Anything well-formed proves the server alive (liveness), probe or no probe.
             entry.heard = now;
             entry.probing = None;
         }

@@ -47,8 +47,8 @@ pub struct Stats {
     pub malformed: u64,
     /// Times a server was lost.
     pub servers_lost: u64,
-    /// Idle-liveness probes sent (HANDSHAKEs to ready servers; also counted in
-    /// `handshakes_sent`).
+    /// Liveness probes sent: HANDSHAKEs to ready servers quiet for `Config::liveness_interval`,
+    /// with or without requests in flight (also counted in `handshakes_sent`).
     pub liveness_probes: u64,
 }
 

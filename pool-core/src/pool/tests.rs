@@ -32,11 +32,13 @@ fn pool_with(config: Config) -> TestPool {
     Pool::new(config, "client", 42, FixedMemory::new()).unwrap()
 }
 
-/// The focused tests below leave the idle-liveness probe out (its timer would show in every
-/// `poll_timeout`); the probe's own tests turn it on.
+/// The focused tests below leave the liveness probe out (its timer would show in every
+/// `poll_timeout`) and the reconnect jitter too (they assert exact delays); the probe's and the
+/// jitter's own tests turn them on.
 fn pool() -> TestPool {
     pool_with(Config {
         liveness_interval: None,
+        backoff_jitter: false,
         ..Config::default()
     })
 }
@@ -479,23 +481,14 @@ fn backoff_doubles_per_failed_attempt_up_to_the_cap_and_resets_when_ready() {
     let config = Config {
         backoff_min: ms(100),
         backoff_max: ms(1000),
+        backoff_jitter: false,
         ..Config::default()
     };
     let mut pool = pool_with(config);
     let server = pool.add_server("srv", T0).unwrap();
     drain_events(&mut pool);
-    let mut now = T0;
-    let mut delays = Vec::new();
-    for _ in 0..6 {
-        pool.handle_disconnected(server, now); // the connect failed
-        let lost_at = now;
-        now = pool.poll_timeout().unwrap();
-        delays.push((now.0 - lost_at.0) / 1000);
-        pool.handle_timeout(now);
-        assert!(drain_events(&mut pool)
-            .iter()
-            .any(|e| matches!(e, Event::Connect(_))));
-    }
+    let (delays, now) = failed_connects(&mut pool, server, T0, 6);
+    let delays: Vec<u64> = delays.iter().map(|d| d.as_micros() / 1000).collect();
     assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
     // Reaching Ready resets the backoff.
     pool.handle_connected(server, now);
@@ -505,6 +498,112 @@ fn backoff_doubles_per_failed_attempt_up_to_the_cap_and_resets_when_ready() {
     answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
     pool.handle_disconnected(server, now);
     assert_eq!(pool.poll_timeout(), Some(now + ms(100)));
+}
+
+/// `count` failed connects in a row from `now` on: each loss's reconnect delay (read from the
+/// server's backoff state), and the time of the last `Connect`.
+fn failed_connects(
+    pool: &mut TestPool,
+    server: ServerId,
+    mut now: Instant,
+    count: usize,
+) -> (Vec<Duration>, Instant) {
+    let mut delays = Vec::new();
+    for _ in 0..count {
+        pool.handle_disconnected(server, now); // the connect failed
+        let Some(ServerState::Backoff { until }) = pool.server_state(server) else {
+            panic!("{:?}", pool.server_state(server))
+        };
+        assert_eq!(pool.poll_timeout(), Some(until));
+        delays.push(until.saturating_since(now));
+        now = until;
+        pool.handle_timeout(now);
+        assert!(drain_events(pool)
+            .iter()
+            .any(|e| matches!(e, Event::Connect(s) if *s == server)));
+    }
+    (delays, now)
+}
+
+fn jitter_config() -> Config {
+    Config {
+        backoff_min: ms(100),
+        backoff_max: ms(1000),
+        liveness_interval: None,
+        ..Config::default()
+    }
+}
+
+/// The exponential delay before jitter after `attempt` losses in a row (100 ms to 1 s).
+fn full_delay(attempt: usize) -> Duration {
+    ms((100u64 << attempt.min(4)).min(1000))
+}
+
+#[test]
+fn jittered_backoff_stays_between_half_and_full_over_many_losses() {
+    let mut pool = pool_with(jitter_config());
+    assert!(pool.config().backoff_jitter, "on by default");
+    let server = pool.add_server("srv", T0).unwrap();
+    drain_events(&mut pool);
+    let (delays, now) = failed_connects(&mut pool, server, T0, 300);
+    for (attempt, &delay) in delays.iter().enumerate() {
+        let full = full_delay(attempt);
+        let half = Duration::from_micros(full.as_micros().div_ceil(2));
+        assert!(
+            half <= delay && delay <= full,
+            "loss {attempt}: {delay:?} outside [{half:?}, {full:?}]"
+        );
+    }
+    // At the cap the draws spread over the range, not stuck at one end.
+    let capped = &delays[5..];
+    let low = capped.iter().filter(|d| d.as_micros() < 750_000).count();
+    let high = capped.iter().filter(|d| d.as_micros() >= 750_000).count();
+    assert!(low > 50 && high > 50, "{low} low, {high} high");
+    // Reaching Ready starts over from backoff_min, still jittered.
+    pool.handle_connected(server, now);
+    let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
+        panic!()
+    };
+    answer_at(&mut pool, server, "HANDSHAKE", &hs, b"null", now);
+    drain_events(&mut pool);
+    let (again, _) = failed_connects(&mut pool, server, now, 1);
+    assert!(ms(50) <= again[0] && again[0] <= ms(100), "{again:?}");
+}
+
+#[test]
+fn jitter_differs_between_pools_with_different_nonces_and_replays_with_the_same() {
+    let delays = |nonce: u64| {
+        let mut pool = TestPool::new(jitter_config(), "client", nonce, FixedMemory::new()).unwrap();
+        let server = pool.add_server("srv", T0).unwrap();
+        drain_events(&mut pool);
+        failed_connects(&mut pool, server, T0, 20).0
+    };
+    let (a, b) = (delays(1), delays(2));
+    assert_ne!(
+        a, b,
+        "two clients of one server do not reconnect in lockstep"
+    );
+    assert_eq!(a, delays(1), "the same nonce replays the same delays");
+    // The first losses already differ, where the spread matters most.
+    let first = (0..100).map(delays).map(|d| d[0]).collect::<Vec<_>>();
+    let mut distinct = first.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(distinct.len() > 90, "{first:?}");
+}
+
+#[test]
+fn without_jitter_every_delay_is_exact() {
+    let mut pool = pool_with(Config {
+        backoff_jitter: false,
+        ..jitter_config()
+    });
+    let server = pool.add_server("srv", T0).unwrap();
+    drain_events(&mut pool);
+    let (delays, _) = failed_connects(&mut pool, server, T0, 50);
+    for (attempt, &delay) in delays.iter().enumerate() {
+        assert_eq!(delay, full_delay(attempt), "loss {attempt}");
+    }
 }
 
 #[test]
@@ -848,6 +947,7 @@ fn oversized_headers_are_refused_at_start() {
 fn handshake_timeout_loses_the_server_and_reconnects() {
     let config = Config {
         handshake_timeout: Some(ms(1000)),
+        backoff_jitter: false,
         ..Config::default()
     };
     let mut pool = pool_with(config);
@@ -949,7 +1049,7 @@ fn undrained_notifications_collapse_to_the_latest_state() {
     assert!(drain_events(&mut pool).is_empty());
 }
 
-// ----- idle-liveness probe ----------------------------------------------------------------
+// ----- liveness probe ---------------------------------------------------------------------
 
 const LIVENESS: u64 = 10_000;
 const PROBE_TIMEOUT: u64 = 3_000;
@@ -1041,26 +1141,152 @@ fn replies_postpone_the_probe() {
 }
 
 #[test]
-fn a_server_with_requests_in_flight_is_never_probed() {
+fn a_busy_server_that_goes_silent_is_probed_and_lost_and_its_request_ends_disconnected() {
     let mut pool = probing_pool();
     let (server, thing) = ready_server(&mut pool, "srv");
-    // A long action: the server may not answer a HANDSHAKE until it is done.
-    let deadline = T0 + ms(25_000);
-    pool.start_request(thing, req(1), opts(Some(deadline)), T0)
-        .unwrap();
-    drain_tx(&mut pool);
+    // No deadline: only the probe can notice a frozen or half-open server.
+    pool.start_request(thing, req(1), opts(None), T0).unwrap();
+    let mid = sent_id(&drain_tx(&mut pool));
+    assert_eq!(pool.poll_timeout(), Some(T0 + ms(LIVENESS)));
+    pool.handle_timeout(T0 + ms(LIVENESS) - ms(1));
+    assert!(drain_tx(&mut pool).is_empty(), "not before the interval");
     pool.handle_timeout(T0 + ms(LIVENESS));
-    assert!(drain_tx(&mut pool).is_empty());
-    pool.handle_timeout(T0 + ms(2 * LIVENESS));
-    assert!(drain_tx(&mut pool).is_empty());
-    assert_eq!(pool.stats().liveness_probes, 0);
-    // Its deadline ends it; the server is quiet and idle now, so the next check probes.
-    pool.handle_timeout(deadline);
-    assert_eq!(
-        outcomes(&drain_events(&mut pool)),
-        [(1, Outcome::Timeout { sent: true })]
+    let txs = drain_tx(&mut pool);
+    assert!(
+        matches!(txs.as_slice(), [Tx::Handshake(s, _)] if *s == server),
+        "probed with the request in flight: {txs:?}"
     );
-    pool.handle_timeout(T0 + ms(3 * LIVENESS));
-    assert!(matches!(drain_tx(&mut pool).as_slice(), [Tx::Handshake(s, _)] if *s == server));
+    assert_eq!(pool.stats().liveness_probes, 1);
+    assert_eq!(pool.server_load(server), Some((0, 0, 1)));
+    let give_up = T0 + ms(LIVENESS) + ms(PROBE_TIMEOUT);
+    assert_eq!(pool.poll_timeout(), Some(give_up));
+    pool.handle_timeout(give_up - ms(1));
+    assert!(drain_events(&mut pool).is_empty());
+    pool.handle_timeout(give_up);
+    let events = drain_events(&mut pool);
+    assert!(
+        matches!(
+            events.first(),
+            Some(Event::ServerLost(s, LostReason::Unresponsive)) if *s == server
+        ),
+        "{events:?}"
+    );
+    assert_eq!(outcomes(&events), [(1, Outcome::Disconnected)]);
+    assert_eq!(
+        (pool.stats().servers_lost, pool.stats().disconnected),
+        (1, 1)
+    );
+    assert_eq!(pool.in_flight(), 0);
+    // It reconnects after the backoff, and a late reply to the failed request reaches nobody.
+    let Some(ServerState::Backoff { until }) = pool.server_state(server) else {
+        panic!("{:?}", pool.server_state(server))
+    };
+    assert_eq!(pool.poll_timeout(), Some(until));
+    pool.handle_timeout(until);
+    assert!(matches!(drain_events(&mut pool).as_slice(), [Event::Connect(s)] if *s == server));
+    pool.handle_connected(server, until);
+    let txs = drain_tx(&mut pool);
+    let [Tx::Handshake(_, hs)] = txs.as_slice() else {
+        panic!("{txs:?}")
+    };
+    answer_at(&mut pool, server, "HANDSHAKE", hs, b"null", until);
+    assert!(matches!(drain_events(&mut pool).as_slice(), [Event::ServerReady(s)] if *s == server));
+    assert!(matches!(
+        answer_at(&mut pool, server, "REPLY", &mid, b"1", until),
+        Routed::Dropped(Dropped::Late)
+    ));
+}
+
+#[test]
+fn a_busy_server_that_keeps_replying_is_never_probed() {
+    let mut pool = probing_pool();
+    let (server, thing) = ready_server(&mut pool, "srv");
+    // A long action, never answered during the test, no deadline.
+    let long = pool.start_request(thing, req(0), opts(None), T0).unwrap();
+    drain_tx(&mut pool);
+    // Other requests come and go every 4 s (well inside the 10 s interval).
+    let mut now = T0;
+    let mut serial = 1;
+    while now < T0 + ms(5 * LIVENESS) {
+        now = now + ms(500);
+        pool.handle_timeout(now);
+        if (now.0 - T0.0).is_multiple_of(4_000_000) {
+            pool.start_request(thing, req(serial), opts(None), now)
+                .unwrap();
+            let mid = sent_id(&drain_tx(&mut pool));
+            assert!(matches!(
+                answer_at(&mut pool, server, "REPLY", &mid, b"1", now),
+                Routed::Completed(c) if c.user.serial == serial
+            ));
+            serial += 1;
+        }
+        assert!(drain_tx(&mut pool).is_empty(), "no probe at {now:?}");
+        assert!(drain_events(&mut pool).is_empty(), "no loss at {now:?}");
+    }
+    assert_eq!(pool.stats().liveness_probes, 0);
     assert_eq!(pool.server_state(server), Some(ServerState::Ready));
+    assert!(pool.is_live(long));
+    // Once the replies stop, the silence is noticed one interval after the last of them.
+    let last = T0 + ms(48_000);
+    assert_eq!(pool.poll_timeout(), Some(last + ms(LIVENESS)));
+    pool.handle_timeout(last + ms(LIVENESS));
+    assert!(matches!(drain_tx(&mut pool).as_slice(), [Tx::Handshake(s, _)] if *s == server));
+}
+
+#[test]
+fn an_answered_probe_keeps_a_busy_server_and_its_request() {
+    let mut pool = probing_pool();
+    let (server, thing) = ready_server(&mut pool, "srv");
+    let id = pool.start_request(thing, req(1), opts(None), T0).unwrap();
+    let mid = sent_id(&drain_tx(&mut pool));
+    let probe_at = T0 + ms(LIVENESS);
+    pool.handle_timeout(probe_at);
+    let txs = drain_tx(&mut pool);
+    let [Tx::Handshake(_, probe)] = txs.as_slice() else {
+        panic!("{txs:?}")
+    };
+    let answered = probe_at + ms(5);
+    assert!(matches!(
+        answer_at(&mut pool, server, "HANDSHAKE", probe, b"null", answered),
+        Routed::Handshake
+    ));
+    pool.handle_timeout(probe_at + ms(PROBE_TIMEOUT));
+    assert!(drain_events(&mut pool).is_empty(), "no loss");
+    assert!(drain_tx(&mut pool).is_empty(), "no second probe yet");
+    assert_eq!(pool.poll_timeout(), Some(answered + ms(LIVENESS)));
+    assert_eq!(pool.server_state(server), Some(ServerState::Ready));
+    assert!(pool.is_live(id));
+    // The next probe is answered by the long request's own reply: anything received counts.
+    let second = answered + ms(LIVENESS);
+    pool.handle_timeout(second);
+    assert!(matches!(
+        drain_tx(&mut pool).as_slice(),
+        [Tx::Handshake(..)]
+    ));
+    assert!(matches!(
+        answer_at(&mut pool, server, "REPLY", &mid, b"1", second + ms(1)),
+        Routed::Completed(c) if c.id == id
+    ));
+    pool.handle_timeout(second + ms(PROBE_TIMEOUT));
+    assert!(drain_events(&mut pool).is_empty(), "no loss");
+    assert_eq!(pool.stats().servers_lost, 0);
+    assert_eq!(pool.stats().liveness_probes, 2);
+}
+
+#[test]
+fn a_probe_goes_out_even_at_the_in_flight_limit() {
+    let mut pool = pool_with(Config {
+        liveness_interval: Some(ms(LIVENESS)),
+        liveness_timeout: ms(PROBE_TIMEOUT),
+        max_in_flight_per_server: 1,
+        ..Config::default()
+    });
+    let (server, thing) = ready_server(&mut pool, "srv");
+    pool.start_request(thing, req(1), opts(None), T0).unwrap();
+    pool.start_request(thing, req(2), opts(None), T0).unwrap();
+    sent_id(&drain_tx(&mut pool));
+    assert_eq!(pool.server_load(server), Some((0, 1, 1)));
+    pool.handle_timeout(T0 + ms(LIVENESS));
+    assert!(matches!(drain_tx(&mut pool).as_slice(), [Tx::Handshake(s, _)] if *s == server));
+    assert_eq!(pool.server_load(server), Some((0, 1, 1)));
 }

@@ -924,7 +924,7 @@ impl Sim {
             dropped_unknown_server: dropped(Dropped::UnknownServer),
             malformed: self.routed_count(RoutedKind::Malformed),
             servers_lost: self.notes_of(|n| matches!(n, Note::Lost(..))).len() as u64,
-            // A HANDSHAKE sent while the server was ready is an idle-liveness probe.
+            // A HANDSHAKE sent while the server was ready is a liveness probe.
             liveness_probes: self
                 .txs
                 .iter()
