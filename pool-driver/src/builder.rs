@@ -173,33 +173,48 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
         self
     }
 
-    /// Idle-liveness probe (default: every 10 s, 10 s to answer): a ready server that has had
-    /// nothing in flight and has sent nothing for `interval` gets a HANDSHAKE; if nothing comes
-    /// back within `timeout` the server counts as lost and is reconnected (queued requests wait
-    /// for the new connection). This is how a peer that vanished without closing the connection
-    /// (pulled cable, frozen process) is noticed: zeromq has no heartbeats of its own. Servers
-    /// with requests in flight are not probed (a Python server busy in a long action may not
-    /// answer a HANDSHAKE); their requests' deadlines bound them. `None` turns probing off.
+    /// Liveness probe (default: every 10 s, 10 s to answer): a ready server that has sent
+    /// nothing for `interval`, idle or with requests in flight, gets a HANDSHAKE; if nothing
+    /// comes back within `timeout` the server counts as lost and is reconnected: its requests
+    /// in flight end [`Error::Disconnected`](crate::Error::Disconnected), queued ones wait for
+    /// the new connection. This is how a peer that vanished without closing the connection
+    /// (pulled cable, frozen process) is noticed, zeromq having no heartbeats of its own, so
+    /// that even a request without a deadline ends once its server is gone. A hololinked
+    /// server answers a HANDSHAKE while its Things work; one that cannot while it runs a long
+    /// action needs a `timeout` longer than that action, or probing off. `None` turns probing
+    /// off.
     pub fn liveness(mut self, interval: Option<Duration>, timeout: Duration) -> Self {
         self.config.liveness_interval = interval.map(Into::into);
         self.config.liveness_timeout = timeout.into();
         self
     }
 
-    /// The largest reply accepted, all frames together (default 64 MiB). A larger reply is
-    /// dropped as soon as it has arrived and its request ends with
-    /// [`Error::ReplyTooLarge`](crate::Error::ReplyTooLarge), so no oversized payload is kept or
-    /// handed on. (zeromq has no message-size limit of its own, so the one message is held while
-    /// it is received.)
+    /// The largest reply accepted, all frames together (default 64 MiB). A reply up to 64 KiB
+    /// over it (room for its header) is dropped as soon as it has arrived and its request ends
+    /// with [`Error::ReplyTooLarge`](crate::Error::ReplyTooLarge), so no oversized payload is
+    /// kept or handed on. A message announcing more than that, or more than 64 frames, is
+    /// refused at its frame header, before anything is reserved for it, as a protocol
+    /// violation: the connection is dropped (its requests in flight end
+    /// [`Error::Disconnected`](crate::Error::Disconnected) saying so) and reconnected. So no
+    /// server can make the pool hold more than this limit per connection.
     pub fn max_reply_len(mut self, bytes: usize) -> Self {
         self.settings.max_reply_len = bytes;
         self
     }
 
-    /// Reconnect delays: first `min`, doubling up to `max` (default 100 ms to 5 s).
+    /// Reconnect delays: first `min`, doubling up to `max` (default 100 ms to 5 s), each drawn
+    /// at random between half and all of that (see [`reconnect_jitter`](Self::reconnect_jitter)).
     pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.config.backoff_min = min.into();
         self.config.backoff_max = max.into();
+        self
+    }
+
+    /// Whether each reconnect delay is drawn at random between half and all of the
+    /// exponential delay (default `true`), so that the many clients of a restarted server do
+    /// not reconnect in lockstep. `false` waits exactly the exponential delay.
+    pub fn reconnect_jitter(mut self, jitter: bool) -> Self {
+        self.config.backoff_jitter = jitter;
         self
     }
 

@@ -49,10 +49,14 @@ pub async fn client_deadlines_say_whether_the_server_was_ever_ready<H: Harness>(
             e @ Error::Timeout {
                 sent: false,
                 server_ready: false,
+                server_error,
                 ..
             },
         ) => {
             assert!(e.to_string().contains("never became ready"), "{e}");
+            // Why: its connect attempts failed.
+            let why = server_error.as_deref().unwrap_or_default();
+            assert!(why.contains("connect failed"), "{e}");
         }
         other => panic!("{other:?}"),
     }
@@ -89,4 +93,28 @@ pub async fn dropping_a_pending_request_cancels_it_and_its_late_reply_is_dropped
         .await
         .unwrap();
     assert_eq!(r.json::<String>().unwrap(), "hello");
+}
+
+/// Absurd durations saturate instead of overflowing: `ready(Duration::MAX)`, a request
+/// deadline of `Duration::MAX` and every builder duration at `Duration::MAX` build a pool that
+/// serves.
+pub async fn absurd_durations_saturate_instead_of_panicking<H: Harness>() {
+    let srv = server("patient", &[], Via::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+        .request_timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .handshake_timeout(Some(Duration::MAX))
+        .liveness(Some(Duration::MAX), Duration::MAX)
+        .reconnect_backoff(Duration::MAX, Duration::MAX)
+        .build()
+        .unwrap();
+    bounded::<H, _>(pool.ready(Duration::MAX)).await.unwrap();
+    let r = bounded::<H, _>(
+        pool.call(Request::read_property("patient", "number").timeout(Duration::MAX)),
+    )
+    .await;
+    assert_eq!(r.unwrap().json::<f64>().unwrap(), 1.5);
+    let r = bounded::<H, _>(pool.read_property("patient", "text")).await;
+    assert_eq!(r.unwrap().json::<String>().unwrap(), "hello");
+    pool.shutdown().await;
 }

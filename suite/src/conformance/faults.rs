@@ -144,7 +144,7 @@ pub async fn repeated_kills_never_lose_or_misdeliver_a_request<H: Harness>() {
 }
 
 /// A server that goes silent without closing the connection (a frozen process, a vanished
-/// peer): a request ends at its own deadline, the idle-liveness probe then notices the silence,
+/// peer): a request ends at its own deadline, the liveness probe then notices the silence,
 /// the pool reconnects, and serves again as soon as the server answers.
 pub async fn a_silent_server_is_caught_by_the_liveness_probe_and_reconnected<H: Harness>() {
     let srv = server("quiet", &[], Via::Tcp, Behaviour::Normal);
@@ -186,4 +186,32 @@ pub async fn a_silent_server_is_caught_by_the_liveness_probe_and_reconnected<H: 
     let r = bounded::<H, _>(pool.read_property("quiet", "number")).await;
     assert_eq!(r.unwrap().json::<f64>().unwrap(), 1.5);
     assert!(pool.stats().connects >= 2, "a fresh connection serves");
+}
+
+/// A request without a deadline to a server that freezes with it in flight: the liveness
+/// probe covers busy servers too, so the request ends `Disconnected` (saying the probe went
+/// unanswered) instead of waiting forever, and the pool serves again once the server answers.
+pub async fn a_request_without_deadline_ends_when_its_server_freezes<H: Harness>() {
+    let srv = server("frozen", &[], Via::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+        .liveness(Some(secs(0.2)), secs(0.3))
+        .build()
+        .unwrap();
+    bounded::<H, _>(pool.ready(secs(10.0))).await.unwrap();
+    srv.set_behaviour(Behaviour::NeverReply {
+        answer_handshake: false,
+    });
+    let r =
+        bounded::<H, _>(pool.call(Request::read_property("frozen", "number").no_timeout())).await;
+    match r {
+        Err(Error::Disconnected { reason, .. }) => {
+            assert!(reason.contains("liveness"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let stats = pool.stats();
+    assert!(stats.requests.servers_lost >= 1, "{stats:?}");
+    srv.set_behaviour(Behaviour::Normal);
+    let r = bounded::<H, _>(pool.read_property("frozen", "number")).await;
+    assert_eq!(r.unwrap().json::<f64>().unwrap(), 1.5);
 }
