@@ -18,12 +18,17 @@ use crate::outcome::Exit;
 /// server killed and restarted, and a short load run. No setup needed; about 10 s.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Seconds of the closing load run.
+    /// Seconds of the closing load run (at most 315576000, 10 years).
     #[arg(long, value_name = "SECS", value_parser = crate::args::seconds, default_value = "2")]
     pub load_secs: Duration,
 
-    /// Requests in flight during the load run.
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    /// Requests in flight during the load run (1 to 1000000).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "200",
+        value_parser = crate::args::count(crate::args::MAX_INFLIGHT)
+    )]
     pub inflight: usize,
 }
 
@@ -325,10 +330,10 @@ fn start(config: pool_testkit::ServerConfigBuilder) -> Result<TestServer, String
 /// Polls the pool's counters until `done` (at most 5 s): for effects of messages still on
 /// their way, instead of a guessed sleep.
 async fn settle(pool: &Pool, done: impl Fn(&PoolStats) -> bool) -> PoolStats {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now().checked_add(Duration::from_secs(5));
     loop {
         let stats = pool.stats();
-        if done(&stats) || Instant::now() >= deadline {
+        if done(&stats) || deadline.is_some_and(|at| Instant::now() >= at) {
             return stats;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

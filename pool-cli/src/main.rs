@@ -32,7 +32,9 @@ struct Cli {
 
 const EXIT_CODES: &str = "Exit codes of call and all: 0 reply, 2 usage or configuration error, \
 3 remote exception, 4 server timeout, 5 client timeout, 6 server unreachable or disconnected, \
-7 invalid message (e.g. unknown Thing).";
+7 invalid message (e.g. unknown Thing).
+
+Durations are seconds from 0 to 315576000 (10 years).";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -51,7 +53,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value a parser refused: one line naming the flag and the accepted range.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            eprintln!("{}", args::value_error_line(&e.render().to_string()));
+            return outcome::Exit::Usage.into();
+        }
+        Err(e) => e.exit(),
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

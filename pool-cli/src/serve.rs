@@ -29,7 +29,12 @@ pub struct ServeArgs {
 
     /// Its send high-water mark per client (libzmq's default 1000, as hololinked; 0 =
     /// unlimited, for benchmarks with more than ~500 requests in flight).
-    #[arg(long, value_name = "N", default_value_t = pool_testkit::DEFAULT_SEND_HWM)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = pool_testkit::DEFAULT_SEND_HWM,
+        value_parser = clap::value_parser!(i32).range(0..)
+    )]
     pub send_hwm: i32,
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::args::{seconds, ServerArg, ThingArg};
+use crate::args::{count, positive_seconds, seconds, ServerArg, ThingArg, MAX_INFLIGHT};
 use crate::outcome::{message_of, Exit};
 use load::{Load, Operation, Progress};
 use pool_tokio::Error;
@@ -47,10 +47,17 @@ For a server started with `mmpool serve --send-hwm 0` (no limit) raise the cap w
 --max-in-flight-per-server N. Embedded servers always have no limit, and with --embedded the \
 cap defaults to --inflight.
 
+Limits: durations are seconds up to 315576000 (10 years), --inflight at most 1000000, --servers \
+at most 64.
+
 Exit codes: 0 every request answered and checked; 2 usage or configuration error (e.g. a bad \
 --server endpoint); 6 a server not ready within --connect-timeout; otherwise the code of the \
 first failed request (3 remote exception, 4 server timeout, 5 client timeout, 6 disconnected, \
 7 invalid or unexpected reply).";
+
+/// The most embedded servers one run starts (`--servers`): each is a libzmq context with its
+/// own threads and file descriptors, and libzmq aborts the process when it runs out of them.
+pub const MAX_EMBEDDED_SERVERS: usize = 64;
 
 /// Measure throughput and latency of the pool: against running servers (--server, as for
 /// call) or testkit servers started in this process (--embedded).
@@ -84,16 +91,16 @@ pub struct BenchArgs {
     #[arg(long)]
     pub embedded: bool,
 
-    /// With --embedded: how many servers (requests cycle over them) [default: 1].
-    #[arg(long = "servers", value_name = "K", value_parser = positive)]
+    /// With --embedded: how many servers, at most 64 (requests cycle over them) [default: 1].
+    #[arg(long = "servers", value_name = "K", value_parser = count(MAX_EMBEDDED_SERVERS))]
     pub server_count: Option<usize>,
 
     /// With --embedded: the transport the servers bind (tcp, the default, or ipc).
     #[arg(long, value_enum)]
     pub transport: Option<EmbeddedTransport>,
 
-    /// Requests kept in flight (1 = sequential).
-    #[arg(long, value_name = "N", default_value = "100", value_parser = positive)]
+    /// Requests kept in flight (1 = sequential; at most 1000000).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = count(MAX_INFLIGHT))]
     pub inflight: usize,
 
     /// Length of the timed window in seconds.
@@ -137,23 +144,6 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// A whole number ≥ 1.
-fn positive(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("expected a whole number ≥ 1, got {s:?}")),
-    }
-}
-
-/// Seconds > 0.
-fn positive_seconds(s: &str) -> Result<Duration, String> {
-    let d = seconds(s)?;
-    if d.is_zero() {
-        return Err(format!("expected seconds > 0, got {s:?}"));
-    }
-    Ok(d)
-}
-
 /// Prints one error line and returns `exit`.
 fn fail(message: &str, exit: Exit) -> Exit {
     eprintln!("error: {message}");
@@ -171,6 +161,9 @@ pub async fn run(args: BenchArgs) -> Exit {
     }
     let target = if args.embedded {
         let count = args.server_count.unwrap_or(1);
+        if let Err(e) = target::check_open_files(count, stats::open_files_limit()) {
+            return fail(&e, Exit::Usage);
+        }
         let transport = args.transport.unwrap_or(EmbeddedTransport::Tcp);
         match Target::embedded(count, transport, args.client_id.clone()).await {
             Ok(target) => target,
