@@ -13,7 +13,7 @@ mod report;
 mod stats;
 mod target;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use clap::Args;
 
 use crate::args::{count, positive_seconds, seconds, ServerArg, ThingArg, MAX_INFLIGHT};
 use crate::outcome::{message_of, Exit};
+use crate::output::{stderr_line, stderr_text, write_failed, write_stdout};
 use load::{Load, Operation, Progress};
 use pool_tokio::Error;
 use report::Summary;
@@ -50,10 +51,11 @@ cap defaults to --inflight.
 Limits: durations are seconds up to 315576000 (10 years), --inflight at most 1000000, --servers \
 at most 64.
 
-Exit codes: 0 every request answered and checked; 2 usage or configuration error (e.g. a bad \
---server endpoint); 6 a server not ready within --connect-timeout; otherwise the code of the \
-first failed request (3 remote exception, 4 server timeout, 5 client timeout, 6 disconnected, \
-7 invalid or unexpected reply).";
+Exit codes: 0 every request answered and checked; 1 the report cannot be written (e.g. a full \
+disk); 2 usage or configuration error (e.g. a bad --server endpoint); 6 a server not ready \
+within --connect-timeout; 141 stdout is a pipe whose reader is gone (no message); otherwise the \
+code of the first failed request (3 remote exception, 4 server timeout, 5 client timeout, \
+6 disconnected, 7 invalid or unexpected reply).";
 
 /// The most embedded servers one run starts (`--servers`): each is a libzmq context with its
 /// own threads and file descriptors, and libzmq aborts the process when it runs out of them.
@@ -146,7 +148,7 @@ pub struct BenchArgs {
 
 /// Prints one error line and returns `exit`.
 fn fail(message: &str, exit: Exit) -> Exit {
-    eprintln!("error: {message}");
+    stderr_line(format_args!("error: {message}"));
     exit
 }
 
@@ -187,13 +189,13 @@ pub async fn run(args: BenchArgs) -> Exit {
         });
     let servers = target.servers.servers.len();
     if !target.is_embedded() && args.inflight > servers * max_per_server as usize {
-        eprintln!(
+        stderr_line(format_args!(
             "note: the pool keeps at most {max_per_server} requests in flight per server, so \
              at most {} of --inflight {} are on the wire (the rest wait in the pool); for \
              servers started with --send-hwm 0 raise --max-in-flight-per-server",
             servers * max_per_server as usize,
             args.inflight
-        );
+        ));
     }
     let pool = match target
         .builder(args.inflight, max_per_server, args.timeout)
@@ -249,8 +251,7 @@ pub async fn run(args: BenchArgs) -> Exit {
     if let Some(ticker) = ticker {
         ticker.abort();
         let _ = ticker.await;
-        eprint!("\r\x1b[2K");
-        let _ = std::io::stderr().flush();
+        stderr_text("\r\x1b[2K");
     }
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -285,19 +286,22 @@ pub async fn run(args: BenchArgs) -> Exit {
         servers_lost: after.requests.servers_lost - before.requests.servers_lost,
     };
     target.stop(Some(pool)).await;
-    if args.json {
-        println!("{}", report::to_json(&summary));
+    let report = if args.json {
+        report::to_json(&summary).to_string() + "\n"
     } else {
-        print!("{}", report::to_table(&summary));
+        report::to_table(&summary)
+    };
+    if let Err(e) = write_stdout(&report) {
+        return write_failed(&e);
     }
     let errors = &summary.outcome.errors;
     match &errors.first {
         Some((message, exit)) => {
-            eprintln!(
+            stderr_line(format_args!(
                 "error: {} of {} requests failed; the first: {message}",
                 errors.total(),
                 summary.outcome.requests_total
-            );
+            ));
             *exit
         }
         None if summary.outcome.requests == 0 => fail(
@@ -317,7 +321,6 @@ async fn show_progress(progress: Arc<Progress>) {
     loop {
         tick.tick().await;
         let line = load::progress_line(&progress, started, &mut last);
-        eprint!("\r\x1b[2K{line}");
-        let _ = std::io::stderr().flush();
+        stderr_text(format_args!("\r\x1b[2K{line}"));
     }
 }
