@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::args::Servers;
 use crate::call::{parse_payload, usage, Timeouts};
+use crate::escape::json_text;
 use crate::outcome::{exit_of, kind_of, message_of, Exit};
 use crate::output::{stdout_line, write_failed};
 
@@ -48,7 +49,8 @@ pub async fn run(args: AllArgs) -> Exit {
     let results = pool.execute_in_all(args.timeouts.apply(request)).await;
     pool.shutdown().await;
     let (object, exit) = summarize(results);
-    match stdout_line(Value::Object(object)) {
+    // The messages are the servers' text: `json_text` leaves no control character raw.
+    match stdout_line(json_text(&Value::Object(object))) {
         Ok(()) => exit,
         Err(e) => write_failed(&e),
     }

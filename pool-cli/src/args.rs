@@ -149,10 +149,11 @@ pub fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Sen
 }
 
 /// The first line of a clap error about one value (`error: invalid value 'X' for '--flag
-/// <SECS>': expected ...`): the one line a bad value gets, without clap's "For more
+/// <SECS>': expected ...`), escaped: the one line a bad value gets, without clap's "For more
 /// information" tip.
 pub fn value_error_line(rendered: &str) -> String {
-    rendered.lines().next().unwrap_or_default().to_owned()
+    let first = rendered.lines().next().unwrap_or_default();
+    crate::escape::escape_controls(first).into_owned()
 }
 
 #[cfg(test)]
@@ -220,11 +221,11 @@ mod tests {
     }
 
     #[test]
-    fn a_value_error_is_one_line() {
-        let rendered = "error: invalid value 'x' for '--timeout <SECS>': expected\n\nFor more";
+    fn a_value_error_is_one_escaped_line() {
+        let rendered = "error: invalid value '\x1b' for '--timeout <SECS>': expected\n\nFor more";
         assert_eq!(
             value_error_line(rendered),
-            "error: invalid value 'x' for '--timeout <SECS>': expected"
+            "error: invalid value '\\u{1b}' for '--timeout <SECS>': expected"
         );
     }
 }

@@ -8,6 +8,7 @@ use pool_tokio::{Error, Reply, Request};
 use serde_json::Value;
 
 use crate::args::{seconds, Servers};
+use crate::escape::{escape_controls, json_text};
 use crate::outcome::{exit_of, message_of, Exit};
 use crate::output::{stderr_line, write_failed, write_stdout};
 
@@ -142,7 +143,7 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
                 Err(e) => write_failed(&e),
             },
             Err(e) => {
-                stderr_line(format_args!("error: {}", message_of(&e)));
+                stderr_line(format_args!("error: {}", escape_controls(&message_of(&e))));
                 exit_of(&e)
             }
         },
@@ -150,7 +151,8 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
             let exit = exit_of(&e);
             // Configuration mistakes read like every other usage error.
             let prefix = if exit == Exit::Usage { "error: " } else { "" };
-            stderr_line(format_args!("{prefix}{}", message_of(&e)));
+            // The message may hold the server's text (an exception's type and message).
+            stderr_line(format_args!("{prefix}{}", escape_controls(&message_of(&e))));
             exit
         }
     }
@@ -158,12 +160,12 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
 
 /// Writes the reply's payload (and with `raw` its preserialized bytes) to stdout.
 fn print_reply(reply: &Reply, value: &Value, raw: bool) -> std::io::Result<()> {
-    let mut text = value.to_string();
+    let mut text = json_text(value);
     text.push('\n');
     let bytes = reply.preserialized();
     if raw {
         let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-        text.push_str(&Value::String(encoded).to_string());
+        text.push_str(&json_text(&Value::String(encoded)));
         text.push('\n');
     }
     write_stdout(&text)?;
@@ -171,14 +173,14 @@ fn print_reply(reply: &Reply, value: &Value, raw: bool) -> std::io::Result<()> {
         stderr_line(format_args!(
             "note: the reply also carries {} preserialized bytes ({}); --raw prints them",
             bytes.len(),
-            reply.preserialized_content_type()
+            escape_controls(&reply.preserialized_content_type())
         ));
     }
     Ok(())
 }
 
-/// Prints a usage error and returns its exit code.
+/// Prints a usage error (control characters escaped) and returns its exit code.
 pub fn usage(message: &str) -> Exit {
-    stderr_line(format_args!("error: {message}"));
+    stderr_line(format_args!("error: {}", escape_controls(message)));
     Exit::Usage
 }

@@ -11,6 +11,7 @@ use pool_testkit::{ServerConfig, TestServer};
 use pool_tokio::{Error, Pool, PoolStats, Request, TimeoutKind};
 use serde_json::json;
 
+use crate::escape::{escape_controls, json_text};
 use crate::outcome::Exit;
 use crate::output::{stderr_line, stdout_line, write_failed};
 
@@ -60,7 +61,7 @@ pub async fn run(args: DemoArgs) -> Exit {
         Ok(()) => Exit::Ok,
         Err(Stop::Output(e)) => write_failed(&e),
         Err(Stop::Check(e)) => {
-            stderr_line(format_args!("\ndemo failed: {e}"));
+            stderr_line(format_args!("\ndemo failed: {}", escape_controls(&e)));
             Exit::Failed
         }
     }
@@ -157,7 +158,9 @@ async fn remote_exception(pool: &Pool) -> Step {
         .await
     {
         Err(Error::Remote { kind, message, .. }) => {
-            show("stage.fail(...) raised", format!("{kind}: {message}"))?;
+            // The exception's type and message are the server's text.
+            let raised = format!("{kind}: {message}");
+            show("stage.fail(...) raised", escape_controls(&raised))?;
             Ok(())
         }
         other => Err(format!("expected a remote exception, got {other:?}").into()),
@@ -241,7 +244,7 @@ async fn fan_out(pool: &Pool) -> Step {
             .map_err(|e| e.to_string())?
             .value()
             .map_err(|e| e.to_string())?;
-        show(&format!("{thing}.text"), value)?;
+        show(&format!("{thing}.text"), json_text(&value))?;
     }
     expect(all.len() == 3, "three Things answered")
 }

@@ -15,6 +15,7 @@ mod args;
 mod bench;
 mod call;
 mod demo;
+mod escape;
 mod outcome;
 mod output;
 mod serve;
@@ -37,7 +38,8 @@ const EXIT_CODES: &str = "Exit codes of call and all: 0 reply, 2 usage or config
 a full disk; one `error: cannot write output` line), 141 output closed (stdout is a pipe whose \
 reader is gone; no message, the status of a process killed by SIGPIPE).
 
-Durations are seconds from 0 to 315576000 (10 years).";
+Durations are seconds from 0 to 315576000 (10 years); text from servers (exception types and \
+messages) is printed with control characters escaped (`\\u{1b}`).";
 
 /// The exit codes every subcommand shares (`serve --help`, `demo --help`).
 const OUTPUT_CODES: &str = "Exit codes: 0 success, 1 a check failed or the output cannot be \

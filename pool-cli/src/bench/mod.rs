@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::args::{count, positive_seconds, seconds, ServerArg, ThingArg, MAX_INFLIGHT};
+use crate::escape::{escape_controls, json_text};
 use crate::outcome::{message_of, Exit};
 use crate::output::{stderr_line, stderr_text, write_failed, write_stdout};
 use load::{Load, Operation, Progress};
@@ -146,9 +147,10 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// Prints one error line and returns `exit`.
+/// Prints one error line (control characters escaped: it may hold a server's text) and
+/// returns `exit`.
 fn fail(message: &str, exit: Exit) -> Exit {
-    stderr_line(format_args!("error: {message}"));
+    stderr_line(format_args!("error: {}", escape_controls(message)));
     exit
 }
 
@@ -287,7 +289,9 @@ pub async fn run(args: BenchArgs) -> Exit {
     };
     target.stop(Some(pool)).await;
     let report = if args.json {
-        report::to_json(&summary).to_string() + "\n"
+        // The first error's message may be a server's text: `json_text` leaves no control
+        // character raw.
+        json_text(&report::to_json(&summary)) + "\n"
     } else {
         report::to_table(&summary)
     };
@@ -298,9 +302,10 @@ pub async fn run(args: BenchArgs) -> Exit {
     match &errors.first {
         Some((message, exit)) => {
             stderr_line(format_args!(
-                "error: {} of {} requests failed; the first: {message}",
+                "error: {} of {} requests failed; the first: {}",
                 errors.total(),
-                summary.outcome.requests_total
+                summary.outcome.requests_total,
+                escape_controls(message)
             ));
             *exit
         }
