@@ -6,7 +6,9 @@ use serde_json::{json, Map, Value};
 
 use crate::args::Servers;
 use crate::call::{parse_payload, usage, Timeouts};
+use crate::escape::json_text;
 use crate::outcome::{exit_of, kind_of, message_of, Exit};
+use crate::output::{stdout_line, write_failed};
 
 /// The same request to every Thing; prints one JSON object,
 /// `{thing: {"ok": value} | {"error": {"kind": .., "message": ..}}}`.
@@ -30,7 +32,7 @@ pub struct AllArgs {
 }
 
 /// Runs `mmpool all`: exit 0 only if every Thing answered; otherwise the exit code of the first
-/// Thing (by id) that did not.
+/// Thing (by id) that did not; 1 or 141 if the object cannot be written (see [`crate::output`]).
 pub async fn run(args: AllArgs) -> Exit {
     let payload = match parse_payload(args.payload.as_deref()) {
         Ok(payload) => payload,
@@ -47,8 +49,11 @@ pub async fn run(args: AllArgs) -> Exit {
     let results = pool.execute_in_all(args.timeouts.apply(request)).await;
     pool.shutdown().await;
     let (object, exit) = summarize(results);
-    println!("{}", Value::Object(object));
-    exit
+    // The messages are the servers' text: `json_text` leaves no control character raw.
+    match stdout_line(json_text(&Value::Object(object))) {
+        Ok(()) => exit,
+        Err(e) => write_failed(&e),
+    }
 }
 
 fn summarize(results: Vec<(String, Result<Reply, Error>)>) -> (Map<String, Value>, Exit) {

@@ -108,12 +108,52 @@ impl Servers {
     }
 }
 
-/// Seconds as given on the command line (`--timeout 2.5`).
+/// The longest duration any flag accepts, in seconds: 10 years of 365.25 days. Longer than any
+/// deadline or run anyone means, and short enough that a deadline `Instant::now() + d` (and the
+/// pool's microsecond clock) can never overflow.
+pub const MAX_SECONDS: u64 = 315_576_000;
+
+/// The most requests a run may keep in flight (`--inflight`): the pool's request slots and the
+/// futures in flight are allocated up front, so an absurd count would abort allocating.
+pub const MAX_INFLIGHT: usize = 1_000_000;
+
+/// Seconds as given on the command line (`--timeout 2.5`): from 0 to [`MAX_SECONDS`]; negative,
+/// NaN, infinite and larger values are refused.
 pub fn seconds(s: &str) -> Result<Duration, String> {
-    let value: f64 = s
-        .parse()
-        .map_err(|_| format!("expected seconds, got {s:?}"))?;
-    Duration::try_from_secs_f64(value).map_err(|_| format!("expected seconds >= 0, got {s:?}"))
+    let value: f64 = s.trim().parse().map_err(|_| seconds_range(">= 0"))?;
+    // `!(..)` so that NaN is refused too.
+    if !(0.0..=MAX_SECONDS as f64).contains(&value) {
+        return Err(seconds_range(">= 0"));
+    }
+    Duration::try_from_secs_f64(value).map_err(|_| seconds_range(">= 0"))
+}
+
+/// Seconds > 0 and at most [`MAX_SECONDS`] (`--duration`).
+pub fn positive_seconds(s: &str) -> Result<Duration, String> {
+    match seconds(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(seconds_range("> 0")),
+    }
+}
+
+fn seconds_range(low: &str) -> String {
+    format!("expected seconds {low} and <= {MAX_SECONDS} (10 years)")
+}
+
+/// A parser of whole numbers from 1 to `max` (`--inflight N`).
+pub fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |s: &str| match s.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {max}")),
+    }
+}
+
+/// The first line of a clap error about one value (`error: invalid value 'X' for '--flag
+/// <SECS>': expected ...`), escaped: the one line a bad value gets, without clap's "For more
+/// information" tip.
+pub fn value_error_line(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or_default();
+    crate::escape::escape_controls(first).into_owned()
 }
 
 #[cfg(test)]
@@ -139,5 +179,53 @@ mod tests {
         assert!("cam".parse::<ThingArg>().is_err());
         assert_eq!(seconds("1.5").unwrap(), Duration::from_millis(1500));
         assert!(seconds("-1").is_err() && seconds("x").is_err());
+    }
+
+    #[test]
+    fn durations_and_counts_have_a_range() {
+        assert_eq!(seconds("0").unwrap(), Duration::ZERO);
+        assert_eq!(seconds("-0").unwrap(), Duration::ZERO);
+        let max = Duration::from_secs(MAX_SECONDS);
+        assert_eq!(seconds("315576000").unwrap(), max);
+        for bad in [
+            "-1",
+            "-1e-9",
+            "nan",
+            "NaN",
+            "inf",
+            "-inf",
+            "1e19",
+            "1e400",
+            "315576000.5",
+            "",
+        ] {
+            let e = seconds(bad).unwrap_err();
+            assert!(e.contains(">= 0") && e.contains("315576000"), "{bad}: {e}");
+        }
+        assert_eq!(positive_seconds("0.5").unwrap(), Duration::from_millis(500));
+        for bad in ["0", "1e-12", "-1", "nan", "1e19"] {
+            assert!(positive_seconds(bad).unwrap_err().contains("> 0"), "{bad}");
+        }
+        // Every accepted duration can be added to now.
+        assert!(std::time::Instant::now().checked_add(max * 2).is_some());
+        let inflight = count(MAX_INFLIGHT);
+        assert_eq!(inflight("1"), Ok(1));
+        assert_eq!(inflight("1000000"), Ok(MAX_INFLIGHT));
+        for bad in ["0", "-1", "1000001", "1000000000000", "x", "1.5"] {
+            assert_eq!(
+                inflight(bad),
+                Err("expected a whole number from 1 to 1000000".to_owned()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_error_is_one_escaped_line() {
+        let rendered = "error: invalid value '\x1b' for '--timeout <SECS>': expected\n\nFor more";
+        assert_eq!(
+            value_error_line(rendered),
+            "error: invalid value '\\u{1b}' for '--timeout <SECS>': expected"
+        );
     }
 }

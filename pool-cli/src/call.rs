@@ -8,7 +8,9 @@ use pool_tokio::{Error, Reply, Request};
 use serde_json::Value;
 
 use crate::args::{seconds, Servers};
+use crate::escape::{escape_controls, json_text};
 use crate::outcome::{exit_of, message_of, Exit};
+use crate::output::{stderr_line, write_failed, write_stdout};
 
 /// One request to one Thing; the reply's payload is printed as JSON on stdout.
 #[derive(Args, Debug)]
@@ -132,13 +134,16 @@ const ONEWAY_LINGER: Duration = Duration::from_millis(100);
 fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
     match outcome {
         Ok(reply) if reply.is_oneway() => {
-            eprintln!("sent (oneway: no reply)");
+            stderr_line("sent (oneway: no reply)");
             Exit::Ok
         }
-        Ok(reply) => match print_reply(&reply, raw) {
-            Ok(()) => Exit::Ok,
+        Ok(reply) => match reply.value() {
+            Ok(value) => match print_reply(&reply, &value, raw) {
+                Ok(()) => Exit::Ok,
+                Err(e) => write_failed(&e),
+            },
             Err(e) => {
-                eprintln!("error: {}", message_of(&e));
+                stderr_line(format_args!("error: {}", escape_controls(&message_of(&e))));
                 exit_of(&e)
             }
         },
@@ -146,30 +151,36 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
             let exit = exit_of(&e);
             // Configuration mistakes read like every other usage error.
             let prefix = if exit == Exit::Usage { "error: " } else { "" };
-            eprintln!("{prefix}{}", message_of(&e));
+            // The message may hold the server's text (an exception's type and message).
+            stderr_line(format_args!("{prefix}{}", escape_controls(&message_of(&e))));
             exit
         }
     }
 }
 
-fn print_reply(reply: &Reply, raw: bool) -> Result<(), Error> {
-    println!("{}", reply.value()?);
+/// Writes the reply's payload (and with `raw` its preserialized bytes) to stdout.
+fn print_reply(reply: &Reply, value: &Value, raw: bool) -> std::io::Result<()> {
+    let mut text = json_text(value);
+    text.push('\n');
     let bytes = reply.preserialized();
     if raw {
         let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-        println!("{}", Value::String(encoded));
-    } else if !bytes.is_empty() {
-        eprintln!(
+        text.push_str(&json_text(&Value::String(encoded)));
+        text.push('\n');
+    }
+    write_stdout(&text)?;
+    if !raw && !bytes.is_empty() {
+        stderr_line(format_args!(
             "note: the reply also carries {} preserialized bytes ({}); --raw prints them",
             bytes.len(),
-            reply.preserialized_content_type()
-        );
+            escape_controls(&reply.preserialized_content_type())
+        ));
     }
     Ok(())
 }
 
-/// Prints a usage error and returns its exit code.
+/// Prints a usage error (control characters escaped) and returns its exit code.
 pub fn usage(message: &str) -> Exit {
-    eprintln!("error: {message}");
+    stderr_line(format_args!("error: {}", escape_controls(message)));
     Exit::Usage
 }

@@ -11,40 +11,64 @@ use pool_testkit::{ServerConfig, TestServer};
 use pool_tokio::{Error, Pool, PoolStats, Request, TimeoutKind};
 use serde_json::json;
 
+use crate::escape::{escape_controls, json_text};
 use crate::outcome::Exit;
+use crate::output::{stderr_line, stdout_line, write_failed};
 
 /// Starts two embedded servers (one over tcp, one over ipc, three Things) and shows reads and
 /// writes, actions, a remote exception, server and client timeouts, cancellation, fan-out, a
 /// server killed and restarted, and a short load run. No setup needed; about 10 s.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Seconds of the closing load run.
+    /// Seconds of the closing load run (at most 315576000, 10 years).
     #[arg(long, value_name = "SECS", value_parser = crate::args::seconds, default_value = "2")]
     pub load_secs: Duration,
 
-    /// Requests in flight during the load run.
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    /// Requests in flight during the load run (1 to 1000000).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "200",
+        value_parser = crate::args::count(crate::args::MAX_INFLIGHT)
+    )]
     pub inflight: usize,
 }
 
-type Step = Result<(), String>;
+/// Why the tour stopped early.
+#[derive(Debug)]
+enum Stop {
+    /// A step did not behave as described.
+    Check(String),
+    /// The output could not be written.
+    Output(std::io::Error),
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Stop {
+        Stop::Check(message)
+    }
+}
+
+type Step = Result<(), Stop>;
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> Exit {
-    match tour(&args).await {
-        Ok(()) => {
-            println!("\nDone: every step behaved as described.");
-            Exit::Ok
-        }
-        Err(e) => {
-            eprintln!("\ndemo failed: {e}");
+    let done = match tour(&args).await {
+        Ok(()) => stdout_line("\nDone: every step behaved as described.").map_err(Stop::Output),
+        Err(stop) => Err(stop),
+    };
+    match done {
+        Ok(()) => Exit::Ok,
+        Err(Stop::Output(e)) => write_failed(&e),
+        Err(Stop::Check(e)) => {
+            stderr_line(format_args!("\ndemo failed: {}", escape_controls(&e)));
             Exit::Failed
         }
     }
 }
 
 async fn tour(args: &DemoArgs) -> Step {
-    heading(1, "two embedded hololinked-compatible servers");
+    heading(1, "two embedded hololinked-compatible servers")?;
     let lab = start(
         ServerConfig::builder("lab")
             .things(["spectrometer", "stage"])
@@ -54,8 +78,8 @@ async fn tour(args: &DemoArgs) -> Step {
     show(
         "server lab  (spectrometer, stage)",
         lab.tcp_endpoint().unwrap_or("?"),
-    );
-    show("server vault (camera)", vault.ipc_endpoint().unwrap_or("?"));
+    )?;
+    show("server vault (camera)", vault.ipc_endpoint().unwrap_or("?"))?;
 
     let began = Instant::now();
     let pool = Pool::builder()
@@ -73,7 +97,7 @@ async fn tour(args: &DemoArgs) -> Step {
     show(
         "pool ready (HANDSHAKE answered by both)",
         format!("{:.1} ms", ms(began.elapsed())),
-    );
+    )?;
 
     reads_and_writes(&pool).await?;
     actions(&pool).await?;
@@ -84,65 +108,67 @@ async fn tour(args: &DemoArgs) -> Step {
     kill_and_restart(&pool, &mut vault).await?;
     load(&pool, args).await?;
 
-    heading(10, "what the pool counted");
+    heading(10, "what the pool counted")?;
     let stats = pool.stats();
-    print_stats(&stats);
+    print_stats(&stats)?;
     pool.shutdown().await;
-    show("shut down; background tasks left", pool.live_tasks());
+    show("shut down; background tasks left", pool.live_tasks())?;
     Ok(())
 }
 
 async fn reads_and_writes(pool: &Pool) -> Step {
-    heading(2, "read and write properties");
+    heading(2, "read and write properties")?;
     let number: f64 = json_of(pool.read_property("spectrometer", "number").await)?;
-    show("spectrometer.number", number);
+    show("spectrometer.number", number)?;
     pool.write_property("spectrometer", "number", &42.5)
         .await
         .map_err(|e| e.to_string())?;
     let again: f64 = json_of(pool.read_property("spectrometer", "number").await)?;
     expect(again == 42.5, "the written value reads back")?;
-    show("spectrometer.number = 42.5, read back", again);
+    show("spectrometer.number = 42.5, read back", again)?;
     let text: String = json_of(pool.read_property("stage", "text").await)?;
     show(
         "stage.text (another Thing, same server)",
         format!("{text:?}"),
-    );
+    )?;
     Ok(())
 }
 
 async fn actions(pool: &Pool) -> Step {
-    heading(3, "invoke actions");
+    heading(3, "invoke actions")?;
     let sum: i64 = json_of(
         pool.invoke_action("camera", "add", &json!({"a": 1, "b": 2}))
             .await,
     )?;
     expect(sum == 3, "add(a=1, b=2) is 3")?;
-    show("camera.add(a=1, b=2)", sum);
+    show("camera.add(a=1, b=2)", sum)?;
     let sum: i64 = json_of(
         pool.call(Request::invoke_action("camera", "add").args(&[20, 22]))
             .await,
     )?;
     expect(sum == 42, "add(20, 22) is 42")?;
-    show("camera.add(20, 22)  (positional)", sum);
+    show("camera.add(20, 22)  (positional)", sum)?;
     Ok(())
 }
 
 async fn remote_exception(pool: &Pool) -> Step {
-    heading(4, "a remote exception");
+    heading(4, "a remote exception")?;
     match pool
         .invoke_action("stage", "fail", &json!({"message": "motor stalled"}))
         .await
     {
         Err(Error::Remote { kind, message, .. }) => {
-            show("stage.fail(...) raised", format!("{kind}: {message}"));
+            // The exception's type and message are the server's text.
+            let raised = format!("{kind}: {message}");
+            show("stage.fail(...) raised", escape_controls(&raised))?;
             Ok(())
         }
-        other => Err(format!("expected a remote exception, got {other:?}")),
+        other => Err(format!("expected a remote exception, got {other:?}").into()),
     }
 }
 
 async fn timeouts(pool: &Pool) -> Step {
-    heading(5, "timeouts: the server's and the client's");
+    heading(5, "timeouts: the server's and the client's")?;
     let server_side = pool
         .call(
             Request::invoke_action("stage", "sleep_for")
@@ -157,8 +183,8 @@ async fn timeouts(pool: &Pool) -> Step {
         }) => show(
             "sleep_for(2 s), execution limit 200 ms",
             "the server gave up: execution timeout",
-        ),
-        other => return Err(format!("expected an execution timeout, got {other:?}")),
+        )?,
+        other => return Err(format!("expected an execution timeout, got {other:?}").into()),
     }
     let began = Instant::now();
     let client_side = pool
@@ -172,14 +198,14 @@ async fn timeouts(pool: &Pool) -> Step {
         Err(Error::Timeout { sent: true, .. }) => show(
             "sleep_for(1 s), client deadline 200 ms",
             format!("timed out after {:.0} ms", ms(began.elapsed())),
-        ),
-        other => return Err(format!("expected a client timeout, got {other:?}")),
+        )?,
+        other => return Err(format!("expected a client timeout, got {other:?}").into()),
     }
     Ok(())
 }
 
 async fn cancellation(pool: &Pool) -> Step {
-    heading(6, "cancellation: drop the request");
+    heading(6, "cancellation: drop the request")?;
     let before = pool.stats();
     let pending = pool
         .request(Request::invoke_action("stage", "sleep_for").kwargs(&json!({"seconds": 0.3})))
@@ -190,7 +216,7 @@ async fn cancellation(pool: &Pool) -> Step {
     })
     .await;
     drop(pending);
-    show("sent, then dropped", format!("message id {id}"));
+    show("sent, then dropped", format!("message id {id}"))?;
     let after = settle(pool, |s| {
         s.requests.dropped_late > before.requests.dropped_late
     })
@@ -203,12 +229,12 @@ async fn cancellation(pool: &Pool) -> Step {
         after.requests.dropped_late > before.requests.dropped_late,
         "its late reply was dropped",
     )?;
-    show("its reply arrived later", "dropped, delivered to no one");
+    show("its reply arrived later", "dropped, delivered to no one")?;
     Ok(())
 }
 
 async fn fan_out(pool: &Pool) -> Step {
-    heading(7, "fan-out: one request to every Thing");
+    heading(7, "fan-out: one request to every Thing")?;
     let all = pool
         .execute_in_all(Request::read_property("", "text"))
         .await;
@@ -218,13 +244,13 @@ async fn fan_out(pool: &Pool) -> Step {
             .map_err(|e| e.to_string())?
             .value()
             .map_err(|e| e.to_string())?;
-        show(&format!("{thing}.text"), value);
+        show(&format!("{thing}.text"), json_text(&value))?;
     }
     expect(all.len() == 3, "three Things answered")
 }
 
 async fn kill_and_restart(pool: &Pool, vault: &mut TestServer) -> Step {
-    heading(8, "a server killed mid-request, then restarted");
+    heading(8, "a server killed mid-request, then restarted")?;
     let sent = pool.stats().requests.requests_sent;
     let in_flight = pool
         .request(Request::invoke_action("camera", "sleep_for").kwargs(&json!({"seconds": 5.0})))
@@ -235,18 +261,18 @@ async fn kill_and_restart(pool: &Pool, vault: &mut TestServer) -> Step {
         Err(Error::Disconnected { .. }) => show(
             "vault killed with camera.sleep_for in flight",
             "Disconnected at once (never resent)",
-        ),
-        other => return Err(format!("expected Disconnected, got {other:?}")),
+        )?,
+        other => return Err(format!("expected Disconnected, got {other:?}").into()),
     }
     let number: f64 = json_of(pool.read_property("spectrometer", "number").await)?;
-    show("meanwhile lab still serves: spectrometer.number", number);
+    show("meanwhile lab still serves: spectrometer.number", number)?;
     vault.restart().map_err(|e| e.to_string())?;
     let began = Instant::now();
     let number: f64 = json_of(pool.read_property("camera", "number").await)?;
     show(
         "vault restarted: camera.number (pool reconnected itself)",
         format!("{number} after {:.0} ms", ms(began.elapsed())),
-    );
+    )?;
     Ok(())
 }
 
@@ -258,7 +284,7 @@ async fn load(pool: &Pool, args: &DemoArgs) -> Step {
             args.inflight,
             args.load_secs.as_secs_f64()
         ),
-    );
+    )?;
     let things = ["spectrometer", "stage", "camera"];
     let mut in_flight = FuturesUnordered::new();
     let mut latencies = Vec::new();
@@ -284,38 +310,38 @@ async fn load(pool: &Pool, args: &DemoArgs) -> Step {
     let elapsed = began.elapsed();
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    show("requests answered", latencies.len());
+    show("requests answered", latencies.len())?;
     show(
         "throughput",
         format!(
             "{:.0} req/s",
             latencies.len() as f64 / elapsed.as_secs_f64()
         ),
-    );
+    )?;
     show(
         "latency under load p50 / p99",
         format!("{:.2} ms / {:.2} ms", ms(at(0.5)), ms(at(0.99))),
-    );
+    )?;
     Ok(())
 }
 
-fn print_stats(stats: &PoolStats) {
+fn print_stats(stats: &PoolStats) -> Step {
     let r = &stats.requests;
     show(
         "requests started / ended",
         format!("{} / {}", r.started, r.ended),
-    );
+    )?;
     show(
         "replies / exceptions / server timeouts / client timeouts",
         format!(
             "{} / {} / {} / {}",
             r.replies, r.exceptions, r.server_timeouts, r.timeouts
         ),
-    );
+    )?;
     show(
         "cancelled / disconnected / late replies dropped",
         format!("{} / {} / {}", r.cancelled, r.disconnected, r.dropped_late),
-    );
+    )
 }
 
 fn start(config: pool_testkit::ServerConfigBuilder) -> Result<TestServer, String> {
@@ -325,10 +351,10 @@ fn start(config: pool_testkit::ServerConfigBuilder) -> Result<TestServer, String
 /// Polls the pool's counters until `done` (at most 5 s): for effects of messages still on
 /// their way, instead of a guessed sleep.
 async fn settle(pool: &Pool, done: impl Fn(&PoolStats) -> bool) -> PoolStats {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now().checked_add(Duration::from_secs(5));
     loop {
         let stats = pool.stats();
-        if done(&stats) || Instant::now() >= deadline {
+        if done(&stats) || deadline.is_some_and(|at| Instant::now() >= at) {
             return stats;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -345,16 +371,16 @@ fn expect(condition: bool, what: &str) -> Step {
     if condition {
         Ok(())
     } else {
-        Err(format!("expected: {what}"))
+        Err(format!("expected: {what}").into())
     }
 }
 
-fn heading(n: u32, title: &str) {
-    println!("\n[{n}/10] {title}");
+fn heading(n: u32, title: &str) -> Step {
+    stdout_line(format_args!("\n[{n}/10] {title}")).map_err(Stop::Output)
 }
 
-fn show(what: &str, value: impl std::fmt::Display) {
-    println!("  {what:<58} {value}");
+fn show(what: &str, value: impl std::fmt::Display) -> Step {
+    stdout_line(format_args!("  {what:<58} {value}")).map_err(Stop::Output)
 }
 
 fn ms(d: Duration) -> f64 {

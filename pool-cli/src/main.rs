@@ -15,7 +15,9 @@ mod args;
 mod bench;
 mod call;
 mod demo;
+mod escape;
 mod outcome;
+mod output;
 mod serve;
 
 use std::process::ExitCode;
@@ -32,11 +34,22 @@ struct Cli {
 
 const EXIT_CODES: &str = "Exit codes of call and all: 0 reply, 2 usage or configuration error, \
 3 remote exception, 4 server timeout, 5 client timeout, 6 server unreachable or disconnected, \
-7 invalid message (e.g. unknown Thing).";
+7 invalid message (e.g. unknown Thing); and, for every subcommand, 1 cannot write output (e.g. \
+a full disk; one `error: cannot write output` line), 141 output closed (stdout is a pipe whose \
+reader is gone; no message, the status of a process killed by SIGPIPE).
+
+Durations are seconds from 0 to 315576000 (10 years); text from servers (exception types and \
+messages) is printed with control characters escaped (`\\u{1b}`).";
+
+/// The exit codes every subcommand shares (`serve --help`, `demo --help`).
+const OUTPUT_CODES: &str = "Exit codes: 0 success, 1 a check failed or the output cannot be \
+written (e.g. a full disk), 2 usage error, 141 output closed (stdout is a pipe whose reader is \
+gone; no message).";
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start embedded servers and show the pool at work, step by step (no setup needed).
+    #[command(after_help = OUTPUT_CODES)]
     Demo(demo::DemoArgs),
     /// Send one request to one Thing and print the reply's payload as JSON.
     #[command(after_help = EXIT_CODES)]
@@ -45,13 +58,22 @@ enum Command {
     #[command(after_help = EXIT_CODES)]
     All(all::AllArgs),
     /// Run a hololinked-compatible test server.
+    #[command(after_help = OUTPUT_CODES)]
     Serve(serve::ServeArgs),
     /// Measure throughput and latency.
     Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value a parser refused: one line naming the flag and the accepted range.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            output::stderr_line(args::value_error_line(&e.render().to_string()));
+            return outcome::Exit::Usage.into();
+        }
+        Err(e) => e.exit(),
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -59,7 +81,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            output::stderr_line(format_args!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };

@@ -4,12 +4,14 @@ use std::process::ExitCode;
 
 use pool_tokio::Error;
 
-/// The exit codes of `mmpool call` and `mmpool all` (documented in `--help`).
+/// The exit codes of `mmpool call` and `mmpool all`, and of the other subcommands where they
+/// apply (documented in `--help`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// A reply.
     Ok = 0,
-    /// A check failed (the demo, a benchmark whose replies were wrong).
+    /// A check failed (the demo, a benchmark whose replies were wrong), or the output could not
+    /// be written (e.g. stdout is a full disk).
     Failed = 1,
     /// Bad arguments or configuration (clap uses 2 for usage errors too).
     Usage = 2,
@@ -23,6 +25,9 @@ pub enum Exit {
     Unreachable = 6,
     /// The server refused the message (for instance an unknown Thing), or sent garbage.
     InvalidMessage = 7,
+    /// Stdout is a pipe whose reader is gone: ended quietly, with the status a shell shows for
+    /// a process killed by SIGPIPE (128 + 13).
+    OutputClosed = 141,
 }
 
 impl From<Exit> for ExitCode {
@@ -62,7 +67,7 @@ pub fn kind_of(error: &Error) -> &'static str {
             _ => "unreachable",
         },
         Exit::InvalidMessage => "invalid_message",
-        Exit::Usage | Exit::Ok | Exit::Failed => "error",
+        Exit::Usage | Exit::Ok | Exit::Failed | Exit::OutputClosed => "error",
     }
 }
 

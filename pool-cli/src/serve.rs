@@ -1,13 +1,12 @@
 //! `mmpool serve`: a hololinked-compatible test server (pool-testkit) as a process.
 
-use std::io::Write;
-
 use clap::Args;
 use pool_testkit::{ServerConfig, TestServer};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::call::usage;
 use crate::outcome::Exit;
+use crate::output::{stderr_line, write_failed, write_stdout};
 
 /// Serves Things like a hololinked server (properties `number`, `text`; actions `echo`, `add`,
 /// `sleep_for`, `fail`, `ping`, ...), for benchmarks and for trying the CLI. Prints one
@@ -29,11 +28,18 @@ pub struct ServeArgs {
 
     /// Its send high-water mark per client (libzmq's default 1000, as hololinked; 0 =
     /// unlimited, for benchmarks with more than ~500 requests in flight).
-    #[arg(long, value_name = "N", default_value_t = pool_testkit::DEFAULT_SEND_HWM)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = pool_testkit::DEFAULT_SEND_HWM,
+        value_parser = clap::value_parser!(i32).range(0..)
+    )]
     pub send_hwm: i32,
 }
 
-/// Runs `mmpool serve` until Ctrl-C or SIGTERM.
+/// Runs `mmpool serve` until Ctrl-C or SIGTERM; stops at once (exit 1, or 141 for a closed
+/// pipe) if the READY lines cannot be written, since whoever waits for them never learns the
+/// server is up.
 pub async fn run(args: ServeArgs) -> Exit {
     // Listen for the stop signals before saying READY: a parent may stop us right after it.
     let (mut terminate, mut interrupt) = match (
@@ -42,7 +48,7 @@ pub async fn run(args: ServeArgs) -> Exit {
     ) {
         (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: cannot listen for signals: {e}");
+            stderr_line(format_args!("error: cannot listen for signals: {e}"));
             return Exit::Failed;
         }
     };
@@ -50,11 +56,16 @@ pub async fn run(args: ServeArgs) -> Exit {
         Ok(server) => server,
         Err(e) => return usage(&e),
     };
-    for endpoint in server.endpoints() {
-        println!("READY {endpoint}");
+    let ready: String = server
+        .endpoints()
+        .iter()
+        .map(|endpoint| format!("READY {endpoint}\n"))
+        .collect();
+    // Flushed: the lines must reach a parent that waits for them, even when stdout is a pipe.
+    if let Err(e) = write_stdout(&ready) {
+        drop(server);
+        return write_failed(&e);
     }
-    // The line must reach a parent that waits for it, even when stdout is a pipe.
-    let _ = std::io::stdout().flush();
     tokio::select! {
         _ = terminate.recv() => {}
         _ = interrupt.recv() => {}

@@ -154,8 +154,10 @@ pub async fn run(pool: &Pool, load: &Load, progress: &Progress) -> Outcome {
     let mut latency = Histogram::default();
     let mut seq = 0u64;
     let start = Instant::now();
-    let window_at = start + load.warmup;
-    let end_at = window_at + load.duration;
+    // `None`: past the end of the clock, never (the CLI caps durations far below that).
+    let window_at = start.checked_add(load.warmup);
+    let end_at = window_at.and_then(|at| at.checked_add(load.duration));
+    let reached = |at: Option<Instant>, now: Instant| at.is_some_and(|at| now >= at);
 
     // `sent` is the clock read that ended the previous request (one read a request serves
     // both its latency and the next one's start).
@@ -198,7 +200,7 @@ pub async fn run(pool: &Pool, load: &Load, progress: &Progress) -> Outcome {
         if !good {
             progress.errors.fetch_add(1, Ordering::Relaxed);
         }
-        if window.is_none() && now >= window_at {
+        if window.is_none() && reached(window_at, now) {
             window = Some((
                 now,
                 CpuMark::now(load.server_pid),
@@ -210,7 +212,7 @@ pub async fn run(pool: &Pool, load: &Load, progress: &Progress) -> Outcome {
             if good && outcome_at_end.is_none() {
                 latency.record(now - sent);
             }
-            if outcome_at_end.is_none() && now >= end_at {
+            if outcome_at_end.is_none() && reached(end_at, now) {
                 let cpu = CpuSpent::between(cpu, CpuMark::now(load.server_pid), load.embedded);
                 outcome_at_end = Some((
                     completed - before,

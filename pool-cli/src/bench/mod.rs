@@ -13,14 +13,16 @@ mod report;
 mod stats;
 mod target;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::args::{seconds, ServerArg, ThingArg};
+use crate::args::{count, positive_seconds, seconds, ServerArg, ThingArg, MAX_INFLIGHT};
+use crate::escape::{escape_controls, json_text};
 use crate::outcome::{message_of, Exit};
+use crate::output::{stderr_line, stderr_text, write_failed, write_stdout};
 use load::{Load, Operation, Progress};
 use pool_tokio::Error;
 use report::Summary;
@@ -47,10 +49,18 @@ For a server started with `mmpool serve --send-hwm 0` (no limit) raise the cap w
 --max-in-flight-per-server N. Embedded servers always have no limit, and with --embedded the \
 cap defaults to --inflight.
 
-Exit codes: 0 every request answered and checked; 2 usage or configuration error (e.g. a bad \
---server endpoint); 6 a server not ready within --connect-timeout; otherwise the code of the \
-first failed request (3 remote exception, 4 server timeout, 5 client timeout, 6 disconnected, \
-7 invalid or unexpected reply).";
+Limits: durations are seconds up to 315576000 (10 years), --inflight at most 1000000, --servers \
+at most 64.
+
+Exit codes: 0 every request answered and checked; 1 the report cannot be written (e.g. a full \
+disk); 2 usage or configuration error (e.g. a bad --server endpoint); 6 a server not ready \
+within --connect-timeout; 141 stdout is a pipe whose reader is gone (no message); otherwise the \
+code of the first failed request (3 remote exception, 4 server timeout, 5 client timeout, \
+6 disconnected, 7 invalid or unexpected reply).";
+
+/// The most embedded servers one run starts (`--servers`): each is a libzmq context with its
+/// own threads and file descriptors, and libzmq aborts the process when it runs out of them.
+pub const MAX_EMBEDDED_SERVERS: usize = 64;
 
 /// Measure throughput and latency of the pool: against running servers (--server, as for
 /// call) or testkit servers started in this process (--embedded).
@@ -84,16 +94,16 @@ pub struct BenchArgs {
     #[arg(long)]
     pub embedded: bool,
 
-    /// With --embedded: how many servers (requests cycle over them) [default: 1].
-    #[arg(long = "servers", value_name = "K", value_parser = positive)]
+    /// With --embedded: how many servers, at most 64 (requests cycle over them) [default: 1].
+    #[arg(long = "servers", value_name = "K", value_parser = count(MAX_EMBEDDED_SERVERS))]
     pub server_count: Option<usize>,
 
     /// With --embedded: the transport the servers bind (tcp, the default, or ipc).
     #[arg(long, value_enum)]
     pub transport: Option<EmbeddedTransport>,
 
-    /// Requests kept in flight (1 = sequential).
-    #[arg(long, value_name = "N", default_value = "100", value_parser = positive)]
+    /// Requests kept in flight (1 = sequential; at most 1000000).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = count(MAX_INFLIGHT))]
     pub inflight: usize,
 
     /// Length of the timed window in seconds.
@@ -137,26 +147,10 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// A whole number ≥ 1.
-fn positive(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("expected a whole number ≥ 1, got {s:?}")),
-    }
-}
-
-/// Seconds > 0.
-fn positive_seconds(s: &str) -> Result<Duration, String> {
-    let d = seconds(s)?;
-    if d.is_zero() {
-        return Err(format!("expected seconds > 0, got {s:?}"));
-    }
-    Ok(d)
-}
-
-/// Prints one error line and returns `exit`.
+/// Prints one error line (control characters escaped: it may hold a server's text) and
+/// returns `exit`.
 fn fail(message: &str, exit: Exit) -> Exit {
-    eprintln!("error: {message}");
+    stderr_line(format_args!("error: {}", escape_controls(message)));
     exit
 }
 
@@ -171,6 +165,9 @@ pub async fn run(args: BenchArgs) -> Exit {
     }
     let target = if args.embedded {
         let count = args.server_count.unwrap_or(1);
+        if let Err(e) = target::check_open_files(count, stats::open_files_limit()) {
+            return fail(&e, Exit::Usage);
+        }
         let transport = args.transport.unwrap_or(EmbeddedTransport::Tcp);
         match Target::embedded(count, transport, args.client_id.clone()).await {
             Ok(target) => target,
@@ -194,13 +191,13 @@ pub async fn run(args: BenchArgs) -> Exit {
         });
     let servers = target.servers.servers.len();
     if !target.is_embedded() && args.inflight > servers * max_per_server as usize {
-        eprintln!(
+        stderr_line(format_args!(
             "note: the pool keeps at most {max_per_server} requests in flight per server, so \
              at most {} of --inflight {} are on the wire (the rest wait in the pool); for \
              servers started with --send-hwm 0 raise --max-in-flight-per-server",
             servers * max_per_server as usize,
             args.inflight
-        );
+        ));
     }
     let pool = match target
         .builder(args.inflight, max_per_server, args.timeout)
@@ -256,8 +253,7 @@ pub async fn run(args: BenchArgs) -> Exit {
     if let Some(ticker) = ticker {
         ticker.abort();
         let _ = ticker.await;
-        eprint!("\r\x1b[2K");
-        let _ = std::io::stderr().flush();
+        stderr_text("\r\x1b[2K");
     }
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -292,19 +288,25 @@ pub async fn run(args: BenchArgs) -> Exit {
         servers_lost: after.requests.servers_lost - before.requests.servers_lost,
     };
     target.stop(Some(pool)).await;
-    if args.json {
-        println!("{}", report::to_json(&summary));
+    let report = if args.json {
+        // The first error's message may be a server's text: `json_text` leaves no control
+        // character raw.
+        json_text(&report::to_json(&summary)) + "\n"
     } else {
-        print!("{}", report::to_table(&summary));
+        report::to_table(&summary)
+    };
+    if let Err(e) = write_stdout(&report) {
+        return write_failed(&e);
     }
     let errors = &summary.outcome.errors;
     match &errors.first {
         Some((message, exit)) => {
-            eprintln!(
-                "error: {} of {} requests failed; the first: {message}",
+            stderr_line(format_args!(
+                "error: {} of {} requests failed; the first: {}",
                 errors.total(),
-                summary.outcome.requests_total
-            );
+                summary.outcome.requests_total,
+                escape_controls(message)
+            ));
             *exit
         }
         None if summary.outcome.requests == 0 => fail(
@@ -324,7 +326,6 @@ async fn show_progress(progress: Arc<Progress>) {
     loop {
         tick.tick().await;
         let line = load::progress_line(&progress, started, &mut last);
-        eprint!("\r\x1b[2K{line}");
-        let _ = std::io::stderr().flush();
+        stderr_text(format_args!("\r\x1b[2K{line}"));
     }
 }

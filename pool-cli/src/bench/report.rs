@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::load::Outcome;
+use crate::escape::escape_controls;
 
 /// Everything a report says about one run.
 #[derive(Debug)]
@@ -182,7 +183,8 @@ pub fn to_table(s: &Summary) -> String {
     }
     row(&mut t, "errors", errors);
     if let Some((first, _)) = &o.errors.first {
-        row(&mut t, "first error", first.clone());
+        // Often a server's text.
+        row(&mut t, "first error", escape_controls(first).into_owned());
     }
     row(
         &mut t,
@@ -249,7 +251,58 @@ pub fn to_table(s: &Summary) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::*;
+    use crate::bench::load::Errors;
+    use crate::bench::stats::{CpuSpent, Histogram};
+    use crate::escape::is_unsafe;
+    use crate::outcome::Exit;
+
+    #[test]
+    fn a_servers_text_in_the_first_error_is_escaped_in_the_table_not_in_json() {
+        let first = "srv: remote ValueError: \x1b[2J\rfake\n\u{9b}1m\x7f".to_owned();
+        let mut errors = Errors::default();
+        errors.by_kind.insert("remote_exception", 1);
+        errors.first = Some((first.clone(), Exit::RemoteException));
+        let summary = Summary {
+            target: "servers",
+            servers: 1,
+            things: 1,
+            endpoints: vec!["tcp://127.0.0.1:1".to_owned()],
+            request: "readproperty number",
+            inflight: 1,
+            max_in_flight_per_server: 500,
+            warmup_s: 0.0,
+            outcome: Outcome {
+                requests: 1,
+                window_errors: 1,
+                elapsed: std::time::Duration::from_secs(1),
+                latency: Histogram::default(),
+                cpu: CpuSpent {
+                    client_s: 0.0,
+                    server_s: None,
+                },
+                requests_total: 1,
+                errors,
+            },
+            peak_rss_kib: None,
+            threads: 1,
+            dropped: 0,
+            servers_lost: 0,
+        };
+        let table = to_table(&summary);
+        assert!(
+            !table.chars().any(|c| c != '\n' && is_unsafe(c)),
+            "{table:?}"
+        );
+        assert!(
+            table.contains("\\u{1b}[2J\\rfake\\n\\u{9b}1m\\u{7f}"),
+            "{table}"
+        );
+        let json = crate::escape::json_text(&to_json(&summary));
+        assert!(!json.chars().any(is_unsafe), "{json}");
+        let back: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["first_error"], Value::String(first));
+    }
 
     #[test]
     fn thousands_separators() {

@@ -11,6 +11,29 @@ use crate::args::{ServerArg, Servers, ThingArg};
 /// The pool's default cap on requests in flight to one server.
 pub const DEFAULT_MAX_IN_FLIGHT_PER_SERVER: u32 = 500;
 
+/// Open files one embedded server takes, its share of the pool's included (about 19 measured:
+/// a libzmq context's epoll and mailbox descriptors, its ROUTER and its connections), rounded up.
+pub const FILES_PER_EMBEDDED_SERVER: u64 = 24;
+
+/// Open files the rest of the process needs (about 11 measured), with room to spare.
+pub const FILES_RESERVED: u64 = 64;
+
+/// `Err` (one line) when `count` embedded servers would not fit under the process's open-files
+/// limit (`limit`; `None`: unlimited or unknown). libzmq aborts the whole process when it cannot
+/// create a descriptor, so a count that cannot fit is refused up front.
+pub fn check_open_files(count: usize, limit: Option<u64>) -> Result<(), String> {
+    let needed = (count as u64)
+        .saturating_mul(FILES_PER_EMBEDDED_SERVER)
+        .saturating_add(FILES_RESERVED);
+    match limit {
+        Some(limit) if needed > limit => Err(format!(
+            "--servers {count} needs about {needed} open files but the limit is {limit} \
+             (raise it with `ulimit -n`, or start fewer servers)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The servers of a run, and the Things the requests go to (round-robin).
 pub struct Target {
     /// Started by this process (`--embedded`); dropped (stopped) at the end.
@@ -125,5 +148,23 @@ impl Target {
         if !servers.is_empty() {
             let _ = tokio::task::spawn_blocking(move || drop(servers)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_servers_must_fit_the_open_files_limit() {
+        assert_eq!(check_open_files(64, None), Ok(()));
+        assert_eq!(check_open_files(64, Some(20_000)), Ok(()));
+        assert_eq!(check_open_files(1, Some(88)), Ok(()));
+        let e = check_open_files(2, Some(88)).unwrap_err();
+        assert!(
+            e.contains("--servers 2") && e.contains("112") && e.contains("88"),
+            "{e}"
+        );
+        assert!(check_open_files(64, Some(1024)).is_err());
     }
 }
