@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 
 # Packages in test order; each entry is "package [extra cargo args]". Each runtime adapter runs
 # the same conformance suite (pool-suite) and a live hololinked smoke test in its own tests.
+# mmpool-zeromq is the patched zeromq in vendor/zeromq: its unit tests (with the receive-limit
+# and fatal-error tests of the patch) run on its default tokio runtime.
 PACKAGES=(
+  "mmpool-zeromq --lib"
   "pool-core"
   "pool-testkit"
   "pool-driver"

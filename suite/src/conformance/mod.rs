@@ -84,7 +84,6 @@ macro_rules! conformance_tests {
             lifecycle::shutdown_closes_requests_and_stops_every_task,
             lifecycle::dropping_the_last_handle_shuts_the_pool_down,
             lifecycle::handles_cross_threads_and_tasks,
-            faults::killed_server_fails_in_flight_requests_and_recovers_after_restart,
             faults::a_server_killed_before_the_pool_starts_is_waited_for,
             faults::repeated_kills_never_lose_or_misdeliver_a_request,
             faults::a_silent_server_is_caught_by_the_liveness_probe_and_reconnected,
@@ -101,8 +100,13 @@ macro_rules! conformance_tests {
             transport::lies_during_the_zmtp_handshake_fail_the_attempt_and_the_pool_retries,
             transport::a_peer_that_always_lies_times_out_with_the_reason,
         );
-        // These measure the whole process (its resident set), so each runs while no other test does.
+        // These measure the whole process (its resident set), so each runs while no other test
+        // does. The kill/restart test runs alone too: under CPU load from the tests beside it,
+        // a testkit (libzmq) server just started on async-std's runs sometimes closed its first
+        // connection and refused new ones for its whole 30 s (seen on the code before the
+        // transport work as well, with a busy core beside it); alone it has not.
         $crate::conformance_tests!(@alone $harness;
+            faults::killed_server_fails_in_flight_requests_and_recovers_after_restart,
             soak::soak_many_requests_with_timeouts_cancellations_and_restarts,
             transport::an_oversize_frame_is_refused_at_its_header_with_memory_bounded,
             transport::endless_more_frames_stop_at_the_frame_limit_with_memory_bounded,

@@ -20,7 +20,10 @@ async fn an_oversized_frame_is_reported_once_then_the_stream_ends() {
     let mut options = SocketOptions::default();
     options.max_message_size(1024);
     let mut reader = reader(input, options);
-    assert!(matches!(reader.next().await, Some(Ok(Message::Greeting(_)))));
+    assert!(matches!(
+        reader.next().await,
+        Some(Ok(Message::Greeting(_)))
+    ));
     match reader.next().await {
         Some(Err(CodecError::MessageTooLarge { size, limit })) => {
             assert_eq!((size, limit), (1 << 40, 1024));
@@ -37,7 +40,10 @@ async fn a_stream_cut_mid_frame_ends_after_one_error() {
     let mut input = greeting();
     input.extend_from_slice(&[0, 5, b'a']);
     let mut reader = reader(input, SocketOptions::default());
-    assert!(matches!(reader.next().await, Some(Ok(Message::Greeting(_)))));
+    assert!(matches!(
+        reader.next().await,
+        Some(Ok(Message::Greeting(_)))
+    ));
     match reader.next().await {
         Some(Err(CodecError::Io(e))) => assert_eq!(e.kind(), ErrorKind::UnexpectedEof),
         other => panic!("{other:?}"),
@@ -50,7 +56,10 @@ async fn a_bad_greeting_ends_the_stream() {
     let mut input = vec![0x01; 64];
     input.extend_from_slice(&greeting());
     let mut reader = reader(input, SocketOptions::default());
-    assert!(matches!(reader.next().await, Some(Err(CodecError::Decode(_)))));
+    assert!(matches!(
+        reader.next().await,
+        Some(Err(CodecError::Decode(_)))
+    ));
     assert!(reader.next().await.is_none());
 }
 
@@ -61,8 +70,14 @@ async fn an_unknown_command_is_harmless() {
     input.extend_from_slice(&[0b0000_0100, 7, 4, b'P', b'I', b'N', b'G', 0, 0]);
     input.extend_from_slice(&[0, 2, b'h', b'i']);
     let mut reader = reader(input, SocketOptions::default());
-    assert!(matches!(reader.next().await, Some(Ok(Message::Greeting(_)))));
-    assert!(matches!(reader.next().await, Some(Err(CodecError::Command(_)))));
+    assert!(matches!(
+        reader.next().await,
+        Some(Ok(Message::Greeting(_)))
+    ));
+    assert!(matches!(
+        reader.next().await,
+        Some(Err(CodecError::Command(_)))
+    ));
     let Some(Ok(Message::Message(message))) = reader.next().await else {
         panic!("the message after the PING was lost");
     };

@@ -162,7 +162,12 @@ fn frame_headers_at_every_boundary() {
     ];
     let ceiling = LIMIT + 2 * SocketOptions::default().read_buffer_max_size + 64;
     check!()
-        .with_iterations(2_000)
+        .with_iterations(
+            std::env::var("BOLERO_RANDOM_ITERATIONS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2_000),
+        )
         .with_type::<(Vec<(u8, u8, bool)>, u16)>()
         .for_each(|(frames, cut)| {
             let mut wire = Vec::new();
