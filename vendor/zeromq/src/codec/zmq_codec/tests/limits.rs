@@ -181,7 +181,7 @@ fn frame_headers_at_every_boundary() {
                 }
                 // A body as long as announced when that is small; anything otherwise.
                 let body = usize::try_from(len).map_or(3, |l| l.min(2 * LIMIT));
-                wire.extend(std::iter::repeat(0x41).take(body));
+                wire.extend(std::iter::repeat_n(0x41, body));
             }
             let cut = usize::from(*cut) % (wire.len() + 1);
             let mut codec = limited_codec();
