@@ -429,3 +429,38 @@ async fn a_frozen_server_is_caught_by_the_liveness_probe_and_served_again_once_i
         pool.shutdown().await;
     }
 }
+
+/// The liveness probe also goes to servers with requests in flight; a real hololinked server
+/// answers a HANDSHAKE while one of its Things runs a long (blocking) action, so the probes
+/// are answered and the long request ends with its reply, on both lines and transports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_server_answers_the_liveness_probe_and_keeps_its_long_request() {
+    if interop_skipped() {
+        return;
+    }
+    for (line, via) in [(Line::V0_4, Transport::Ipc), (Line::V0_3, Transport::Tcp)] {
+        let ctx = format!("{line} over {via:?}");
+        let server = start(line, "busy", &["busy"], via);
+        let pool = Pool::builder()
+            .server("busy", server.endpoint())
+            .liveness(Some(Duration::from_millis(200)), Duration::from_millis(400))
+            .build()
+            .unwrap();
+        pool.ready(Duration::from_secs(30)).await.unwrap();
+        // Longer than several probe intervals and timeouts together.
+        let r = bounded(
+            pool.call(
+                Request::invoke_action("busy", "sleep_for")
+                    .kwargs(&json!({"seconds": 2.0}))
+                    .execution_timeout(None)
+                    .timeout(Duration::from_secs(30)),
+            ),
+        )
+        .await;
+        assert!(r.is_ok(), "{ctx}: {r:?}\n{}", server.stderr_tail());
+        let stats = pool.stats();
+        assert!(stats.requests.liveness_probes >= 2, "{ctx}: {stats:?}");
+        assert_eq!(stats.requests.servers_lost, 0, "{ctx}: {stats:?}");
+        pool.shutdown().await;
+    }
+}
