@@ -51,8 +51,10 @@ pub struct Config {
     /// from the server (a reply to any request, the HANDSHAKE answer) counts as a sign of life,
     /// so a server that keeps answering is never probed.
     ///
-    /// A server that runs one long action and cannot answer a HANDSHAKE meanwhile (a
-    /// single-threaded server) is lost after `liveness_interval + liveness_timeout` of silence,
+    /// hololinked 0.3 and 0.4 servers answer a HANDSHAKE while a Thing runs a blocking action
+    /// (checked live: the answer came at once with a 4 s action running). A server that runs
+    /// one long action and cannot answer a HANDSHAKE meanwhile (a single-threaded server) is
+    /// lost after `liveness_interval + liveness_timeout` of silence,
     /// and its requests in flight end `Disconnected`. For such servers set a `liveness_timeout`
     /// longer than the longest action, or turn probing off and bound requests by deadlines.
     pub liveness_interval: Option<Duration>,
