@@ -10,7 +10,9 @@ use common::{
     closed_tcp_endpoint, mmpool, run, run_with, server_arg, tcp_server, wait_until,
     wait_until_within, Background,
 };
-use pool_testkit::{sanitized_ipc_filename, Behaviour, ServerConfig, TestServer};
+use pool_testkit::{
+    sanitized_ipc_filename, Behaviour, Lie, LyingPeer, ServerConfig, TestServer, Transport,
+};
 use serde_json::json;
 
 // ---- replies (exit 0) ----------------------------------------------------------------------
@@ -448,6 +450,36 @@ fn server_killed_mid_request_exits_6() {
     let r = call.finish();
     r.expect_code(6);
     assert!(r.one_error_line().contains("disconnected"), "{r:#?}");
+    assert_eq!(r.stdout, "");
+}
+
+/// A peer whose reply announces a 1 TiB frame: once that aborted the process allocating it.
+/// Now the connection is dropped at the frame header and `call` exits 6, saying why.
+#[test]
+fn a_frame_header_claiming_a_tebibyte_exits_6_naming_the_violation() {
+    let peer = LyingPeer::start(
+        "liar",
+        &Transport::Tcp("tcp://127.0.0.1:0".into()),
+        &[Lie::HugeLength(1 << 40)],
+    )
+    .unwrap();
+    let s = format!("liar={}", peer.endpoint());
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "--timeout",
+        "20",
+        "liar",
+        "readproperty",
+        "number",
+    ]);
+    r.expect_code(6);
+    let line = r.one_error_line();
+    assert!(
+        line.contains("protocol violation") && line.contains("1099511627776 bytes"),
+        "{r:#?}"
+    );
     assert_eq!(r.stdout, "");
 }
 
