@@ -323,6 +323,8 @@ fn report<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target, exit: Exit) {
         }
     }
     shared.drain(&mut inner);
+    // Taken by the drain's `ServerLost`; never left for a later loss it does not describe.
+    inner.loss_detail = None;
 }
 
 /// Why a connection attempt failed, in words for errors that name the server's last problem.
