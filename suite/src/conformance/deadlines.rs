@@ -75,8 +75,8 @@ pub async fn dropping_a_pending_request_cancels_it_and_its_late_reply_is_dropped
         .request(Request::invoke_action("cancel", "sleep_for").kwargs(&json!({"seconds": 0.3})))
         .unwrap();
     assert_eq!(pending.message_id().map(str::len), Some(36));
-    // Drop it once it is on the wire, so that its reply comes back late.
-    eventually::<H>(&pool, |s| s.requests.requests_sent >= 1).await;
+    // Drop it once the server has it, so that its reply comes back late.
+    eventually::<H>(&pool, |_| srv.stats().operations_of("invokeaction") >= 1).await;
     drop(pending);
     let stats = pool.stats();
     assert_eq!(stats.requests.cancelled, 1);

@@ -4,6 +4,11 @@
 #[allow(unused_imports)]
 use super::prelude::*;
 
+/// Actions the server has received so far.
+fn calls_to(server: &pool_testkit::TestServer) -> u64 {
+    server.stats().operations_of("invokeaction")
+}
+
 /// Killed server fails in flight requests and recovers after restart.
 pub async fn killed_server_fails_in_flight_requests_and_recovers_after_restart<H: Harness>() {
     for via in BOTH {
@@ -11,6 +16,7 @@ pub async fn killed_server_fails_in_flight_requests_and_recovers_after_restart<H
         let bystander = server("bystander", &[], via, Behaviour::Normal);
         let pool = ready_pool::<H::Rt>(&[(&victim, via), (&bystander, via)]).await;
         let before = pool.stats();
+        let calls = calls_to(&victim) + 3;
 
         // Long-running requests in flight on the victim (the deadline is far away).
         let in_flight: Vec<_> = (0..3)
@@ -24,8 +30,14 @@ pub async fn killed_server_fails_in_flight_requests_and_recovers_after_restart<H
                 .unwrap()
             })
             .collect();
-        let sent = before.requests.requests_sent + 3;
-        eventually::<H>(&pool, |s| s.requests.requests_sent >= sent).await;
+        // On the wire, not only handed to the connection task: the server has all three. (A
+        // kill before the writer ran would leave them unsent, and so waiting, not Disconnected.)
+        eventually::<H>(&pool, |_| calls_to(&victim) >= calls).await;
+        assert_eq!(
+            calls_to(&victim),
+            calls,
+            "{via:?}: the requests reached the server"
+        );
         victim.kill();
         for result in bounded::<H, _>(futures::future::join_all(in_flight)).await {
             match result {

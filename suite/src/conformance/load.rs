@@ -144,6 +144,7 @@ pub async fn sixteen_servers_share_one_pool_and_a_death_stays_local<H: Harness>(
     assert!(all.iter().all(|(_, r)| r.is_ok()), "{all:?}");
 
     // s07 dies with requests on the wire; only they fail, everyone else keeps serving.
+    let calls_s07 = servers[7].stats().operations_of("invokeaction");
     let slow: Vec<_> = (0..16)
         .map(|n| {
             // s07's lasts long enough that only the kill can end it.
@@ -156,11 +157,10 @@ pub async fn sixteen_servers_share_one_pool_and_a_death_stays_local<H: Harness>(
             .unwrap()
         })
         .collect();
-    let sent = pool.stats().requests.requests_sent;
-    eventually::<H>(&pool, |s| {
-        s.in_flight == 16 && s.requests.requests_sent >= sent
-    })
-    .await;
+    // s07 has its request (on the wire, not only handed to its connection task) before it dies.
+    let reached = |_: &PoolStats| servers[7].stats().operations_of("invokeaction") > calls_s07;
+    eventually::<H>(&pool, reached).await;
+    assert!(reached(&pool.stats()), "the request reached s07");
     servers[7].kill();
     let results = bounded::<H, _>(futures::future::join_all(slow)).await;
     for (n, result) in results.iter().enumerate() {

@@ -86,6 +86,7 @@ macro_rules! conformance_tests {
             lifecycle::handles_cross_threads_and_tasks,
             faults::a_server_killed_before_the_pool_starts_is_waited_for,
             faults::repeated_kills_never_lose_or_misdeliver_a_request,
+            faults::killed_server_fails_in_flight_requests_and_recovers_after_restart,
             faults::a_silent_server_is_caught_by_the_liveness_probe_and_reconnected,
             faults::a_request_without_deadline_ends_when_its_server_freezes,
             hostile::hostile_servers_never_disturb_good_replies_and_every_drop_is_counted,
@@ -101,12 +102,8 @@ macro_rules! conformance_tests {
             transport::a_peer_that_always_lies_times_out_with_the_reason,
         );
         // These measure the whole process (its resident set), so each runs while no other test
-        // does. The kill/restart test runs alone too: under CPU load from the tests beside it,
-        // a testkit (libzmq) server just started on async-std's runs sometimes closed its first
-        // connection and refused new ones for its whole 30 s (seen on the code before the
-        // transport work as well, with a busy core beside it); alone it has not.
+        // does.
         $crate::conformance_tests!(@alone $harness;
-            faults::killed_server_fails_in_flight_requests_and_recovers_after_restart,
             soak::soak_many_requests_with_timeouts_cancellations_and_restarts,
             transport::an_oversize_frame_is_refused_at_its_header_with_memory_bounded,
             transport::endless_more_frames_stop_at_the_frame_limit_with_memory_bounded,
