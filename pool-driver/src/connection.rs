@@ -106,6 +106,12 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
                 };
                 let sent = send.send(message).await;
                 shared.in_writers.fetch_sub(1, Ordering::AcqRel);
+                if sent.is_ok() && request.is_some() {
+                    shared
+                        .counters
+                        .requests_written
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 if let Err(e) = sent {
                     let mut unsent: Vec<RequestId> = request.into_iter().collect();
                     unsent.extend(batch().iter().filter_map(|(id, _)| *id));

@@ -82,6 +82,11 @@ pub struct PoolStats {
     /// Replies over `PoolBuilder::max_reply_len` (dropped; their requests ended
     /// `ReplyTooLarge`).
     pub oversized_replies: u64,
+    /// Requests handed to their connection's socket (`requests.requests_sent` counts them
+    /// when the core hands them to the connection task, a step earlier). A request written is
+    /// on its way: if the connection breaks now it ends `Disconnected`; one not yet written
+    /// goes out again after the reconnect.
+    pub requests_written: u64,
 }
 
 impl<Rt: Runtime> Pool<Rt> {
@@ -160,6 +165,7 @@ impl<Rt: Runtime> Pool<Rt> {
             protocol_errors: counters.protocol_errors.load(Ordering::Relaxed),
             stale_messages: counters.stale_messages.load(Ordering::Relaxed),
             oversized_replies: counters.oversized_replies.load(Ordering::Relaxed),
+            requests_written: counters.requests_written.load(Ordering::Relaxed),
         }
     }
 

@@ -95,6 +95,7 @@ pub(crate) struct DriverCounters {
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) stale_messages: AtomicU64,
     pub(crate) oversized_replies: AtomicU64,
+    pub(crate) requests_written: AtomicU64,
 }
 
 pub(crate) struct Shared<Rt: Runtime> {

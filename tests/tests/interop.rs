@@ -318,6 +318,7 @@ async fn a_killed_server_fails_its_requests_at_once_and_serves_again_after_resta
         let mut victim = start(line, "victim", &["victim"], via);
         let bystander = start(line, "bystander", &["bystander"], via);
         let pool = pool_over(&[&victim, &bystander]).await;
+        let written = pool.stats().requests_written;
         let in_flight: Vec<_> = (0..3)
             .map(|_| {
                 pool.request(
@@ -329,9 +330,11 @@ async fn a_killed_server_fails_its_requests_at_once_and_serves_again_after_resta
                 .unwrap()
             })
             .collect();
-        // Kill it once they are on the wire.
+        // Kill it once they are on the wire (written to the socket, not only handed to the
+        // connection task: unwritten ones would wait for the restart instead).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while pool.stats().requests.requests_sent < 3 && tokio::time::Instant::now() < deadline {
+        while pool.stats().requests_written < written + 3 && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         victim.kill();

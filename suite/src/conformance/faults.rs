@@ -38,6 +38,8 @@ pub async fn killed_server_fails_in_flight_requests_and_recovers_after_restart<H
             calls,
             "{via:?}: the requests reached the server"
         );
+        // What reached the server was written to the socket first.
+        assert!(pool.stats().requests_written >= before.requests_written + 3);
         victim.kill();
         for result in bounded::<H, _>(futures::future::join_all(in_flight)).await {
             match result {
