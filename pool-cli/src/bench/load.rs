@@ -11,6 +11,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use pool_tokio::{Error, Pool, Reply, Request};
 
+use super::number::thousands;
 use super::stats::{CpuMark, CpuSpent, Histogram};
 use crate::outcome::{exit_of, kind_of, message_of, Exit};
 
@@ -262,8 +263,8 @@ pub fn progress_line(
     format!(
         "{:6.1} s  {:>12} req/s  {:>12} replies  {} errors",
         (now - started).as_secs_f64(),
-        super::report::thousands(rate),
-        super::report::thousands(completed as f64),
+        thousands(rate),
+        thousands(completed as f64),
         errors
     )
 }

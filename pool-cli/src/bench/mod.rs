@@ -9,6 +9,7 @@
 //! trip and with more it includes the queueing behind the others.
 
 mod load;
+mod number;
 mod report;
 mod stats;
 mod target;

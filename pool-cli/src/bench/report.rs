@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::load::Outcome;
+use super::number::thousands;
 use crate::escape::escape_controls;
 
 /// Everything a report says about one run.
@@ -64,19 +65,6 @@ impl Summary {
 fn round(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
-}
-
-/// `x` with thousands separators, no decimals.
-pub fn thousands(x: f64) -> String {
-    let digits = format!("{:.0}", x.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The `--json` object.
@@ -302,13 +290,5 @@ mod tests {
         assert!(!json.chars().any(is_unsafe), "{json}");
         let back: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["first_error"], Value::String(first));
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0.0), "0");
-        assert_eq!(thousands(999.4), "999");
-        assert_eq!(thousands(1000.0), "1,000");
-        assert_eq!(thousands(1234567.0), "1,234,567");
     }
 }
