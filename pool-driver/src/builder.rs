@@ -1,41 +1,15 @@
 //! Building a pool: servers, Things, identities, timeouts and capacity, all checked up front.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::endpoint::check_endpoint;
+use crate::engine::{Core, Engine};
 use crate::error::Error;
 use crate::pool::Pool;
-use crate::shared::{Core, Shared};
+use crate::settings::{Settings, WhenFull};
 use crate::Runtime;
 use pool_core::pool::{is_valid_identity, Capacity, Config, HeapMemory};
-use pool_core::wire::{KeyStyle, ServerContext};
-
-/// What a pool does when every request slot is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum WhenFull {
-    /// Wait for a free slot, within the request's deadline (back-pressure).
-    #[default]
-    Wait,
-    /// Fail at once with [`Error::Busy`].
-    Busy,
-}
-
-/// The pool's fixed settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) client_id: String,
-    pub(crate) request_timeout: Option<Duration>,
-    pub(crate) server_context: ServerContext,
-    pub(crate) when_full: WhenFull,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) capacity: usize,
-    pub(crate) max_reply_len: usize,
-}
-
-/// The default [`PoolBuilder::max_reply_len`]: 64 MiB.
-const DEFAULT_MAX_REPLY_LEN: usize = 64 << 20;
+use pool_core::wire::KeyStyle;
 
 /// Builds a [`Pool`]. Every server and Thing is checked when [`build`](Self::build) runs, so a
 /// bad endpoint or identity is an error there, not a silent failure later.
@@ -63,21 +37,20 @@ pub struct PoolBuilder<Rt> {
     _runtime: PhantomData<fn() -> Rt>,
 }
 
+impl<Rt: Runtime> Pool<Rt> {
+    /// A builder (servers, Things, identities, timeouts, capacity).
+    pub fn builder() -> PoolBuilder<Rt> {
+        PoolBuilder::default()
+    }
+}
+
 impl<Rt: Runtime> Default for PoolBuilder<Rt> {
     fn default() -> Self {
         PoolBuilder {
             servers: Vec::new(),
             things: Vec::new(),
             client_id: None,
-            settings: Settings {
-                client_id: String::new(),
-                request_timeout: Some(Duration::from_secs(30)),
-                server_context: ServerContext::default(),
-                when_full: WhenFull::default(),
-                connect_timeout: Duration::from_secs(2),
-                capacity: 4096,
-                max_reply_len: DEFAULT_MAX_REPLY_LEN,
-            },
+            settings: Settings::default(),
             config: Config::default(),
             max_servers: 64,
             max_things: 1024,
@@ -293,8 +266,7 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
                     identity: client_id.clone(),
                 }
             })?;
-        let shared = Arc::new(Shared::new(rt, self.settings, core));
-        let pool = Pool::start(shared);
+        let pool = Pool::new(Engine::run(rt, self.settings, core));
         for (id, endpoint) in &self.servers {
             let named: Vec<&str> = self
                 .things
@@ -311,12 +283,4 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
         }
         Ok(pool)
     }
-}
-
-/// Checks an endpoint string.
-pub(crate) fn endpoint_ok(endpoint: &str) -> Result<(), Error> {
-    check_endpoint(endpoint).map_err(|reason| Error::InvalidEndpoint {
-        endpoint: endpoint.to_owned(),
-        reason,
-    })
 }

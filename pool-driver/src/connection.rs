@@ -1,23 +1,34 @@
-//! One connection attempt to one server: a zeromq DEALER socket owned by one task.
+//! One connection attempt to one server: a task owning a zeromq `DealerSocket` (identity = the
+//! client id) that writes what the pool transmits and reads what the server sends.
 //!
-//! zeromq's DEALER never reconnects by itself, so each attempt is a fresh socket: connect,
-//! report `handle_connected`, then write what the core transmits, read replies and watch the
-//! socket monitor, all in this one task, until the peer disconnects, a send fails or the pool
-//! closes the link. The socket is dropped before the loss is reported, so the next attempt
-//! (which the core schedules after its backoff) never meets the old connection's identity.
+//! The task selects over three futures: the writer (the link's outbox, filled by the pool),
+//! the cancel-safe `recv()` and the socket monitor. zeromq's DEALER does not reconnect, so when
+//! the connection breaks the task drops its socket and reports how it ended; the pool decides
+//! about a fresh attempt (the core schedules it after its backoff), which never meets the old
+//! connection's identity.
+//!
+//! Invariants:
+//! * the task talks to the pool only through [`LinkHost`], so this module knows nothing of
+//!   the engine behind it;
+//! * a request taken from the outbox is either handed to the socket or reported unsent when
+//!   the attempt ends, never both and never neither;
+//! * every receive error but an unknown ZMTP command ends the attempt: a stream out of step
+//!   is never read on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::{select, Either};
 use futures::{pin_mut, StreamExt};
 use zeromq::{
     CodecError, DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqError,
+    ZmqMessage,
 };
 
-use crate::shared::{is_current, Outbound, Shared};
+use crate::settings::Settings;
 use crate::signal::Signal;
+use crate::stats::Counters;
 use crate::Runtime;
 use pool_core::pool::{LostReason, RequestId, ServerId};
 
@@ -35,6 +46,36 @@ pub(crate) const MAX_MESSAGE_FRAMES: usize = 64;
 /// budget, which measured best on async-std and smol too.
 const READS_PER_TURN: u32 = 128;
 
+/// One message for a connection task: the request it carries (`None` for a HANDSHAKE) and its
+/// frames.
+pub(crate) type Outbound = (Option<RequestId>, ZmqMessage);
+
+/// The pool's side of one connection attempt.
+pub(crate) struct Link {
+    /// Which attempt; a task whose epoch is not the current one is stale.
+    pub(crate) epoch: u64,
+    /// Messages the pool has transmitted, not yet taken by the task. Bounded by the pool's
+    /// capacity plus the HANDSHAKEs of one attempt (the core sends at most one message per
+    /// request slot, and HANDSHAKEs only until the first answer).
+    pub(crate) outbox: VecDeque<Outbound>,
+    /// Wakes the task (new messages, or the link was closed).
+    pub(crate) wake: Arc<Signal>,
+    /// Cleared when the task has ended and dropped its socket.
+    pub(crate) alive: Arc<AtomicBool>,
+}
+
+impl Link {
+    /// A fresh link for attempt `epoch`.
+    pub(crate) fn new(epoch: u64) -> Link {
+        Link {
+            epoch,
+            outbox: VecDeque::new(),
+            wake: Arc::new(Signal::default()),
+            alive: Arc::new(AtomicBool::new(true)),
+        }
+    }
+}
+
 /// Which server and attempt a task serves.
 pub(crate) struct Target {
     pub(crate) server: ServerId,
@@ -45,11 +86,11 @@ pub(crate) struct Target {
 }
 
 /// How a connection attempt ended.
-enum Exit {
+pub(crate) enum Exit {
     /// The pool closed the link (server removed, pool shut down, core gave up on it).
     Closed,
-    /// Could not connect.
-    ConnectFailed(ZmqError),
+    /// Could not connect; the words say why.
+    ConnectFailed(String),
     /// The connection broke. `unsent` are requests taken from the outbox but never written.
     Lost {
         reason: LostReason,
@@ -58,32 +99,70 @@ enum Exit {
     },
 }
 
-pub(crate) async fn run<Rt: Runtime>(shared: Arc<Shared<Rt>>, target: Target) {
-    let exit = session(&shared, &target).await;
-    // The socket is gone now; tell the core (unless the pool itself closed the link).
-    report(&shared, &target, exit);
+/// What a connection task needs from the pool, seen from the task.
+pub(crate) trait LinkHost: Send + Sync + 'static {
+    /// The runtime the task runs on.
+    type Rt: Runtime;
+
+    /// The pool's settings (identity, connect timeout, reply limit).
+    fn settings(&self) -> &Settings;
+
+    /// The driver's counters.
+    fn counters(&self) -> &Counters;
+
+    /// Whether `target` is still the server's current attempt.
+    fn is_current(&self, target: &Target) -> bool;
+
+    /// The socket connected. `false` if the link was closed meanwhile.
+    fn connected(self: &Arc<Self>, target: &Target) -> bool;
+
+    /// Moves the link's outbox into `batch` (counting them as in the writer). `false` if the
+    /// link was closed.
+    fn take_outbox(&self, target: &Target, batch: &mut VecDeque<Outbound>) -> bool;
+
+    /// `messages` taken from the outbox were handed to the socket or given up.
+    fn left_writer(&self, messages: usize);
+
+    /// The writer handed a batch to its socket (or gave it up).
+    fn batch_written(&self);
+
+    /// A message arrived.
+    fn message(self: &Arc<Self>, target: &Target, message: ZmqMessage);
+
+    /// The attempt ended, its socket dropped.
+    fn ended(self: &Arc<Self>, target: &Target, exit: Exit);
 }
 
-async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit {
-    let mut socket = match new_socket(shared) {
+/// Runs one connection attempt to its end, then reports how it ended.
+pub(crate) async fn run<H: LinkHost>(host: Arc<H>, target: Target) {
+    let exit = session(&host, &target).await;
+    // The socket is gone now; tell the pool (which ignores it if it closed the link itself).
+    host.ended(&target, exit);
+}
+
+async fn session<H: LinkHost>(host: &Arc<H>, target: &Target) -> Exit {
+    let mut socket = match new_socket(host.settings()) {
         Ok(socket) => socket,
-        Err(e) => return Exit::ConnectFailed(e),
+        Err(e) => return Exit::ConnectFailed(connect_error(&e)),
     };
     // The monitor must be taken before `split()`, which gives it up.
     let mut monitor = socket.monitor();
     {
         let connect = socket.connect(&target.endpoint);
-        let closed = wait_closed(shared, target);
+        let closed = wait_closed(&**host, target);
         pin_mut!(connect, closed);
         match select(connect, closed).await {
             Either::Left((Ok(()), _)) => {}
-            Either::Left((Err(e), _)) => return Exit::ConnectFailed(e),
+            Either::Left((Err(e), _)) => return Exit::ConnectFailed(connect_error(&e)),
             Either::Right(((), _)) => return Exit::Closed,
         }
     }
-    if !connected(shared, target) {
+    tracing::debug!(server = %target.name, endpoint = %target.endpoint, "connected");
+    if !host.connected(target) {
         return Exit::Closed;
     }
+    // Once so the writer looks at the outbox even if the pool raised before it waited.
+    target.wake.raise();
     let (mut send, mut recv) = socket.split();
 
     // Messages taken from the outbox and not yet handed to the socket. Kept outside the writer
@@ -96,7 +175,7 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
     let writer = async {
         loop {
             target.wake.wait().await;
-            if !take_outbox(shared, target, &mut batch()) {
+            if !host.take_outbox(target, &mut batch()) {
                 return Exit::Closed;
             }
             loop {
@@ -105,56 +184,51 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
                     break;
                 };
                 let sent = send.send(message).await;
-                shared.in_writers.fetch_sub(1, Ordering::AcqRel);
-                if sent.is_ok() && request.is_some() {
-                    shared
-                        .counters
-                        .requests_written
-                        .fetch_add(1, Ordering::Relaxed);
-                }
+                host.left_writer(1);
                 if let Err(e) = sent {
                     let mut unsent: Vec<RequestId> = request.into_iter().collect();
-                    unsent.extend(batch().iter().filter_map(|(id, _)| *id));
-                    let given_up = batch().len();
-                    batch().clear();
-                    shared.in_writers.fetch_sub(given_up, Ordering::AcqRel);
-                    shared.batch_written.notify(usize::MAX);
+                    let mut rest = batch();
+                    unsent.extend(rest.iter().filter_map(|(id, _)| *id));
+                    host.left_writer(rest.len());
+                    rest.clear();
+                    drop(rest);
+                    host.batch_written();
                     return Exit::Lost {
                         reason: LostReason::SendFailed,
                         unsent,
                         error: format!("send failed: {e}"),
                     };
                 }
+                if request.is_some() {
+                    host.counters().requests_written.add(1);
+                }
             }
-            shared.batch_written.notify(usize::MAX);
+            host.batch_written();
         }
     };
     let reader = async {
         let mut since_yield = 0;
         loop {
             // Replies that are already there make `recv` ready at once, so without a pause this
-            // loop would read every one of them before the writer (polled in the same task) sends
-            // the requests they made room for: the server would idle while the client reads.
-            // tokio's budget forces such a pause; async-io (async-std, smol) has none.
+            // loop would read every one of them before the writer (polled in the same task)
+            // sends the requests they made room for: the server would idle while the client
+            // reads. tokio's budget forces such a pause; async-io (async-std, smol) has none.
             since_yield += 1;
-            if !Rt::YIELDS_BY_ITSELF && since_yield == READS_PER_TURN {
+            if !H::Rt::YIELDS_BY_ITSELF && since_yield == READS_PER_TURN {
                 since_yield = 0;
                 yield_now().await;
             }
             match recv.recv().await {
-                Ok(message) => shared.on_message(target.server, target.epoch, message),
+                Ok(message) => host.message(target, message),
                 // A well-framed ZMTP command zeromq does not know (a heartbeat PING): harmless.
                 Err(ZmqError::Codec(CodecError::Command(e))) => {
-                    shared.counters.recv_errors.fetch_add(1, Ordering::Relaxed);
+                    host.counters().recv_errors.add(1);
                     tracing::debug!(server = %target.name, error = %e, "unknown ZMTP command ignored");
                 }
                 // Anything else leaves the stream out of step or ended: the connection is lost.
                 Err(e) => {
                     if !matches!(e, ZmqError::NoMessage) {
-                        shared
-                            .counters
-                            .protocol_errors
-                            .fetch_add(1, Ordering::Relaxed);
+                        host.counters().protocol_errors.add(1);
                     }
                     return Exit::Lost {
                         reason: LostReason::Disconnected,
@@ -184,10 +258,10 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
         Either::Right((Either::Right((exit, _)), _)) => exit,
     };
     // Whatever the writer had taken and not handed to the socket never left.
-    let left = batch().len();
-    if left > 0 {
-        shared.in_writers.fetch_sub(left, Ordering::AcqRel);
-        shared.batch_written.notify(usize::MAX);
+    let left: Vec<Option<RequestId>> = batch().drain(..).map(|(id, _)| id).collect();
+    if !left.is_empty() {
+        host.left_writer(left.len());
+        host.batch_written();
     }
     match exit {
         Exit::Lost {
@@ -195,7 +269,7 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
             mut unsent,
             error,
         } => {
-            unsent.extend(batch().iter().filter_map(|(id, _)| *id));
+            unsent.extend(left.into_iter().flatten());
             Exit::Lost {
                 reason,
                 unsent,
@@ -206,18 +280,16 @@ async fn session<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> Exit
     }
 }
 
-fn new_socket<Rt: Runtime>(shared: &Shared<Rt>) -> Result<DealerSocket, ZmqError> {
-    let identity =
-        zeromq::util::PeerIdentity::try_from(shared.settings.client_id.as_bytes().to_vec())?;
+fn new_socket(settings: &Settings) -> Result<DealerSocket, ZmqError> {
+    let identity = zeromq::util::PeerIdentity::try_from(settings.client_id.as_bytes().to_vec())?;
     let mut options = SocketOptions::default();
     options.peer_identity(identity);
-    options.connect_timeout(shared.settings.connect_timeout);
+    options.connect_timeout(settings.connect_timeout);
     // Checked at every frame header, before anything is reserved for the body: no peer can make
     // the pool hold more than this for one message, during the ZMTP handshake or after it.
     options
         .max_message_size(
-            shared
-                .settings
+            settings
                 .max_reply_len
                 .saturating_add(REPLY_HEADER_ALLOWANCE),
         )
@@ -245,94 +317,6 @@ fn receive_error(error: &ZmqError) -> String {
     }
 }
 
-/// Resolves when the pool has closed this link.
-async fn wait_closed<Rt: Runtime>(shared: &Shared<Rt>, target: &Target) {
-    loop {
-        target.wake.wait().await;
-        if !is_current(&shared.lock(), target.server, target.epoch) {
-            return;
-        }
-    }
-}
-
-/// The socket connected: the core starts the handshake. `false` if the link was closed.
-fn connected<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target) -> bool {
-    let mut inner = shared.lock();
-    if !is_current(&inner, target.server, target.epoch) {
-        return false;
-    }
-    tracing::debug!(server = %target.name, endpoint = %target.endpoint, "connected");
-    let now = shared.now();
-    inner.core.handle_connected(target.server, now);
-    shared.drain(&mut inner);
-    // Raise once so the writer looks at the outbox even if the drain raised before it waited.
-    target.wake.raise();
-    true
-}
-
-/// Moves the link's outbox into `batch`. `false` if the link was closed.
-fn take_outbox<Rt: Runtime>(
-    shared: &Shared<Rt>,
-    target: &Target,
-    batch: &mut VecDeque<Outbound>,
-) -> bool {
-    let mut inner = shared.lock();
-    match inner
-        .servers
-        .get_mut(&target.server)
-        .and_then(|s| s.link.as_mut())
-        .filter(|l| l.epoch == target.epoch)
-    {
-        Some(link) => {
-            std::mem::swap(&mut link.outbox, batch);
-            shared.in_writers.fetch_add(batch.len(), Ordering::AcqRel);
-            true
-        }
-        None => false,
-    }
-}
-
-/// Tells the core how the attempt ended, unless the pool closed it.
-fn report<Rt: Runtime>(shared: &Arc<Shared<Rt>>, target: &Target, exit: Exit) {
-    let mut inner = shared.lock();
-    if !is_current(&inner, target.server, target.epoch) {
-        return;
-    }
-    let now = shared.now();
-    let link = inner
-        .servers
-        .get_mut(&target.server)
-        .and_then(|s| s.link.take());
-    match exit {
-        Exit::Closed => return,
-        Exit::ConnectFailed(e) => {
-            shared
-                .counters
-                .connect_failures
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(server = %target.name, endpoint = %target.endpoint, error = %e, "connect failed");
-            inner.loss_detail = Some(connect_error(&e).into());
-            inner.core.handle_disconnected(target.server, now);
-        }
-        Exit::Lost {
-            reason,
-            mut unsent,
-            error,
-        } => {
-            tracing::debug!(server = %target.name, ?reason, %error, "connection lost");
-            // Messages still in the outbox never reached the socket either.
-            if let Some(link) = link {
-                unsent.extend(link.outbox.iter().filter_map(|(id, _)| *id));
-            }
-            inner.loss_detail = Some(error.into());
-            inner.core.handle_lost(target.server, reason, &unsent, now);
-        }
-    }
-    shared.drain(&mut inner);
-    // Taken by the drain's `ServerLost`; never left for a later loss it does not describe.
-    inner.loss_detail = None;
-}
-
 /// Why a connection attempt failed, in words for errors that name the server's last problem.
 fn connect_error(error: &ZmqError) -> String {
     match error {
@@ -340,6 +324,16 @@ fn connect_error(error: &ZmqError) -> String {
             format!("connect failed: {}", receive_error(error))
         }
         other => format!("connect failed: {other}"),
+    }
+}
+
+/// Resolves when the pool has closed this link.
+async fn wait_closed<H: LinkHost>(host: &H, target: &Target) {
+    loop {
+        target.wake.wait().await;
+        if !host.is_current(target) {
+            return;
+        }
     }
 }
 

@@ -2,13 +2,23 @@
 
 use std::path::PathBuf;
 
+use crate::error::Error;
+
 pub use pool_core::wire::hololinked_ipc_filename;
 
 /// Longest path a Unix domain socket accepts on Linux (`sun_path` is 108 bytes with the NUL).
 pub const MAX_IPC_PATH_LEN: usize = 107;
 
+/// Checks an endpoint string: [`Error::InvalidEndpoint`] says why it cannot be used.
+pub(crate) fn checked_endpoint(endpoint: &str) -> Result<(), Error> {
+    check_endpoint(endpoint).map_err(|reason| Error::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason,
+    })
+}
+
 /// Why an endpoint string cannot be used.
-pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), String> {
+fn check_endpoint(endpoint: &str) -> Result<(), String> {
     if let Some(path) = endpoint.strip_prefix("ipc://") {
         if path.is_empty() {
             return Err("an ipc endpoint needs a path, as in ipc:///tmp/server.ipc".into());

@@ -7,16 +7,27 @@
 //!
 //! # Architecture
 //!
-//! * `shared`: the core behind one short critical section. Every input (a caller's command, a
-//!   connection's message or loss, the timer) feeds the core and drains its outputs before
-//!   the lock is released.
+//! Each file holds one piece; imports run one way, from the public façade down to the leaves:
+//!
+//! * `pool` and `pending`: the user-facing handle and the request future ([`Pending`]), which
+//!   cancels its request when dropped; `builder` checks everything up front and builds both.
+//! * `slot_wait`: the one wait for free request slots (a full pool), for a request and a
+//!   fan-out alike, its deadline decided by the clock.
+//! * `engine`: the core and the driver's records behind one short critical section, one method
+//!   per input. Every input (a caller's command, a connection's message or loss, the timer)
+//!   takes the lock, reads the clock once, feeds the core and drains its outputs before the
+//!   lock is released.
 //! * `connection`: one task per connection attempt, owning a zeromq `DealerSocket` (identity =
 //!   client id). It selects over the outbox the core fills, the cancel-safe `recv()` and the
 //!   socket monitor. zeromq's DEALER does not reconnect, so on a loss the task drops the
-//!   socket, reports to the core, and the core schedules a fresh attempt after its backoff.
-//! * `timer`: one task that calls the core's `handle_timeout` at its next deadline.
-//! * `pool`: the user-facing handle and the request future ([`Pending`]), which cancels its
-//!   request when dropped.
+//!   socket and reports; the core schedules a fresh attempt after its backoff.
+//! * `timer`: one task that gives the core its clock input at the next deadline.
+//! * `outcome` (a finished request as a [`Reply`] or an [`Error`]), `exception` (hololinked's
+//!   exception payload), `request`, `reply`, `error`, `settings`, `stats`, `endpoint`,
+//!   `signal` and `runtime`: leaves.
+//!
+//! The engine reaches the connection and timer tasks only through the small traits those
+//! files define (`LinkHost`, `TimerHost`), so neither knows the engine.
 //!
 //! # zeromq runtime features
 //!
@@ -35,22 +46,31 @@ mod connection;
 #[cfg(feature = "async-dispatcher-runtime")]
 mod dispatch;
 mod endpoint;
+mod engine;
 mod error;
+mod exception;
+mod outcome;
+mod pending;
 mod pool;
 mod reply;
 mod request;
 mod runtime;
-mod shared;
+mod settings;
 mod signal;
+mod slot_wait;
+mod stats;
 mod timer;
 
-pub use builder::{PoolBuilder, WhenFull};
+pub use builder::PoolBuilder;
 pub use endpoint::{hololinked_ipc_endpoint, hololinked_ipc_filename, MAX_IPC_PATH_LEN};
 pub use error::{Error, TimeoutKind};
-pub use pool::{Pending, Pool, PoolStats};
+pub use pending::Pending;
+pub use pool::Pool;
 pub use reply::Reply;
 pub use request::{operation, Request};
 pub use runtime::Runtime;
+pub use settings::WhenFull;
+pub use stats::PoolStats;
 
 #[cfg(feature = "async-dispatcher-runtime")]
 pub use dispatch::install_dispatcher;

@@ -1,26 +1,23 @@
-//! The public pool handle and the pending-request future.
+//! The public pool handle: a façade over the engine. Each method checks what it can without
+//! the lock, then makes one input to the engine.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::channel::oneshot;
-use futures::future::{join_all, select, Either};
-use futures::FutureExt;
+use futures::future::{join_all, poll_fn, select, Either};
 use serde::Serialize;
 
-use crate::builder::{endpoint_ok, PoolBuilder, WhenFull};
+use crate::endpoint::checked_endpoint;
+use crate::engine::{Deadline, Engine, Refused, TooFew};
 use crate::error::Error;
+use crate::pending::Pending;
 use crate::reply::Reply;
-use crate::request::{Job, Request};
-use crate::shared::{close_link, Inner, ServerSlot, Shared, ThingSlot};
+use crate::request::Request;
+use crate::settings::WhenFull;
+use crate::slot_wait::SlotWait;
+use crate::stats::PoolStats;
 use crate::Runtime;
-use pool_core::pool::{is_valid_identity, RequestId, RequestOptions, ServerState, StartErrorKind};
-use pool_core::wire::ServerContext;
-use pool_core::{Instant as CoreInstant, MessageIdText};
+use pool_core::pool::is_valid_identity;
 
 /// A pool of requests to hololinked servers, multiplexed by message id.
 ///
@@ -28,81 +25,40 @@ use pool_core::{Instant as CoreInstant, MessageIdText};
 /// (or at [`shutdown`](Self::shutdown)); requests still running then end with
 /// [`Error::Closed`].
 pub struct Pool<Rt: Runtime> {
-    shared: Arc<Shared<Rt>>,
+    engine: Arc<Engine<Rt>>,
     _owner: Arc<Owner<Rt>>,
 }
 
 impl<Rt: Runtime> Clone for Pool<Rt> {
     fn clone(&self) -> Self {
         Pool {
-            shared: Arc::clone(&self.shared),
+            engine: Arc::clone(&self.engine),
             _owner: Arc::clone(&self._owner),
         }
     }
 }
 
-/// Closes the pool when the last user handle goes (background tasks hold only `Shared`).
+/// Closes the pool when the last user handle goes (background tasks hold only the engine).
 struct Owner<Rt: Runtime> {
-    shared: Arc<Shared<Rt>>,
+    engine: Arc<Engine<Rt>>,
 }
 
 impl<Rt: Runtime> Drop for Owner<Rt> {
     fn drop(&mut self) {
-        close(&self.shared);
+        self.engine.close();
     }
 }
 
-/// Counters and gauges of a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// The core's counters: requests started and ended by outcome, messages sent, dropped
-    /// replies by reason, malformed messages, servers lost.
-    pub requests: pool_core::pool::Stats,
-    /// Requests started and not yet ended.
-    pub in_flight: usize,
-    /// Request slots in total.
-    pub capacity: usize,
-    /// Servers configured.
-    pub servers: usize,
-    /// Servers that answered a HANDSHAKE on their current connection.
-    pub servers_ready: usize,
-    /// Connection attempts started.
-    pub connects: u64,
-    /// Connection attempts that failed.
-    pub connect_failures: u64,
-    /// Harmless receive errors on live connections: ZMTP commands zeromq does not know (such
-    /// as a heartbeat PING), ignored.
-    pub recv_errors: u64,
-    /// Connections lost to a protocol violation or a broken stream: a message over the size or
-    /// frame limit, undecodable bytes, a stream cut inside a frame, a receive I/O error.
-    pub protocol_errors: u64,
-    /// Messages that arrived on a connection the pool had already given up.
-    pub stale_messages: u64,
-    /// Replies over `PoolBuilder::max_reply_len` (dropped; their requests ended
-    /// `ReplyTooLarge`).
-    pub oversized_replies: u64,
-    /// Requests handed to their connection's socket (`requests.requests_sent` counts them
-    /// when the core hands them to the connection task, a step earlier). A request written is
-    /// on its way: if the connection breaks now it ends `Disconnected`; one not yet written
-    /// goes out again after the reconnect.
-    pub requests_written: u64,
-}
+/// How long `shutdown` waits for connections to hand what they were given to their sockets.
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 
 impl<Rt: Runtime> Pool<Rt> {
-    /// A builder (servers, Things, identities, timeouts, capacity).
-    pub fn builder() -> PoolBuilder<Rt> {
-        PoolBuilder::default()
-    }
-
-    pub(crate) fn start(shared: Arc<Shared<Rt>>) -> Pool<Rt> {
-        let timer = crate::timer::run(Arc::clone(&shared));
-        shared.spawn_task(Arc::new(AtomicBool::new(true)), timer);
+    pub(crate) fn new(engine: Arc<Engine<Rt>>) -> Pool<Rt> {
         Pool {
             _owner: Arc::new(Owner {
-                shared: Arc::clone(&shared),
+                engine: Arc::clone(&engine),
             }),
-            shared,
+            engine,
         }
     }
 
@@ -111,69 +67,32 @@ impl<Rt: Runtime> Pool<Rt> {
     /// The client identity (`senderID`).
     #[must_use]
     pub fn client_id(&self) -> &str {
-        &self.shared.settings.client_id
+        &self.engine.settings().client_id
     }
 
     /// The Things, sorted.
     #[must_use]
     pub fn things(&self) -> Vec<String> {
-        let mut things: Vec<String> = self
-            .shared
-            .lock()
-            .things
-            .keys()
-            .map(|t| t.to_string())
-            .collect();
-        things.sort();
-        things
+        self.engine.things()
     }
 
     /// The servers, sorted, each with whether it is ready (handshaken).
     #[must_use]
     pub fn servers(&self) -> Vec<(String, bool)> {
-        let inner = self.shared.lock();
-        let mut servers: Vec<(String, bool)> = inner
-            .servers
-            .iter()
-            .map(|(id, slot)| {
-                let ready = inner.core.server_state(*id) == Some(ServerState::Ready);
-                (slot.name.to_string(), ready)
-            })
-            .collect();
-        servers.sort();
-        servers
+        self.engine.servers()
     }
 
     /// Counters and gauges.
     #[must_use]
     pub fn stats(&self) -> PoolStats {
-        let inner = self.shared.lock();
-        let counters = &self.shared.counters;
-        PoolStats {
-            requests: *inner.core.stats(),
-            in_flight: inner.core.in_flight(),
-            capacity: inner.core.capacity(),
-            servers: inner.servers.len(),
-            servers_ready: inner
-                .servers
-                .keys()
-                .filter(|id| inner.core.server_state(**id) == Some(ServerState::Ready))
-                .count(),
-            connects: counters.connects.load(Ordering::Relaxed),
-            connect_failures: counters.connect_failures.load(Ordering::Relaxed),
-            recv_errors: counters.recv_errors.load(Ordering::Relaxed),
-            protocol_errors: counters.protocol_errors.load(Ordering::Relaxed),
-            stale_messages: counters.stale_messages.load(Ordering::Relaxed),
-            oversized_replies: counters.oversized_replies.load(Ordering::Relaxed),
-            requests_written: counters.requests_written.load(Ordering::Relaxed),
-        }
+        self.engine.stats()
     }
 
     /// Background tasks still running (connections and the timer); 0 after
     /// [`shutdown`](Self::shutdown).
     #[must_use]
     pub fn live_tasks(&self) -> usize {
-        self.shared.live_tasks.load(Ordering::Acquire)
+        self.engine.live_tasks()
     }
 
     // ----- requests ---------------------------------------------------------------------------
@@ -204,29 +123,13 @@ impl<Rt: Runtime> Pool<Rt> {
         if let Some(message) = &request.encode_error {
             return Err(Error::Encode(message.clone()));
         }
-        let timeout = request
-            .timeout
-            .unwrap_or(self.shared.settings.request_timeout);
-        let mut inner = self.shared.lock();
-        // One clock read serves the deadline and the core's input (read under the lock, so the
-        // core's inputs stay in time order).
-        let now = self.shared.now();
-        let deadline = timeout.map(|t| now + t.into());
-        match start_job(&self.shared, &mut inner, request, (deadline, timeout), now) {
-            Ok(started) => Ok(Pending::started(Arc::clone(&self.shared), started)),
-            Err(Refused::Full(request)) if self.shared.settings.when_full == WhenFull::Wait => {
-                drop(inner);
-                Ok(Pending::waiting(
-                    Arc::clone(&self.shared),
-                    request,
-                    deadline,
-                    timeout,
-                ))
-            }
-            Err(Refused::Full(request)) => Err(Error::Busy {
-                thing: request.thing,
-                capacity: self.shared.settings.capacity,
-            }),
+        let mut deadline = self.deadline(&request);
+        match self.engine.start(request, &mut deadline) {
+            Ok(started) => Ok(Pending::started(Arc::clone(&self.engine), started)),
+            Err(Refused::Full(request)) if self.when_full() == WhenFull::Wait => Ok(
+                Pending::waiting(Arc::clone(&self.engine), request, deadline),
+            ),
+            Err(Refused::Full(request)) => Err(self.busy(request.thing)),
             Err(Refused::Error(e)) => Err(e),
         }
     }
@@ -303,47 +206,37 @@ impl<Rt: Runtime> Pool<Rt> {
     /// # }
     /// ```
     pub async fn execute_in_all(&self, request: Request) -> Vec<(String, Result<Reply, Error>)> {
-        let timeout = request
-            .timeout
-            .unwrap_or(self.shared.settings.request_timeout);
-        let deadline = timeout.map(|t| self.shared.now() + t.into());
-        let mut things = self.things();
-        let mut sleep =
-            deadline.map(|at| Box::pin(self.shared.rt.sleep_until(self.shared.instant_of(at))));
-        let pendings = loop {
-            let listener = self.shared.slots_freed.listen();
-            if let Some(pendings) = self.start_all(&request, &mut things, deadline, timeout) {
-                break pendings;
-            }
-            let busy = || {
-                things
-                    .iter()
-                    .map(|thing| {
-                        let error = Error::Busy {
-                            thing: thing.clone(),
-                            capacity: self.shared.settings.capacity,
-                        };
-                        (thing.clone(), Err(error))
-                    })
-                    .collect()
-            };
+        let mut deadline = self.deadline(&request);
+        let started = match self.engine.start_all(&request, &mut deadline) {
+            Ok(started) => started,
             // Waiting cannot help when there are more Things than slots in the whole pool.
-            let never_fits = things.len() > self.shared.settings.capacity;
-            if self.shared.settings.when_full == WhenFull::Busy || never_fits {
-                return busy();
+            Err(TooFew { never_fits: true }) => return self.all_busy(),
+            Err(TooFew { never_fits: false }) if self.when_full() == WhenFull::Busy => {
+                return self.all_busy()
             }
-            match sleep.as_mut() {
-                Some(sleep) => {
-                    if let Either::Right(_) = select(listener, sleep.as_mut()).await {
-                        return busy();
-                    }
+            Err(TooFew { never_fits: false }) => {
+                let at = deadline.at().flatten();
+                let mut wait = SlotWait::new();
+                let waited = poll_fn(|cx| {
+                    wait.poll(cx, &self.engine, at, || {
+                        match self.engine.start_all(&request, &mut deadline) {
+                            Ok(started) => Some(Some(started)),
+                            Err(TooFew { never_fits: true }) => Some(None),
+                            Err(TooFew { never_fits: false }) => None,
+                        }
+                    })
+                })
+                .await;
+                match waited.flatten() {
+                    Some(started) => started,
+                    None => return self.all_busy(),
                 }
-                None => listener.await,
             }
         };
-        let results = join_all(pendings.into_iter().map(|p| async move {
-            match p {
-                Ok(pending) => pending.await,
+        let (things, started): (Vec<String>, Vec<_>) = started.into_iter().unzip();
+        let results = join_all(started.into_iter().map(|started| async move {
+            match started {
+                Ok(started) => Pending::started(Arc::clone(&self.engine), started).await,
                 Err(e) => Err(e),
             }
         }))
@@ -351,51 +244,18 @@ impl<Rt: Runtime> Pool<Rt> {
         things.into_iter().zip(results).collect()
     }
 
-    /// Starts `request` for each of `things` (dropping Things that went away), or `None` if
-    /// there are not enough free slots for all of them.
-    fn start_all(
-        &self,
-        request: &Request,
-        things: &mut Vec<String>,
-        deadline: Option<CoreInstant>,
-        timeout: Option<Duration>,
-    ) -> Option<Vec<Result<Pending<Rt>, Error>>> {
-        let mut inner = self.shared.lock();
-        things.retain(|t| inner.things.contains_key(t.as_str()));
-        if inner.core.free_slots() < things.len() && !inner.closed {
-            return None;
-        }
-        let now = self.shared.now();
-        let started = things
-            .iter()
-            .map(|thing| {
-                let request = request.clone().to_thing(thing.clone());
-                match start_job(&self.shared, &mut inner, request, (deadline, timeout), now) {
-                    Ok(started) => Ok(Pending::started(Arc::clone(&self.shared), started)),
-                    Err(Refused::Full(_)) => Err(Error::Busy {
-                        thing: thing.clone(),
-                        capacity: self.shared.settings.capacity,
-                    }),
-                    Err(Refused::Error(e)) => Err(e),
-                }
-            })
-            .collect();
-        Some(started)
-    }
-
     /// Waits until every server has answered a HANDSHAKE, for at most `timeout`. Requests do
     /// not need this (they wait for their server within their deadline); it is for start-up
     /// checks. The error lists the servers that are not ready.
     pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = crate::runtime::instant_after(self.shared.rt.now(), timeout);
-        let mut sleep = Box::pin(self.shared.rt.sleep_until(deadline));
+        let rt = self.engine.runtime();
+        let mut sleep = Box::pin(rt.sleep_until(crate::runtime::instant_after(rt.now(), timeout)));
         loop {
-            let listener = self.shared.readiness.listen();
-            let waiting = self.not_ready();
-            if waiting.is_empty() {
+            let listener = self.engine.readiness().listen();
+            if self.not_ready().is_empty() {
                 return Ok(());
             }
-            if self.shared.lock().closed {
+            if self.engine.is_closed() {
                 return Err(Error::Closed {
                     thing: String::new(),
                     server: String::new(),
@@ -414,17 +274,6 @@ impl<Rt: Runtime> Pool<Rt> {
         }
     }
 
-    fn not_ready(&self) -> Vec<String> {
-        let mut servers: Vec<String> = self
-            .servers()
-            .into_iter()
-            .filter(|(_, ready)| !ready)
-            .map(|(name, _)| name)
-            .collect();
-        servers.sort();
-        servers
-    }
-
     // ----- servers and Things -----------------------------------------------------------------
 
     /// Adds a server at run time; its Thing is the server id (add more with
@@ -439,102 +288,25 @@ impl<Rt: Runtime> Pool<Rt> {
         endpoint: &str,
         things: &[&str],
     ) -> Result<(), Error> {
-        endpoint_ok(endpoint)?;
+        checked_endpoint(endpoint)?;
         if !is_valid_identity(id) {
             return Err(Error::InvalidIdentity {
                 identity: id.to_owned(),
             });
         }
-        let mut inner = self.shared.lock();
-        if inner.closed {
-            return Err(closed_error(id));
-        }
-        if inner.server_ids.contains_key(id) {
-            return Err(Error::AlreadyExists { id: id.to_owned() });
-        }
-        let repeated = |i: usize, t: &&str| things[..i].contains(t);
-        if let Some(thing) = things
-            .iter()
-            .enumerate()
-            .find(|(i, t)| inner.things.contains_key(**t) || repeated(*i, t))
-            .map(|(_, t)| t)
-        {
-            return Err(Error::AlreadyExists {
-                id: (*thing).to_owned(),
-            });
-        }
-        let now = self.shared.now();
-        let server = inner.core.add_server(id, now).map_err(|e| match e {
-            pool_core::pool::AddServerError::InvalidIdentity => Error::InvalidIdentity {
-                identity: id.to_owned(),
-            },
-            pool_core::pool::AddServerError::Full => Error::Config(format!(
-                "cannot add `{id}`: the pool's max_servers is reached"
-            )),
-        })?;
-        let name: Arc<str> = Arc::from(id);
-        inner.server_ids.insert(Arc::clone(&name), server);
-        inner.servers.insert(
-            server,
-            ServerSlot {
-                name,
-                endpoint: Arc::from(endpoint),
-                epochs: 0,
-                link: None,
-                last_error: None,
-            },
-        );
-        for thing in things {
-            if let Err(e) = map_thing(&mut inner, thing, id) {
-                let _ = inner.core.remove_server(server, now);
-                inner.servers.remove(&server);
-                inner.server_ids.remove(id);
-                inner.things.retain(|_, t| t.server != server);
-                return Err(e);
-            }
-        }
-        self.shared.drain(&mut inner);
-        Ok(())
+        self.engine.add_server(id, endpoint, things)
     }
 
     /// Adds a Thing served by an existing server.
     pub fn add_thing(&self, thing: &str, server: &str) -> Result<(), Error> {
-        let mut inner = self.shared.lock();
-        if inner.things.contains_key(thing) {
-            return Err(Error::AlreadyExists {
-                id: thing.to_owned(),
-            });
-        }
-        map_thing(&mut inner, thing, server)
+        self.engine.map_thing(thing, server)
     }
 
     /// Removes a server: its requests end [`Error::Closed`], its Things go, and its
     /// connection is closed (this returns once the socket is dropped).
     pub async fn remove_server(&self, id: &str) -> Result<(), Error> {
-        let alive = {
-            let mut inner = self.shared.lock();
-            let server = *inner
-                .server_ids
-                .get(id)
-                .ok_or_else(|| Error::UnknownServer {
-                    server: id.to_owned(),
-                })?;
-            let now = self.shared.now();
-            inner.core.remove_server(server, now);
-            let alive = inner
-                .servers
-                .get(&server)
-                .and_then(|s| s.link.as_ref())
-                .map(|l| Arc::clone(&l.alive));
-            close_link(&mut inner, server);
-            inner.servers.remove(&server);
-            inner.server_ids.remove(id);
-            inner.things.retain(|_, t| t.server != server);
-            self.shared.drain(&mut inner);
-            alive
-        };
-        if let Some(alive) = alive {
-            wait_until(&self.shared.task_ended, || !alive.load(Ordering::Acquire)).await;
+        if let Some(alive) = self.engine.remove_server(id)? {
+            wait_until(self.engine.task_ended(), || Engine::<Rt>::has_ended(&alive)).await;
         }
         Ok(())
     }
@@ -543,38 +315,56 @@ impl<Rt: Runtime> Pool<Rt> {
     /// is closed, and this returns once all background tasks have ended.
     pub async fn shutdown(&self) {
         self.flush(SHUTDOWN_FLUSH).await;
-        close(&self.shared);
-        wait_until(&self.shared.task_ended, || {
-            self.shared.live_tasks.load(Ordering::Acquire) == 0
-        })
-        .await;
+        self.engine.close();
+        wait_until(self.engine.task_ended(), || self.engine.live_tasks() == 0).await;
     }
-}
 
-/// How long `shutdown` waits for connections to hand what they were given to their sockets.
-const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
+    // ----- helpers ----------------------------------------------------------------------------
 
-impl<Rt: Runtime> Pool<Rt> {
+    /// A request's client deadline: its own timeout, or the pool's.
+    fn deadline(&self, request: &Request) -> Deadline {
+        Deadline::after(
+            request
+                .timeout
+                .unwrap_or(self.engine.settings().request_timeout),
+        )
+    }
+
+    fn when_full(&self) -> WhenFull {
+        self.engine.settings().when_full
+    }
+
+    fn busy(&self, thing: String) -> Error {
+        Error::Busy {
+            thing,
+            capacity: self.engine.settings().capacity,
+        }
+    }
+
+    /// `Busy` for every Thing.
+    fn all_busy(&self) -> Vec<(String, Result<Reply, Error>)> {
+        self.things()
+            .into_iter()
+            .map(|thing| (thing.clone(), Err(self.busy(thing))))
+            .collect()
+    }
+
+    fn not_ready(&self) -> Vec<String> {
+        self.servers()
+            .into_iter()
+            .filter(|(_, ready)| !ready)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// Waits (at most `limit`) until every message the core has transmitted has been handed to
     /// its socket: a oneway request that ended `Sent` must not be dropped with its connection.
     async fn flush(&self, limit: Duration) {
-        let shared = &self.shared;
-        let mut sleep = Box::pin(
-            shared
-                .rt
-                .sleep_until(crate::runtime::instant_after(shared.rt.now(), limit)),
-        );
+        let rt = self.engine.runtime();
+        let mut sleep = Box::pin(rt.sleep_until(crate::runtime::instant_after(rt.now(), limit)));
         loop {
-            let listener = shared.batch_written.listen();
-            let idle = {
-                let inner = shared.lock();
-                inner
-                    .servers
-                    .values()
-                    .filter_map(|s| s.link.as_ref())
-                    .all(|l| l.outbox.is_empty())
-            } && shared.in_writers.load(Ordering::Acquire) == 0;
-            if idle {
+            let listener = self.engine.batch_written_event().listen();
+            if self.engine.is_flushed() {
                 return;
             }
             if let Either::Right(_) = select(listener, sleep.as_mut()).await {
@@ -591,304 +381,5 @@ async fn wait_until(event: &event_listener::Event, mut done: impl FnMut() -> boo
             return;
         }
         listener.await;
-    }
-}
-
-fn closed_error(thing: &str) -> Error {
-    Error::Closed {
-        thing: thing.to_owned(),
-        server: String::new(),
-    }
-}
-
-fn map_thing(inner: &mut Inner, thing: &str, server: &str) -> Result<(), Error> {
-    let server_id = *inner
-        .server_ids
-        .get(server)
-        .ok_or_else(|| Error::UnknownServer {
-            server: server.to_owned(),
-        })?;
-    let id = inner.core.map_thing(server_id).map_err(|e| match e {
-        pool_core::pool::MapThingError::UnknownServer => Error::UnknownServer {
-            server: server.to_owned(),
-        },
-        pool_core::pool::MapThingError::Full => Error::Config(format!(
-            "cannot add Thing `{thing}`: the pool's max_things is reached"
-        )),
-    })?;
-    let name: Arc<str> = Arc::from(thing);
-    inner.things.insert(
-        Arc::clone(&name),
-        ThingSlot {
-            id,
-            server: server_id,
-            name,
-        },
-    );
-    Ok(())
-}
-
-/// Closes the pool (idempotent): requests end `Closed`, links close, the timer stops.
-fn close<Rt: Runtime>(shared: &Arc<Shared<Rt>>) {
-    let mut inner = shared.lock();
-    if inner.closed {
-        return;
-    }
-    inner.closed = true;
-    let now = shared.now();
-    let servers: Vec<_> = inner.servers.keys().copied().collect();
-    for server in servers {
-        inner.core.remove_server(server, now);
-        close_link(&mut inner, server);
-    }
-    inner.servers.clear();
-    inner.server_ids.clear();
-    inner.things.clear();
-    shared.drain(&mut inner);
-    shared.timer.raise();
-    shared.readiness.notify(usize::MAX);
-    shared.slots_freed.notify(usize::MAX);
-}
-
-/// A request the pool has started: its id and where its result arrives.
-pub(crate) struct Started {
-    id: RequestId,
-    message_id: MessageIdText,
-    result: oneshot::Receiver<Result<Reply, Error>>,
-}
-
-pub(crate) enum Refused {
-    /// Every slot is taken: the request comes back.
-    Full(Box<Request>),
-    Error(Error),
-}
-
-/// Starts `request` in the core (lock held, `now` read under it) and drains: the request's
-/// waiter exists before its bytes. `limits` are its client deadline and the timeout it came
-/// from (for the error).
-pub(crate) fn start_job<Rt: Runtime>(
-    shared: &Arc<Shared<Rt>>,
-    inner: &mut Inner,
-    request: Request,
-    (deadline, timeout): (Option<CoreInstant>, Option<Duration>),
-    now: CoreInstant,
-) -> Result<Started, Refused> {
-    if inner.closed {
-        return Err(Refused::Error(closed_error(&request.thing)));
-    }
-    let Some(thing) = inner.things.get(request.thing.as_str()) else {
-        let mut known: Vec<&str> = inner.things.keys().map(|t| &**t).collect();
-        known.sort_unstable();
-        return Err(Refused::Error(Error::UnknownThing {
-            thing: request.thing.clone(),
-            known: if known.is_empty() {
-                "no Things".into()
-            } else {
-                known.join(", ")
-            },
-        }));
-    };
-    let Some(server) = inner.servers.get(&thing.server) else {
-        return Err(Refused::Error(closed_error(&request.thing)));
-    };
-    let defaults = shared.settings.server_context;
-    let (waiter, result) = oneshot::channel();
-    let thing_id = thing.id;
-    let options = RequestOptions {
-        deadline,
-        oneway: request.oneway,
-    };
-    let job = Job {
-        thing: Arc::clone(&thing.name),
-        server: Arc::clone(&server.name),
-        server_context: ServerContext {
-            invokation_timeout: request
-                .invokation_timeout
-                .map_or(defaults.invokation_timeout, |t| t.map(Into::into)),
-            execution_timeout: request
-                .execution_timeout
-                .map_or(defaults.execution_timeout, |t| t.map(Into::into)),
-            oneway: request.oneway,
-        },
-        thing_context: pool_core::wire::ThingContext {
-            fetch_execution_logs: request.fetch_execution_logs,
-        },
-        timeout,
-        waiter: Some(waiter),
-        span: tracing::debug_span!(
-            "request",
-            thing = %request.thing,
-            operation = %request.operation,
-            objekt = %request.objekt,
-        ),
-        request,
-    };
-    match inner.core.start_request(thing_id, job, options, now) {
-        Ok(id) => {
-            let message_id = inner.core.message_id(id);
-            shared.drain(inner);
-            Ok(Started {
-                id,
-                message_id,
-                result,
-            })
-        }
-        Err(e) => {
-            let job = e.user;
-            Err(match e.kind {
-                StartErrorKind::Full => Refused::Full(Box::new(job.request)),
-                StartErrorKind::HeaderTooLarge => Refused::Error(Error::HeaderTooLarge {
-                    thing: job.request.thing,
-                    max: inner.core.config().max_header_len,
-                }),
-                _ => Refused::Error(Error::UnknownThing {
-                    thing: job.request.thing,
-                    known: String::new(),
-                }),
-            })
-        }
-    }
-}
-
-/// A request in progress. Await it for the result; drop it to cancel the request.
-#[must_use = "dropping a Pending cancels its request"]
-pub struct Pending<Rt: Runtime> {
-    shared: Arc<Shared<Rt>>,
-    state: State<Rt>,
-}
-
-enum State<Rt: Runtime> {
-    /// The pool was full: waiting for a slot within the deadline.
-    Waiting {
-        /// `None` only while a start attempt holds it.
-        request: Option<Box<Request>>,
-        deadline: Option<CoreInstant>,
-        timeout: Option<Duration>,
-        listener: Option<event_listener::EventListener>,
-        sleep: Option<Pin<Box<Rt::Sleep>>>,
-    },
-    Started(Started),
-    Done,
-}
-
-impl<Rt: Runtime> Pending<Rt> {
-    fn started(shared: Arc<Shared<Rt>>, started: Started) -> Pending<Rt> {
-        Pending {
-            shared,
-            state: State::Started(started),
-        }
-    }
-
-    fn waiting(
-        shared: Arc<Shared<Rt>>,
-        request: Box<Request>,
-        deadline: Option<CoreInstant>,
-        timeout: Option<Duration>,
-    ) -> Pending<Rt> {
-        let sleep = deadline.map(|at| Box::pin(shared.rt.sleep_until(shared.instant_of(at))));
-        Pending {
-            shared,
-            state: State::Waiting {
-                request: Some(request),
-                deadline,
-                timeout,
-                listener: None,
-                sleep,
-            },
-        }
-    }
-
-    /// The request's message id, once it has a slot (always, unless it is waiting for room in
-    /// a full pool).
-    #[must_use]
-    pub fn message_id(&self) -> Option<&str> {
-        match &self.state {
-            State::Started(started) => Some(started.message_id.as_str()),
-            _ => None,
-        }
-    }
-
-    fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let State::Waiting {
-            request,
-            deadline,
-            timeout,
-            listener,
-            sleep,
-        } = &mut self.state
-        else {
-            return Poll::Ready(Ok(()));
-        };
-        loop {
-            if let Some(l) = listener.as_mut() {
-                if l.poll_unpin(cx).is_pending() {
-                    if let Some(s) = sleep.as_mut() {
-                        if s.as_mut().poll(cx).is_ready() {
-                            let thing = request.as_ref().map(|r| r.thing.clone());
-                            return Poll::Ready(Err(Error::Timeout {
-                                thing: thing.unwrap_or_default(),
-                                server: String::new(),
-                                message_id: String::new(),
-                                after: timeout.unwrap_or_default(),
-                                sent: false,
-                                server_ready: true,
-                                server_error: None,
-                            }));
-                        }
-                    }
-                    return Poll::Pending;
-                }
-            }
-            // Listen first, then try: a slot freed in between is not missed.
-            *listener = Some(self.shared.slots_freed.listen());
-            let Some(taken) = request.take() else {
-                return Poll::Ready(Err(closed_error("")));
-            };
-            let mut inner = self.shared.lock();
-            let now = self.shared.now();
-            match start_job(&self.shared, &mut inner, *taken, (*deadline, *timeout), now) {
-                Ok(started) => {
-                    self.state = State::Started(started);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(Refused::Full(back)) => *request = Some(back),
-                Err(Refused::Error(e)) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
-
-impl<Rt: Runtime> Future for Pending<Rt> {
-    type Output = Result<Reply, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if let Poll::Ready(Err(e)) = this.poll_waiting(cx) {
-            this.state = State::Done;
-            return Poll::Ready(Err(e));
-        }
-        let State::Started(started) = &mut this.state else {
-            return Poll::Pending;
-        };
-        match started.result.poll_unpin(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                this.state = State::Done;
-                // The waiter is only dropped unanswered if the pool itself was dropped.
-                Poll::Ready(result.unwrap_or_else(|_| Err(closed_error(""))))
-            }
-        }
-    }
-}
-
-impl<Rt: Runtime> Drop for Pending<Rt> {
-    fn drop(&mut self) {
-        if let State::Started(started) = &self.state {
-            let mut inner = self.shared.lock();
-            let now = self.shared.now();
-            if inner.core.cancel(started.id, now) {
-                self.shared.drain(&mut inner);
-            }
-        }
     }
 }

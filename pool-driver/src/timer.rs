@@ -1,44 +1,63 @@
-//! The timer task: calls the core's `handle_timeout` when its next deadline comes.
+//! The timer task: gives the pool its clock input when the next deadline comes.
+//!
+//! Invariants:
+//! * the clock, not the sleep, decides whether a deadline has passed: a sleep that ends early
+//!   (or late) only makes the pool look at the clock;
+//! * one sleep at a time, at the deadline the pool armed last; the pool raises [`Signal`] when
+//!   it arms an earlier one (or closes), and the task starts over.
 
 use std::sync::Arc;
 
 use futures::future::select;
 use futures::pin_mut;
 
-use crate::shared::Shared;
+use crate::signal::Signal;
 use crate::Runtime;
 
-/// Sleeps until the armed deadline or until the pool moves it earlier; the clock, not the
-/// sleep, decides whether a deadline has passed.
-pub(crate) async fn run<Rt: Runtime>(shared: Arc<Shared<Rt>>) {
+/// What the timer task sleeps towards.
+pub(crate) enum Armed {
+    /// The pool closed: the task ends.
+    Closed,
+    /// No deadline: wait for one.
+    Idle,
+    /// The next deadline.
+    At(std::time::Instant),
+}
+
+/// What the timer task needs from the pool.
+pub(crate) trait TimerHost: Send + Sync + 'static {
+    /// The runtime whose sleeps the task uses.
+    type Rt: Runtime;
+
+    /// The runtime.
+    fn runtime(&self) -> &Self::Rt;
+
+    /// The deadline armed now.
+    fn armed(&self) -> Armed;
+
+    /// Raised when the armed deadline moved earlier or the pool closed.
+    fn moved(&self) -> &Signal;
+
+    /// The sleep ended: read the clock, expire what is due, re-arm. `false` once the pool
+    /// closed.
+    fn fire(self: &Arc<Self>) -> bool;
+}
+
+/// Runs until the pool closes.
+pub(crate) async fn run<H: TimerHost>(host: Arc<H>) {
     loop {
-        let armed = {
-            let inner = shared.lock();
-            if inner.closed {
-                return;
-            }
-            inner.timer_at
-        };
-        match armed {
-            None => shared.timer.wait().await,
-            Some(at) => {
-                let sleep = shared.rt.sleep_until(shared.instant_of(at));
-                let moved = shared.timer.wait();
+        match host.armed() {
+            Armed::Closed => return,
+            Armed::Idle => host.moved().wait().await,
+            Armed::At(at) => {
+                let sleep = host.runtime().sleep_until(at);
+                let moved = host.moved().wait();
                 pin_mut!(sleep, moved);
                 select(sleep, moved).await;
             }
         }
-        let mut inner = shared.lock();
-        if inner.closed {
+        if !host.fire() {
             return;
         }
-        let now = shared.now();
-        if inner.timer_at.is_some_and(|at| at <= now) {
-            inner.core.handle_timeout(now);
-        }
-        inner.timer_at = None;
-        shared.drain(&mut inner);
-        // The drain re-armed the timer from the core; this task reads it on the next turn.
-        shared.timer.clear();
     }
 }

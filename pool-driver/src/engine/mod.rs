@@ -1,0 +1,556 @@
+//! The engine: the core and everything the driver keeps beside it, behind one lock, with one
+//! method per input.
+//!
+//! Every input (a caller's command, a connection's message or loss, the timer) goes through
+//! [`Engine::input`]: take the lock, read the clock once, give the core its input, and drain the
+//! core per its polling contract (transmits, then events, then the timer) before the lock is
+//! released. Draining routes each transmit to its server's outbox and wakes that connection
+//! task, hands each outcome to its waiter, opens and closes connections, and re-arms the timer.
+//! So a request costs no extra task hop: the caller's task starts it, the connection task
+//! writes it, and the connection task that reads the reply completes the waiter.
+//!
+//! Invariants:
+//! * the core's inputs arrive in time order: the clock is read under the lock;
+//! * a request's waiter exists before its bytes (the job holding it is in the core's slot
+//!   before the drain routes the transmit);
+//! * a server known to the driver is known to the core and the other way round; one function
+//!   ([`forget_server`]) undoes a server, whoever asks (rollback, removal, close);
+//! * the transport's account of a loss lives for the one input that reports it.
+//!
+//! Files: this one holds the engine's state and its inputs; `drain` carries out the core's
+//! outputs; `tasks` is what the connection and timer tasks see of the engine (`LinkHost`,
+//! `TimerHost`); `records` the driver's records of servers and Things.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::channel::oneshot;
+
+use crate::error::Error;
+use crate::outcome;
+use crate::reply::Reply;
+use crate::request::{Job, Request};
+use crate::settings::Settings;
+use crate::signal::Signal;
+use crate::stats::{Counters, PoolStats};
+use crate::timer;
+use crate::Runtime;
+use pool_core::pool::{HeapMemory, RequestId, RequestOptions, ServerId, StartErrorKind};
+use pool_core::wire::{ServerContext, ThingContext};
+use pool_core::{Instant as CoreInstant, MessageIdText};
+
+/// The core as the driver runs it: jobs in heap tables.
+pub(crate) type Core = pool_core::pool::Pool<Job, HeapMemory<Job>>;
+
+/// Bytes reserved at a time for header frames.
+const HEADER_ARENA: usize = 64 * 1024;
+
+/// A request's client deadline: the timeout it came from, and the instant it falls on, fixed
+/// by the first attempt to start the request (one clock read, under the lock, serves the
+/// deadline and the core's input). Whoever holds the request owns it: the caller's handle
+/// while the request waits for a slot, the core once it started.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    after: Option<Duration>,
+    at: Option<Option<CoreInstant>>,
+}
+
+impl Deadline {
+    /// A deadline `after` (no deadline for `None`) the first start attempt.
+    pub(crate) fn after(after: Option<Duration>) -> Deadline {
+        Deadline { after, at: None }
+    }
+
+    /// The timeout it came from.
+    pub(crate) fn timeout(&self) -> Option<Duration> {
+        self.after
+    }
+
+    /// The instant, once fixed (`Some(None)`: no deadline).
+    pub(crate) fn at(&self) -> Option<Option<CoreInstant>> {
+        self.at
+    }
+
+    fn fix(&mut self, now: CoreInstant) -> Option<CoreInstant> {
+        let after = self.after;
+        *self.at.get_or_insert_with(|| after.map(|t| now + t.into()))
+    }
+}
+
+/// A request the core has started: its id and where its result arrives.
+pub(crate) struct Started {
+    pub(crate) id: RequestId,
+    pub(crate) message_id: MessageIdText,
+    pub(crate) result: oneshot::Receiver<Result<Reply, Error>>,
+}
+
+/// Why a request did not start.
+pub(crate) enum Refused {
+    /// Every slot is taken: the request comes back.
+    Full(Box<Request>),
+    Error(Error),
+}
+
+/// A fan-out that did not start: not enough free slots.
+pub(crate) struct TooFew {
+    /// More Things than the pool has slots: waiting cannot help.
+    pub(crate) never_fits: bool,
+}
+
+mod drain;
+mod records;
+mod tasks;
+
+use records::{forget_server, is_ready, map_thing_in, unknown_thing, ServerSlot, ThingSlot};
+
+/// Everything behind the lock.
+struct State {
+    core: Core,
+    servers: HashMap<ServerId, ServerSlot>,
+    server_ids: HashMap<Arc<str>, ServerId>,
+    things: HashMap<Arc<str>, ThingSlot>,
+    /// When the timer task should next give the clock input.
+    timer_at: Option<CoreInstant>,
+    closed: bool,
+    /// The transport's account of the loss the current input reports, taken by the drain's
+    /// `ServerLost` (losses the core decides itself have none).
+    loss_detail: Option<Arc<str>>,
+    /// Requests completed during the current input (their slots are free).
+    freed: usize,
+    /// Scratch space the core writes each header into.
+    header_buf: Vec<u8>,
+    /// Where header frames are cut from: one allocation serves many headers.
+    header_arena: BytesMut,
+}
+
+/// The driver's state and its inputs. Connection and timer tasks hold it through
+/// [`LinkHost`] and [`TimerHost`]; the public handles hold it directly.
+pub(crate) struct Engine<Rt: Runtime> {
+    rt: Rt,
+    /// Core time zero.
+    epoch: std::time::Instant,
+    settings: Settings,
+    state: Mutex<State>,
+    /// Wakes the timer task when the next deadline moved earlier (or the pool closed).
+    timer: Signal,
+    /// Notified when a server becomes ready or is lost.
+    readiness: event_listener::Event,
+    /// Notified when request slots free up.
+    slots_freed: event_listener::Event,
+    /// Notified when a background task ends.
+    task_ended: event_listener::Event,
+    /// Messages a connection writer has taken from its outbox and not yet handed to its socket.
+    in_writers: AtomicUsize,
+    /// Notified when a writer has handed a batch to its socket (or given it up).
+    batch_written: event_listener::Event,
+    live_tasks: AtomicUsize,
+    counters: Counters,
+}
+
+impl<Rt: Runtime> Engine<Rt> {
+    /// An engine over `core`, its timer task running.
+    pub(crate) fn run(rt: Rt, settings: Settings, core: Core) -> Arc<Engine<Rt>> {
+        let epoch = rt.now();
+        let header_buf = vec![0; core.config().max_header_len];
+        let engine = Arc::new(Engine {
+            rt,
+            epoch,
+            settings,
+            state: Mutex::new(State {
+                core,
+                servers: HashMap::new(),
+                server_ids: HashMap::new(),
+                things: HashMap::new(),
+                timer_at: None,
+                closed: false,
+                loss_detail: None,
+                freed: 0,
+                header_buf,
+                header_arena: BytesMut::new(),
+            }),
+            timer: Signal::default(),
+            readiness: event_listener::Event::new(),
+            slots_freed: event_listener::Event::new(),
+            task_ended: event_listener::Event::new(),
+            in_writers: AtomicUsize::new(0),
+            batch_written: event_listener::Event::new(),
+            live_tasks: AtomicUsize::new(0),
+            counters: Counters::default(),
+        });
+        let timer = timer::run(Arc::clone(&engine));
+        engine.spawn_task(Arc::new(AtomicBool::new(true)), timer);
+        engine
+    }
+
+    // ----- getters ----------------------------------------------------------------------------
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn runtime(&self) -> &Rt {
+        &self.rt
+    }
+
+    /// Core time now.
+    pub(crate) fn now(&self) -> CoreInstant {
+        let since = self.rt.now().saturating_duration_since(self.epoch);
+        CoreInstant(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    /// The runtime instant of a core time.
+    pub(crate) fn instant_of(&self, at: CoreInstant) -> std::time::Instant {
+        crate::runtime::instant_after(self.epoch, Duration::from_micros(at.as_micros()))
+    }
+
+    /// The Things, sorted.
+    pub(crate) fn things(&self) -> Vec<String> {
+        let mut things: Vec<String> = self.lock().things.keys().map(|t| t.to_string()).collect();
+        things.sort_unstable();
+        things
+    }
+
+    /// The servers, sorted, each with whether it is ready.
+    pub(crate) fn servers(&self) -> Vec<(String, bool)> {
+        let state = self.lock();
+        let mut servers: Vec<(String, bool)> = state
+            .servers
+            .iter()
+            .map(|(id, slot)| (slot.name.to_string(), is_ready(&state.core, *id)))
+            .collect();
+        servers.sort_unstable();
+        servers
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let state = self.lock();
+        let core = &state.core;
+        let counters = &self.counters;
+        PoolStats {
+            requests: *core.stats(),
+            in_flight: core.in_flight(),
+            capacity: core.capacity(),
+            servers: state.servers.len(),
+            servers_ready: state
+                .servers
+                .keys()
+                .filter(|id| is_ready(core, **id))
+                .count(),
+            connects: counters.connects.get(),
+            connect_failures: counters.connect_failures.get(),
+            recv_errors: counters.recv_errors.get(),
+            protocol_errors: counters.protocol_errors.get(),
+            stale_messages: counters.stale_messages.get(),
+            oversized_replies: counters.oversized_replies.get(),
+            requests_written: counters.requests_written.get(),
+        }
+    }
+
+    /// Background tasks still running.
+    pub(crate) fn live_tasks(&self) -> usize {
+        self.live_tasks.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Whether every message the core transmitted has been handed to its socket.
+    pub(crate) fn is_flushed(&self) -> bool {
+        let outboxes_empty = self
+            .lock()
+            .servers
+            .values()
+            .filter_map(|s| s.link.as_ref())
+            .all(|l| l.outbox.is_empty());
+        outboxes_empty && self.in_writers.load(Ordering::Acquire) == 0
+    }
+
+    /// Whether the link whose `alive` flag this is has ended.
+    pub(crate) fn has_ended(alive: &AtomicBool) -> bool {
+        !alive.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn slots_freed(&self) -> &event_listener::Event {
+        &self.slots_freed
+    }
+
+    pub(crate) fn readiness(&self) -> &event_listener::Event {
+        &self.readiness
+    }
+
+    pub(crate) fn task_ended(&self) -> &event_listener::Event {
+        &self.task_ended
+    }
+
+    pub(crate) fn batch_written_event(&self) -> &event_listener::Event {
+        &self.batch_written
+    }
+
+    // ----- inputs -----------------------------------------------------------------------------
+
+    /// Starts `request` within `deadline` (fixed now if this is its first attempt).
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        request: Request,
+        deadline: &mut Deadline,
+    ) -> Result<Started, Refused> {
+        self.input(|engine, state, now| {
+            let at = deadline.fix(now);
+            engine.start_in(state, request, at, deadline.after, now)
+        })
+    }
+
+    /// Starts `request` for every Thing, sorted by Thing, all or none: `TooFew` when there are
+    /// not enough free slots. Each Thing's start may still fail on its own.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn start_all(
+        self: &Arc<Self>,
+        request: &Request,
+        deadline: &mut Deadline,
+    ) -> Result<Vec<(String, Result<Started, Error>)>, TooFew> {
+        self.input(|engine, state, now| {
+            let at = deadline.fix(now);
+            let mut things: Vec<Arc<str>> = state.things.keys().cloned().collect();
+            things.sort_unstable();
+            if state.core.free_slots() < things.len() && !state.closed {
+                return Err(TooFew {
+                    never_fits: things.len() > state.core.capacity(),
+                });
+            }
+            let started = things
+                .iter()
+                .map(|thing| {
+                    let request = request.clone().to_thing(thing.to_string());
+                    let started = engine
+                        .start_in(state, request, at, deadline.after, now)
+                        .map_err(|refused| match refused {
+                            Refused::Full(_) => Error::Busy {
+                                thing: thing.to_string(),
+                                capacity: engine.settings.capacity,
+                            },
+                            Refused::Error(e) => e,
+                        });
+                    (thing.to_string(), started)
+                })
+                .collect();
+            Ok(started)
+        })
+    }
+
+    /// Cancels a live request (a request that already ended is left alone).
+    pub(crate) fn cancel(self: &Arc<Self>, id: RequestId) {
+        self.input(|_, state, now| {
+            state.core.cancel(id, now);
+        });
+    }
+
+    /// Adds server `id` at `endpoint` serving `things`, all or nothing.
+    pub(crate) fn add_server(
+        self: &Arc<Self>,
+        id: &str,
+        endpoint: &str,
+        things: &[&str],
+    ) -> Result<(), Error> {
+        self.input(|_, state, now| {
+            if state.closed {
+                return Err(outcome::closed(id));
+            }
+            if state.server_ids.contains_key(id) {
+                return Err(Error::AlreadyExists { id: id.to_owned() });
+            }
+            let repeated = |i: usize, t: &&str| things[..i].contains(t);
+            if let Some(thing) = things
+                .iter()
+                .enumerate()
+                .find(|(i, t)| state.things.contains_key(**t) || repeated(*i, t))
+                .map(|(_, t)| t)
+            {
+                return Err(Error::AlreadyExists {
+                    id: (*thing).to_owned(),
+                });
+            }
+            let server = state.core.add_server(id, now).map_err(|e| match e {
+                pool_core::pool::AddServerError::InvalidIdentity => Error::InvalidIdentity {
+                    identity: id.to_owned(),
+                },
+                pool_core::pool::AddServerError::Full => Error::Config(format!(
+                    "cannot add `{id}`: the pool's max_servers is reached"
+                )),
+            })?;
+            let name: Arc<str> = Arc::from(id);
+            state.server_ids.insert(Arc::clone(&name), server);
+            state.servers.insert(
+                server,
+                ServerSlot {
+                    name,
+                    endpoint: Arc::from(endpoint),
+                    epochs: 0,
+                    link: None,
+                    last_error: None,
+                },
+            );
+            for thing in things {
+                if let Err(e) = map_thing_in(state, thing, id) {
+                    forget_server(state, server, now);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Maps `thing` onto the existing server `server`.
+    pub(crate) fn map_thing(self: &Arc<Self>, thing: &str, server: &str) -> Result<(), Error> {
+        self.input(|_, state, _| {
+            if state.things.contains_key(thing) {
+                return Err(Error::AlreadyExists {
+                    id: thing.to_owned(),
+                });
+            }
+            map_thing_in(state, thing, server)
+        })
+    }
+
+    /// Removes server `id`; its requests end `Closed`. Returns its connection task's `alive`
+    /// flag, if one runs (the task drops its socket soon after).
+    pub(crate) fn remove_server(
+        self: &Arc<Self>,
+        id: &str,
+    ) -> Result<Option<Arc<AtomicBool>>, Error> {
+        self.input(|_, state, now| {
+            let server = *state
+                .server_ids
+                .get(id)
+                .ok_or_else(|| Error::UnknownServer {
+                    server: id.to_owned(),
+                })?;
+            Ok(forget_server(state, server, now))
+        })
+    }
+
+    /// Closes the pool (idempotent): requests end `Closed`, links close, the timer stops.
+    pub(crate) fn close(self: &Arc<Self>) {
+        let closing = self.input(|_, state, now| {
+            if state.closed {
+                return false;
+            }
+            state.closed = true;
+            let servers: Vec<ServerId> = state.servers.keys().copied().collect();
+            for server in servers {
+                forget_server(state, server, now);
+            }
+            true
+        });
+        if closing {
+            self.timer.raise();
+            self.readiness.notify(usize::MAX);
+            self.slots_freed.notify(usize::MAX);
+        }
+    }
+
+    // ----- the one path of every input --------------------------------------------------------
+
+    /// Takes the lock, reads the clock, runs `input` (which gives the core its input) and
+    /// drains the core before the lock is released.
+    fn input<T>(self: &Arc<Self>, input: impl FnOnce(&Self, &mut State, CoreInstant) -> T) -> T {
+        let mut state = self.lock();
+        let now = self.now();
+        let result = input(self, &mut state, now);
+        self.drain(&mut state);
+        state.loss_detail = None;
+        result
+    }
+
+    /// The lock. A panic while it was held cannot leave the core half-updated in a way that
+    /// matters more than losing the pool, so a poisoned lock is used as it is.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts `request` in the core (lock held, `now` read under it); the drain that follows
+    /// sends it.
+    fn start_in(
+        &self,
+        state: &mut State,
+        request: Request,
+        deadline: Option<CoreInstant>,
+        timeout: Option<Duration>,
+        now: CoreInstant,
+    ) -> Result<Started, Refused> {
+        if state.closed {
+            return Err(Refused::Error(outcome::closed(&request.thing)));
+        }
+        let Some(thing) = state.things.get(request.thing.as_str()) else {
+            return Err(Refused::Error(unknown_thing(state, request.thing)));
+        };
+        let Some(server) = state.servers.get(&thing.server) else {
+            return Err(Refused::Error(outcome::closed(&request.thing)));
+        };
+        let (waiter, result) = oneshot::channel();
+        let thing_id = thing.id;
+        let options = RequestOptions {
+            deadline,
+            oneway: request.oneway,
+        };
+        let job = self.job(request, &thing.name, &server.name, timeout, waiter);
+        match state.core.start_request(thing_id, job, options, now) {
+            Ok(id) => Ok(Started {
+                id,
+                message_id: state.core.message_id(id),
+                result,
+            }),
+            Err(e) => {
+                let job = e.user;
+                Err(match e.kind {
+                    StartErrorKind::Full => Refused::Full(Box::new(job.request)),
+                    StartErrorKind::HeaderTooLarge => Refused::Error(Error::HeaderTooLarge {
+                        thing: job.request.thing,
+                        max: state.core.config().max_header_len,
+                    }),
+                    _ => Refused::Error(unknown_thing(state, job.request.thing)),
+                })
+            }
+        }
+    }
+
+    /// What the core keeps for `request`: the request, its resolved contexts and its waiter.
+    fn job(
+        &self,
+        request: Request,
+        thing: &Arc<str>,
+        server: &Arc<str>,
+        timeout: Option<Duration>,
+        waiter: crate::request::Waiter,
+    ) -> Job {
+        let defaults = self.settings.server_context;
+        Job {
+            thing: Arc::clone(thing),
+            server: Arc::clone(server),
+            server_context: ServerContext {
+                invokation_timeout: request
+                    .invokation_timeout
+                    .map_or(defaults.invokation_timeout, |t| t.map(Into::into)),
+                execution_timeout: request
+                    .execution_timeout
+                    .map_or(defaults.execution_timeout, |t| t.map(Into::into)),
+                oneway: request.oneway,
+            },
+            thing_context: ThingContext {
+                fetch_execution_logs: request.fetch_execution_logs,
+            },
+            timeout,
+            waiter: Some(waiter),
+            span: tracing::debug_span!(
+                "request",
+                thing = %request.thing,
+                operation = %request.operation,
+                objekt = %request.objekt,
+            ),
+            request,
+        }
+    }
+}

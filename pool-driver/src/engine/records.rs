@@ -1,0 +1,120 @@
+//! The driver's records of servers and Things, beside the core's: names, endpoints, the
+//! current connection attempt, the last error; and the functions that keep both in step.
+//!
+//! Invariant: a server is in `servers`, `server_ids` and the core together, or in none of
+//! them; [`forget_server`] is the one way out, whoever asks (rollback, removal, close).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::{Core, State};
+use crate::connection::{Link, Target};
+use crate::error::Error;
+use pool_core::pool::{LostReason, ServerId, ServerState, ThingId};
+use pool_core::Instant as CoreInstant;
+
+/// The driver's record of one server.
+pub(super) struct ServerSlot {
+    pub(super) name: Arc<str>,
+    pub(super) endpoint: Arc<str>,
+    /// Connection attempts so far; the current one's epoch.
+    pub(super) epochs: u64,
+    /// The current connection attempt, if any.
+    pub(super) link: Option<Link>,
+    /// Why the server's last connection ended or its last connect failed, until it is ready
+    /// again: what `Disconnected` and never-ready `Timeout` errors say.
+    pub(super) last_error: Option<Arc<str>>,
+}
+
+/// The driver's record of one Thing.
+pub(super) struct ThingSlot {
+    pub(super) id: ThingId,
+    pub(super) server: ServerId,
+    pub(super) name: Arc<str>,
+}
+
+/// Undoes a server in the driver and the core: its requests end `Closed`, its Things go, its
+/// connection closes. Returns the connection task's `alive` flag, if one runs.
+pub(super) fn forget_server(
+    state: &mut State,
+    server: ServerId,
+    now: CoreInstant,
+) -> Option<Arc<AtomicBool>> {
+    state.core.remove_server(server, now);
+    let alive = close_link(state, server);
+    if let Some(slot) = state.servers.remove(&server) {
+        state.server_ids.remove(&slot.name);
+    }
+    state.things.retain(|_, t| t.server != server);
+    alive
+}
+
+/// Ends the current connection attempt: its task sees the link gone and stops without
+/// reporting (the core already knows). Returns the task's `alive` flag.
+pub(super) fn close_link(state: &mut State, server: ServerId) -> Option<Arc<AtomicBool>> {
+    let link = state.servers.get_mut(&server).and_then(|s| s.link.take())?;
+    link.wake.raise();
+    Some(link.alive)
+}
+
+pub(super) fn map_thing_in(state: &mut State, thing: &str, server: &str) -> Result<(), Error> {
+    let unknown = || Error::UnknownServer {
+        server: server.to_owned(),
+    };
+    let server_id = *state.server_ids.get(server).ok_or_else(unknown)?;
+    let id = state.core.map_thing(server_id).map_err(|e| match e {
+        pool_core::pool::MapThingError::UnknownServer => unknown(),
+        pool_core::pool::MapThingError::Full => Error::Config(format!(
+            "cannot add Thing `{thing}`: the pool's max_things is reached"
+        )),
+    })?;
+    let name: Arc<str> = Arc::from(thing);
+    state.things.insert(
+        Arc::clone(&name),
+        ThingSlot {
+            id,
+            server: server_id,
+            name,
+        },
+    );
+    Ok(())
+}
+
+pub(super) fn unknown_thing(state: &State, thing: String) -> Error {
+    let mut known: Vec<&str> = state.things.keys().map(|t| &**t).collect();
+    known.sort_unstable();
+    Error::UnknownThing {
+        thing,
+        known: if known.is_empty() {
+            "no Things".into()
+        } else {
+            known.join(", ")
+        },
+    }
+}
+
+pub(super) fn is_current(state: &State, target: &Target) -> bool {
+    state
+        .servers
+        .get(&target.server)
+        .and_then(|s| s.link.as_ref())
+        .is_some_and(|l| l.epoch == target.epoch)
+}
+
+pub(super) fn is_ready(core: &Core, server: ServerId) -> bool {
+    core.server_state(server) == Some(ServerState::Ready)
+}
+
+pub(super) fn name_of(state: &State, server: ServerId) -> Option<&str> {
+    state.servers.get(&server).map(|s| &*s.name)
+}
+
+/// A loss the core decided, in words (the transport words its own).
+pub(super) fn describe_loss(reason: LostReason) -> &'static str {
+    match reason {
+        LostReason::Disconnected => "the connection closed",
+        LostReason::SendFailed => "a send failed",
+        LostReason::HandshakeTimeout => "no HANDSHAKE answer within the handshake timeout",
+        LostReason::Unresponsive => "no answer to a liveness probe within the liveness timeout",
+    }
+}
