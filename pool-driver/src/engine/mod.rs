@@ -554,3 +554,30 @@ impl<Rt: Runtime> Engine<Rt> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Deadline;
+    use pool_core::{Duration, Instant};
+    use std::time::Duration as StdDuration;
+
+    #[test]
+    fn a_deadline_is_fixed_by_the_first_attempt_and_never_moves() {
+        let mut deadline = Deadline::after(Some(StdDuration::from_millis(50)));
+        assert_eq!(deadline.at(), None, "not fixed before an attempt");
+        let t0 = Instant::ZERO + Duration::from_millis(10);
+        let at = deadline.fix(t0);
+        assert_eq!(at, Some(t0 + Duration::from_millis(50)));
+        // A later attempt (after waiting for a slot) keeps the first one's deadline.
+        assert_eq!(deadline.fix(t0 + Duration::from_secs(1)), at);
+        assert_eq!(deadline.at(), Some(at));
+        assert_eq!(deadline.timeout(), Some(StdDuration::from_millis(50)));
+    }
+
+    #[test]
+    fn no_timeout_means_no_deadline() {
+        let mut deadline = Deadline::after(None);
+        assert_eq!(deadline.fix(Instant::ZERO), None);
+        assert_eq!(deadline.at(), Some(None));
+    }
+}

@@ -90,3 +90,42 @@ pub async fn fan_out_wider_than_the_pool_is_refused_not_left_waiting<H: Harness>
     }
     assert_eq!(pool.stats().requests.started, 0, "all or nothing");
 }
+
+/// A fan-out into a full pool waits for enough free slots within its deadline, then starts
+/// every member at once; one that cannot get them in time ends `Busy` for every Thing, and
+/// nothing of it starts.
+pub async fn a_fan_out_into_a_full_pool_waits_for_its_slots_within_its_deadline<H: Harness>() {
+    let slow = server("slow", &["a", "b"], Via::Tcp, Behaviour::Delay(secs(0.3)));
+    let pool = builder::<H::Rt>(&[(&slow, Via::Tcp)])
+        .capacity(2)
+        .build()
+        .unwrap();
+    pool.ready(secs(10.0)).await.unwrap();
+    bounded::<H, _>(async {
+        // Both slots taken: a fan-out over two Things must wait for both.
+        let first = pool.request(Request::read_property("a", "number")).unwrap();
+        let second = pool.request(Request::read_property("b", "number")).unwrap();
+        let too_soon = pool
+            .execute_in_all(Request::invoke_all("ping").timeout(secs(0.05)))
+            .await;
+        assert_eq!(too_soon.len(), 2);
+        for (thing, result) in &too_soon {
+            assert!(
+                matches!(result, Err(Error::Busy { capacity: 2, .. })),
+                "{thing}: {result:?}"
+            );
+        }
+        assert_eq!(pool.stats().requests.started, 2, "all or nothing");
+        let all = pool
+            .execute_in_all(Request::invoke_all("ping").timeout(secs(5.0)))
+            .await;
+        let things: Vec<&str> = all.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(things, ["a", "b"]);
+        for (thing, result) in &all {
+            assert!(result.is_ok(), "{thing}: {result:?}");
+        }
+        assert_eq!(first.await.unwrap().json::<f64>().unwrap(), 1.5);
+        assert_eq!(second.await.unwrap().json::<f64>().unwrap(), 1.5);
+    })
+    .await;
+}

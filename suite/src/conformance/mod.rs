@@ -75,6 +75,7 @@ macro_rules! conformance_tests {
             fanout::many_things_on_one_server_and_fan_out_over_servers,
             fanout::fan_out_gives_each_thing_its_own_outcome,
             fanout::fan_out_wider_than_the_pool_is_refused_not_left_waiting,
+            fanout::a_fan_out_into_a_full_pool_waits_for_its_slots_within_its_deadline,
             load::a_thousand_concurrent_requests_each_get_their_own_reply,
             load::a_full_pool_refuses_or_waits_as_configured,
             load::more_requests_than_a_router_pipe_holds_all_get_their_replies,
