@@ -175,6 +175,28 @@ impl GenericSocketBackend {
         }
     }
 
+    /// Enqueues `message` for the only peer if that can be done at once; gives it back
+    /// otherwise (no peer, several peers, a full queue, a peer gone). Never waits. (mmpool
+    /// patch: lets a caller skip a task hop while the queue has room; a message given back
+    /// goes the usual `send` way, which waits for room or reports the error.)
+    pub(crate) fn try_send_now(&self, message: crate::ZmqMessage) -> Result<(), crate::ZmqMessage> {
+        if self.peer_count.load(Ordering::Acquire) != 1 {
+            return Err(message);
+        }
+        let mut single_peer = self.single_peer.lock();
+        let Some(single_peer) = single_peer.as_mut() else {
+            return Err(message);
+        };
+        single_peer
+            .send_queue
+            .try_send(Message::Message(message))
+            .map_err(|error| match error.into_inner() {
+                Message::Message(message) => message,
+                // `try_send` gives back what it was given: a `Message::Message`.
+                _ => unreachable!("try_send gave back another message than it was given"),
+            })
+    }
+
     fn try_send_cached_single_peer(
         &self,
         message: Message,

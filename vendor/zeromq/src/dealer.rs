@@ -156,6 +156,39 @@ pub struct DealerSendHalf {
     inner: Arc<DealerSocketInner>,
 }
 
+impl DealerSendHalf {
+    /// A handle that enqueues messages for this socket without waiting (mmpool patch).
+    pub fn sender(&self) -> DealerSender {
+        DealerSender {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+/// Enqueues messages for a [`DealerSocket`] connected to one peer, without waiting: from any
+/// thread, with no task of the socket's own to wake (mmpool patch). Messages go out in the
+/// order they are enqueued, together with those of [`DealerSendHalf::send`].
+#[derive(Clone)]
+pub struct DealerSender {
+    inner: Arc<DealerSocketInner>,
+}
+
+impl DealerSender {
+    /// Enqueues `message` for the socket's only peer if there is room now; gives it back when
+    /// not (no peer or several, the peer's queue full or gone), for the caller to send the
+    /// usual way ([`SocketSend::send`] on the send half), which waits for room or reports
+    /// the error.
+    pub fn try_send(&self, message: ZmqMessage) -> Result<(), ZmqMessage> {
+        self.inner.backend.try_send_now(message)
+    }
+}
+
+impl std::fmt::Debug for DealerSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DealerSender").finish_non_exhaustive()
+    }
+}
+
 /// The recv half of a [`DealerSocket`] produced by [`DealerSocket::split`].
 pub struct DealerRecvHalf {
     _inner: Arc<DealerSocketInner>,
@@ -193,4 +226,9 @@ impl SocketRecv for DealerRecvHalf {
             };
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    mod try_send;
 }
