@@ -16,14 +16,14 @@
 //!   is never read on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::{select, Either};
 use futures::{pin_mut, StreamExt};
 use zeromq::{
-    CodecError, DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqError,
-    ZmqMessage,
+    CodecError, DealerSender, DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv,
+    SocketSend, ZmqError, ZmqMessage,
 };
 
 use crate::settings::Settings;
@@ -62,6 +62,12 @@ pub(crate) struct Link {
     pub(crate) wake: Arc<Signal>,
     /// Cleared when the task has ended and dropped its socket.
     pub(crate) alive: Arc<AtomicBool>,
+    /// Messages the task's writer has taken from the outbox and not yet handed to the socket.
+    pub(crate) in_writer: Arc<AtomicUsize>,
+    /// Enqueues straight into the socket, once connected: whoever drains the core writes a
+    /// message itself while nothing waits before it (empty outbox, idle writer), so a request
+    /// costs no hop to this task. A message it cannot enqueue at once goes to the outbox.
+    pub(crate) direct: Option<DealerSender>,
 }
 
 impl Link {
@@ -72,6 +78,33 @@ impl Link {
             outbox: VecDeque::new(),
             wake: Arc::new(Signal::default()),
             alive: Arc::new(AtomicBool::new(true)),
+            in_writer: Arc::new(AtomicUsize::new(0)),
+            direct: None,
+        }
+    }
+
+    /// Hands `message` to the socket at once if nothing queued before it could be overtaken;
+    /// gives it back otherwise (for the outbox).
+    pub(crate) fn try_send_now(&self, message: ZmqMessage) -> Result<(), ZmqMessage> {
+        match &self.direct {
+            Some(direct)
+                if self.outbox.is_empty() && self.in_writer.load(Ordering::Acquire) == 0 =>
+            {
+                direct.try_send(message)
+            }
+            _ => Err(message),
+        }
+    }
+
+    /// A target for the task of this link.
+    pub(crate) fn target(&self, server: ServerId, name: &Arc<str>, endpoint: &Arc<str>) -> Target {
+        Target {
+            server,
+            epoch: self.epoch,
+            name: Arc::clone(name),
+            endpoint: Arc::clone(endpoint),
+            wake: Arc::clone(&self.wake),
+            in_writer: Arc::clone(&self.in_writer),
         }
     }
 }
@@ -83,6 +116,8 @@ pub(crate) struct Target {
     pub(crate) name: Arc<str>,
     pub(crate) endpoint: Arc<str>,
     pub(crate) wake: Arc<Signal>,
+    /// The link's count of messages in the writer.
+    pub(crate) in_writer: Arc<AtomicUsize>,
 }
 
 /// How a connection attempt ended.
@@ -113,14 +148,16 @@ pub(crate) trait LinkHost: Send + Sync + 'static {
     /// Whether `target` is still the server's current attempt.
     fn is_current(&self, target: &Target) -> bool;
 
-    /// The socket connected. `false` if the link was closed meanwhile.
-    fn connected(self: &Arc<Self>, target: &Target) -> bool;
+    /// The socket connected; `direct` enqueues into it without waiting. `false` if the link
+    /// was closed meanwhile.
+    fn connected(self: &Arc<Self>, target: &Target, direct: DealerSender) -> bool;
 
-    /// Moves the link's outbox into `batch` (counting them as in the writer). `false` if the
-    /// link was closed.
+    /// Moves the link's outbox into `batch` (counting them as in the writer, on
+    /// `target.in_writer` too). `false` if the link was closed.
     fn take_outbox(&self, target: &Target, batch: &mut VecDeque<Outbound>) -> bool;
 
-    /// `messages` taken from the outbox were handed to the socket or given up.
+    /// `messages` taken from the outbox were handed to the socket or given up (the caller has
+    /// already taken them off `target.in_writer`).
     fn left_writer(&self, messages: usize);
 
     /// The writer handed a batch to its socket (or gave it up).
@@ -158,12 +195,16 @@ async fn session<H: LinkHost>(host: &Arc<H>, target: &Target) -> Exit {
         }
     }
     tracing::debug!(server = %target.name, endpoint = %target.endpoint, "connected");
-    if !host.connected(target) {
+    let (mut send, mut recv) = socket.split();
+    if !host.connected(target, send.sender()) {
         return Exit::Closed;
     }
     // Once so the writer looks at the outbox even if the pool raised before it waited.
     target.wake.raise();
-    let (mut send, mut recv) = socket.split();
+    let left_writer = |messages: usize| {
+        target.in_writer.fetch_sub(messages, Ordering::AcqRel);
+        host.left_writer(messages);
+    };
 
     // Messages taken from the outbox and not yet handed to the socket. Kept outside the writer
     // so that, whichever way the connection ends, the requests that never left are known.
@@ -184,12 +225,12 @@ async fn session<H: LinkHost>(host: &Arc<H>, target: &Target) -> Exit {
                     break;
                 };
                 let sent = send.send(message).await;
-                host.left_writer(1);
+                left_writer(1);
                 if let Err(e) = sent {
                     let mut unsent: Vec<RequestId> = request.into_iter().collect();
                     let mut rest = batch();
                     unsent.extend(rest.iter().filter_map(|(id, _)| *id));
-                    host.left_writer(rest.len());
+                    left_writer(rest.len());
                     rest.clear();
                     drop(rest);
                     host.batch_written();
@@ -260,6 +301,7 @@ async fn session<H: LinkHost>(host: &Arc<H>, target: &Target) -> Exit {
     // Whatever the writer had taken and not handed to the socket never left.
     let left: Vec<Option<RequestId>> = batch().drain(..).map(|(id, _)| id).collect();
     if !left.is_empty() {
+        target.in_writer.fetch_sub(left.len(), Ordering::AcqRel);
         host.left_writer(left.len());
         host.batch_written();
     }

@@ -14,7 +14,7 @@ use zeromq::ZmqMessage;
 
 use super::records::{close_link, describe_loss, is_ready, name_of};
 use super::{Engine, State, HEADER_ARENA};
-use crate::connection::{self, Link, Target};
+use crate::connection::{self, Link};
 use crate::outcome::{self, ServerFacts};
 use crate::request::Job;
 use crate::Runtime;
@@ -91,12 +91,17 @@ impl<Rt: Runtime> Engine<Rt> {
                 orphans.push((tx.server, request));
                 continue;
             };
-            match servers.get_mut(&tx.server).and_then(|s| s.link.as_mut()) {
-                Some(link) => {
+            let Some(link) = servers.get_mut(&tx.server).and_then(|s| s.link.as_mut()) else {
+                orphans.push((tx.server, request));
+                continue;
+            };
+            match link.try_send_now(message) {
+                Ok(()) if request.is_some() => self.counters.requests_written.add(1),
+                Ok(()) => {}
+                Err(message) => {
                     link.outbox.push_back((request, message));
                     link.wake.raise();
                 }
-                None => orphans.push((tx.server, request)),
             }
         }
         // The core only transmits to a connected server, so its link exists; if it does not (a
@@ -150,13 +155,7 @@ impl<Rt: Runtime> Engine<Rt> {
         };
         slot.epochs += 1;
         let link = Link::new(slot.epochs);
-        let target = Target {
-            server,
-            epoch: link.epoch,
-            name: Arc::clone(&slot.name),
-            endpoint: Arc::clone(&slot.endpoint),
-            wake: Arc::clone(&link.wake),
-        };
+        let target = link.target(server, &slot.name, &slot.endpoint);
         let alive = Arc::clone(&link.alive);
         slot.link = Some(link);
         self.counters.connects.add(1);

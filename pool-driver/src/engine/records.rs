@@ -93,6 +93,15 @@ pub(super) fn unknown_thing(state: &State, thing: String) -> Error {
     }
 }
 
+/// The link `target` serves, if it is still the server's current attempt.
+pub(super) fn current_link<'a>(state: &'a mut State, target: &Target) -> Option<&'a mut Link> {
+    state
+        .servers
+        .get_mut(&target.server)
+        .and_then(|s| s.link.as_mut())
+        .filter(|l| l.epoch == target.epoch)
+}
+
 pub(super) fn is_current(state: &State, target: &Target) -> bool {
     state
         .servers

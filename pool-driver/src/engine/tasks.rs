@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use zeromq::ZmqMessage;
+use zeromq::{DealerSender, ZmqMessage};
 
-use super::records::is_current;
+use super::records::{current_link, is_current};
 use super::Engine;
 use crate::connection::{Exit, LinkHost, Outbound, Target};
 use crate::outcome;
@@ -35,11 +35,12 @@ impl<Rt: Runtime> LinkHost for Engine<Rt> {
         is_current(&self.lock(), target)
     }
 
-    fn connected(self: &Arc<Self>, target: &Target) -> bool {
+    fn connected(self: &Arc<Self>, target: &Target, direct: DealerSender) -> bool {
         self.input(|_, state, now| {
-            if !is_current(state, target) {
+            let Some(link) = current_link(state, target) else {
                 return false;
-            }
+            };
+            link.direct = Some(direct);
             state.core.handle_connected(target.server, now);
             true
         })
@@ -47,19 +48,13 @@ impl<Rt: Runtime> LinkHost for Engine<Rt> {
 
     fn take_outbox(&self, target: &Target, batch: &mut VecDeque<Outbound>) -> bool {
         let mut state = self.lock();
-        match state
-            .servers
-            .get_mut(&target.server)
-            .and_then(|s| s.link.as_mut())
-            .filter(|l| l.epoch == target.epoch)
-        {
-            Some(link) => {
-                std::mem::swap(&mut link.outbox, batch);
-                self.in_writers.fetch_add(batch.len(), Ordering::AcqRel);
-                true
-            }
-            None => false,
-        }
+        let Some(link) = current_link(&mut state, target) else {
+            return false;
+        };
+        std::mem::swap(&mut link.outbox, batch);
+        link.in_writer.fetch_add(batch.len(), Ordering::AcqRel);
+        self.in_writers.fetch_add(batch.len(), Ordering::AcqRel);
+        true
     }
 
     fn left_writer(&self, messages: usize) {
