@@ -281,7 +281,7 @@ impl Harness {
                 let options = self.options(timeout_ms, false);
                 let mut serial = self.next_serial;
                 let started = self.pool.start_fanout_all(
-                    |_| {
+                    |_, _| {
                         serial += 1;
                         Req { serial }
                     },

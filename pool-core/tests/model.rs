@@ -306,8 +306,8 @@ struct MRequest {
     deadline: Option<Instant>,
     oneway: bool,
     status: Status,
-    /// Whether the driver has seen the request's `RequestId` (from `start_request`, a transmit or
-    /// its completion); fan-out members are anonymous until then.
+    /// Whether the driver has seen the request's `RequestId` (from `start_request`, or from
+    /// `start_fanout*`'s `make`, which is given each member's id).
     id_known: bool,
     /// Whether its completion has been handed to the driver (and its slot freed).
     reported: bool,
@@ -773,7 +773,7 @@ impl Model {
             } else {
                 Status::Waiting
             },
-            id_known: fanout.is_none(),
+            id_known: true,
             reported: false,
             order: self.requests.len() as i64,
         });
@@ -1693,10 +1693,10 @@ impl Sut {
                 let first = self.requests.len();
                 let deadline = timeout_ms.map(|ms| now + Duration::from_millis(ms));
                 let options = RequestOptions { deadline, oneway };
-                let mut made: Vec<ThingId> = Vec::new();
+                let mut made: Vec<(ThingId, RequestId)> = Vec::new();
                 let result = self.pool.start_fanout_all(
-                    |thing| {
-                        made.push(thing);
+                    |thing, id| {
+                        made.push((thing, id));
                         Req::new(first + made.len() - 1)
                     },
                     options,
@@ -1706,14 +1706,14 @@ impl Sut {
                     Ok(f) => {
                         self.fanouts.push(f);
                         self.members.push((first..first + made.len()).collect());
-                        for (n, thing) in made.into_iter().enumerate() {
+                        for (n, (thing, id)) in made.into_iter().enumerate() {
                             let serial = first + n;
                             assert!(
                                 serial < model.requests.len(),
                                 "fan-out has too many members"
                             );
                             assert_eq!(thing, self.things[model.requests[serial].thing]);
-                            self.push_request(None, deadline);
+                            self.push_request(Some(id), deadline);
                         }
                         Expect::Fanout(Ok(()))
                     }

@@ -90,7 +90,7 @@ fn round(
     *now = *now + Duration::from_millis(100);
     pool.handle_timeout(*now);
     // A fan-out.
-    pool.start_fanout_all(|_| Read, opts, *now).unwrap();
+    pool.start_fanout_all(|_, _| Read, opts, *now).unwrap();
     while pool.poll_transmit(buf).is_some() {}
     // The server is lost and comes back.
     pool.handle_disconnected(server, *now);

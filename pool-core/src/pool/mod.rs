@@ -957,14 +957,14 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
         })
     }
 
-    /// Starts one request per Thing in `things` under one fan-out id, each built by `make` and
-    /// each with its own outcome; [`Event::FanoutDone`] follows the last outcome. All or
+    /// Starts one request per Thing in `things` under one fan-out id, each built by `make`
+    /// (given the member's Thing and the id its request gets) and each with its own outcome; [`Event::FanoutDone`] follows the last outcome. All or
     /// nothing: if any Thing is unknown or there are not enough free slots, nothing starts.
     /// A member whose header is too large ends `Unsendable` on its own.
     pub fn start_fanout(
         &mut self,
         things: &[ThingId],
-        make: impl FnMut(ThingId) -> R,
+        make: impl FnMut(ThingId, RequestId) -> R,
         options: RequestOptions,
         now: Instant,
     ) -> Result<FanoutId, StartErrorKind> {
@@ -979,7 +979,7 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
     /// Starts one request for every mapped Thing (see [`start_fanout`](Self::start_fanout)).
     pub fn start_fanout_all(
         &mut self,
-        make: impl FnMut(ThingId) -> R,
+        make: impl FnMut(ThingId, RequestId) -> R,
         options: RequestOptions,
         now: Instant,
     ) -> Result<FanoutId, StartErrorKind> {
@@ -992,7 +992,7 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
         &mut self,
         members: Members<'_>,
         count: usize,
-        mut make: impl FnMut(ThingId) -> R,
+        mut make: impl FnMut(ThingId, RequestId) -> R,
         options: RequestOptions,
     ) -> Result<FanoutId, StartErrorKind> {
         if self.free_slots() < count || self.state.free_fanouts.is_empty() {
@@ -1025,10 +1025,18 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
             let Some(server) = self.thing_server(thing) else {
                 continue;
             };
-            let user = make(thing);
+            let Some(slot) = self.view().allocate() else {
+                break;
+            };
+            let generation = self
+                .mem
+                .parts_ref()
+                .slots
+                .get(slot as usize)
+                .map_or(0, |s| s.generation);
+            let user = make(thing, RequestId { slot, generation });
             let fits = self.header_fits(server, &user);
             let mut v = self.view();
-            let Some(slot) = v.allocate() else { break };
             v.fill(slot, server, thing, Some(fanout), options, user);
             v.enqueue(slot);
             if !fits {

@@ -862,7 +862,7 @@ fn fanout_gives_one_outcome_per_thing_then_fanout_done() {
     let mut serial = 0;
     let fanout = pool
         .start_fanout_all(
-            |_| {
+            |_, _| {
                 serial += 1;
                 req(serial)
             },
@@ -911,7 +911,7 @@ fn fanout_is_all_or_nothing() {
     }
     let things = [thing, thing];
     assert_eq!(
-        pool.start_fanout(&things, |_| req(0), opts(None), T0),
+        pool.start_fanout(&things, |_, _| req(0), opts(None), T0),
         Err(StartErrorKind::Full)
     );
     assert_eq!(pool.in_flight(), 7);
@@ -920,11 +920,13 @@ fn fanout_is_all_or_nothing() {
         generation: 9,
     };
     assert_eq!(
-        pool.start_fanout(&[stale], |_| req(0), opts(None), T0),
+        pool.start_fanout(&[stale], |_, _| req(0), opts(None), T0),
         Err(StartErrorKind::UnknownThing)
     );
     // An empty fan-out is done at once.
-    let empty = pool.start_fanout(&[], |_| req(0), opts(None), T0).unwrap();
+    let empty = pool
+        .start_fanout(&[], |_, _| req(0), opts(None), T0)
+        .unwrap();
     assert!(matches!(drain_events(&mut pool).as_slice(), [Event::FanoutDone(id)] if *id == empty));
 }
 

@@ -405,7 +405,7 @@ impl Sim {
         let names = &self.thing_names;
         let mut serial = self.next_serial;
         let mut made = Vec::new();
-        let make = |thing: ThingId| {
+        let make = |thing: ThingId, _id| {
             serial += 1;
             made.push((serial, thing));
             Req {
