@@ -257,7 +257,8 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
             requests: self.settings.capacity,
             servers: self.max_servers,
             things: self.max_things,
-            fanouts: 1,
+            // Every live fan-out holds at least one request slot (an empty one ends at once).
+            fanouts: self.settings.capacity,
         };
         let nonce = uuid::Uuid::new_v4().as_u64_pair().0;
         let core =

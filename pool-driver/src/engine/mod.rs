@@ -38,7 +38,7 @@ use crate::signal::Signal;
 use crate::stats::{Counters, PoolStats};
 use crate::timer;
 use crate::Runtime;
-use pool_core::pool::{HeapMemory, RequestId, RequestOptions, ServerId, StartErrorKind};
+use pool_core::pool::{HeapMemory, RequestId, RequestOptions, ServerId, StartErrorKind, ThingId};
 use pool_core::wire::{ServerContext, ThingContext};
 use pool_core::{Instant as CoreInstant, MessageIdText};
 
@@ -304,8 +304,9 @@ impl<Rt: Runtime> Engine<Rt> {
         })
     }
 
-    /// Starts `request` for every Thing, sorted by Thing, all or none: `TooFew` when there are
-    /// not enough free slots. Each Thing's start may still fail on its own.
+    /// Starts `request` for every Thing, sorted by Thing, as one fan-out of the core: all or
+    /// none, `TooFew` when there are not enough free slots. A member whose header is too large
+    /// ends on its own (`HeaderTooLarge`).
     #[allow(clippy::type_complexity)]
     pub(crate) fn start_all(
         self: &Arc<Self>,
@@ -314,30 +315,62 @@ impl<Rt: Runtime> Engine<Rt> {
     ) -> Result<Vec<(String, Result<Started, Error>)>, TooFew> {
         self.input(|engine, state, now| {
             let at = deadline.fix(now);
-            let mut things: Vec<Arc<str>> = state.things.keys().cloned().collect();
-            things.sort_unstable();
-            if state.core.free_slots() < things.len() && !state.closed {
-                return Err(TooFew {
-                    never_fits: things.len() > state.core.capacity(),
-                });
+            let State {
+                core,
+                servers,
+                things,
+                closed,
+                ..
+            } = state;
+            if *closed {
+                return Ok(Vec::new());
             }
-            let started = things
-                .iter()
-                .map(|thing| {
-                    let request = request.clone().to_thing(thing.to_string());
-                    let started = engine
-                        .start_in(state, request, at, deadline.after, now)
-                        .map_err(|refused| match refused {
-                            Refused::Full(_) => Error::Busy {
-                                thing: thing.to_string(),
-                                capacity: engine.settings.capacity,
-                            },
-                            Refused::Error(e) => e,
-                        });
-                    (thing.to_string(), started)
-                })
-                .collect();
-            Ok(started)
+            let mut members: Vec<&ThingSlot> = things.values().collect();
+            members.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+            let ids: Vec<ThingId> = members.iter().map(|t| t.id).collect();
+            let options = RequestOptions {
+                deadline: at,
+                oneway: request.oneway,
+            };
+            // `make` runs once per member, in the order of `ids`.
+            let mut made = Vec::with_capacity(members.len());
+            let mut next = members.iter();
+            let make = |_: ThingId, id: RequestId| {
+                let (waiter, result) = oneshot::channel();
+                let member = next.next().copied();
+                let thing = member.map_or_else(|| Arc::from(""), |m| Arc::clone(&m.name));
+                let server = member
+                    .and_then(|m| servers.get(&m.server))
+                    .map_or_else(|| Arc::from(""), |s| Arc::clone(&s.name));
+                let job = engine.job(
+                    request.clone().to_thing(thing.to_string()),
+                    &thing,
+                    &server,
+                    deadline.timeout(),
+                    waiter,
+                );
+                made.push((thing, id, result));
+                job
+            };
+            match core.start_fanout(&ids, make, options, now) {
+                Ok(_) => Ok(made
+                    .into_iter()
+                    .map(|(thing, id, result)| {
+                        let message_id = core.message_id(id);
+                        let started = Started {
+                            id,
+                            message_id,
+                            result,
+                        };
+                        (thing.to_string(), Ok(started))
+                    })
+                    .collect()),
+                // Every member is mapped (listed from the records under this lock), so only a
+                // lack of slots can refuse; anything else would refuse again, so it never fits.
+                Err(kind) => Err(TooFew {
+                    never_fits: kind != StartErrorKind::Full || ids.len() > core.capacity(),
+                }),
+            }
         })
     }
 
