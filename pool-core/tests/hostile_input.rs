@@ -36,7 +36,10 @@ fn pool_with_requests(n: usize) -> (TestPool, ServerId, Vec<String>) {
     let mut buf = [0u8; 1024];
     let hs = pool.poll_transmit(&mut buf).unwrap().message_id;
     let reply = header("HANDSHAKE", hs.as_str());
-    pool.handle_message(server, &[b"", &reply, b"null", b""], NOW);
+    assert!(matches!(
+        pool.handle_message(server, &[b"", &reply, b"null", b""], NOW),
+        Routed::Handshake
+    ));
     while pool.poll_event().is_some() {}
     for _ in 0..n {
         pool.start_request(thing, Read, RequestOptions::default(), NOW)

@@ -33,6 +33,7 @@ pub enum StartErrorKind {
 
 /// A request that could not start, with the caller's data handed back.
 #[derive(Debug)]
+#[must_use = "a refused start gives the request value back"]
 pub struct StartError<R> {
     /// What went wrong.
     pub kind: StartErrorKind,

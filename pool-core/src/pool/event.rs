@@ -49,6 +49,7 @@ impl Outcome {
 
 /// The one outcome of one request, with the caller's request data handed back.
 #[derive(Debug)]
+#[must_use = "a completion carries its request's value (the waiter): hand it on"]
 pub struct Completion<R> {
     /// Which request.
     pub id: RequestId,
@@ -83,6 +84,7 @@ pub enum LostReason {
 
 /// Outputs other than transmits, drained with `Pool::poll_event`.
 #[derive(Debug)]
+#[must_use = "an event is taken from the pool: act on it (a dropped `Completed` loses its request's waiter)"]
 pub enum Event<R> {
     /// Open a fresh connection to this server (drop any previous socket first), then report
     /// `handle_connected` or `handle_disconnected`.
@@ -114,6 +116,7 @@ pub enum Dropped {
 
 /// What `Pool::handle_message` did with a message.
 #[derive(Debug)]
+#[must_use = "a routed reply may carry a completion (the waiter): hand it on"]
 pub enum Routed<R> {
     /// The message is the reply to this request; hand the frames to its waiter.
     Completed(Completion<R>),

@@ -607,6 +607,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// A message arrived from `server` (the frames a DEALER receives). Returns what it was; a
     /// reply comes back as the [`Completion`] of its request. Never panics, whatever the bytes.
+    #[must_use = "a reply comes back as the completion of its request: hand it on"]
     pub fn handle_message(
         &mut self,
         server: ServerId,
@@ -625,6 +626,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// Like [`handle_message`](Self::handle_message), for a driver that has already decoded
     /// the frames with [`wire::classify_reply`] (or builds the [`wire::Reply`] another way).
+    #[must_use = "a reply comes back as the completion of its request: hand it on"]
     pub fn handle_reply(
         &mut self,
         server: ServerId,
@@ -728,6 +730,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     /// The next message to send, with its header written into `buf` (which should be at least
     /// `Config::max_header_len` bytes; a request whose header does not fit ends `Unsendable`).
     /// Servers take turns, so one busy server cannot starve the others.
+    #[must_use = "a transmit is taken off the pool: send it"]
     pub fn poll_transmit<'a>(&'a mut self, buf: &'a mut [u8]) -> Option<Transmit<'a, R>>
     where
         R: RequestSpec,
@@ -757,6 +760,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     /// Like [`poll_transmit`](Self::poll_transmit), but hands out the header fields instead of
     /// encoding them, so a driver can encode straight into its own frame buffer. The encoded
     /// header is never longer than `Config::max_header_len` (checked when the request started).
+    #[must_use = "an outgoing message is taken off the pool: send it"]
     pub fn poll_outgoing(&mut self) -> Option<Outgoing<'_, R>>
     where
         R: RequestSpec,
@@ -871,6 +875,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     /// The next event: server notifications first, then request outcomes, then finished
     /// fan-outs.
+    #[must_use = "an event is taken off the pool: act on it"]
     pub fn poll_event(&mut self) -> Option<Event<R>> {
         let mut v = self.view();
         if let Some(server) = v.s.event_servers.front() {

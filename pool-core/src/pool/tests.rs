@@ -380,7 +380,10 @@ fn waiting_requests_go_out_in_order_after_the_handshake() {
     let [Tx::Handshake(_, hs)] = txs.as_slice() else {
         panic!("{txs:?}")
     };
-    answer(&mut pool, server, "HANDSHAKE", hs, b"null");
+    assert!(matches!(
+        answer(&mut pool, server, "HANDSHAKE", hs, b"null"),
+        Routed::Handshake
+    ));
     let ids: Vec<RequestId> = drain_tx(&mut pool)
         .into_iter()
         .map(|tx| match tx {
@@ -457,7 +460,10 @@ fn disconnect_fails_in_flight_keeps_unsent_and_reconnects_after_backoff() {
     let [Tx::Handshake(_, hs)] = txs.as_slice() else {
         panic!("{txs:?}")
     };
-    answer(&mut pool, server, "HANDSHAKE", hs, b"null");
+    assert!(matches!(
+        answer(&mut pool, server, "HANDSHAKE", hs, b"null"),
+        Routed::Handshake
+    ));
     assert!(matches!(
         drain_events(&mut pool).as_slice(),
         [Event::ServerReady(_)]
@@ -495,7 +501,10 @@ fn backoff_doubles_per_failed_attempt_up_to_the_cap_and_resets_when_ready() {
     let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
         panic!()
     };
-    answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
+    assert!(matches!(
+        answer(&mut pool, server, "HANDSHAKE", &hs, b"null"),
+        Routed::Handshake
+    ));
     pool.handle_disconnected(server, now);
     assert_eq!(pool.poll_timeout(), Some(now + ms(100)));
 }
@@ -564,7 +573,10 @@ fn jittered_backoff_stays_between_half_and_full_over_many_losses() {
     let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
         panic!()
     };
-    answer_at(&mut pool, server, "HANDSHAKE", &hs, b"null", now);
+    assert!(matches!(
+        answer_at(&mut pool, server, "HANDSHAKE", &hs, b"null", now),
+        Routed::Handshake
+    ));
     drain_events(&mut pool);
     let (again, _) = failed_connects(&mut pool, server, now, 1);
     assert!(ms(50) <= again[0] && again[0] <= ms(100), "{again:?}");
@@ -629,7 +641,10 @@ fn send_failure_keeps_the_unsent_request_and_fails_the_others() {
     let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
         panic!()
     };
-    answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
+    assert!(matches!(
+        answer(&mut pool, server, "HANDSHAKE", &hs, b"null"),
+        Routed::Handshake
+    ));
     drain_events(&mut pool);
     let resent: Vec<RequestId> = drain_tx(&mut pool)
         .into_iter()
@@ -670,7 +685,10 @@ fn lost_with_several_unsent_requests_resends_them_in_order_and_fails_only_the_se
     let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
         panic!()
     };
-    answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
+    assert!(matches!(
+        answer(&mut pool, server, "HANDSHAKE", &hs, b"null"),
+        Routed::Handshake
+    ));
     drain_events(&mut pool);
     let resent: Vec<RequestId> = drain_tx(&mut pool)
         .into_iter()
@@ -1034,7 +1052,10 @@ fn undrained_notifications_collapse_to_the_latest_state() {
     let Tx::Handshake(_, hs) = drain_tx(&mut pool).remove(0) else {
         panic!()
     };
-    answer(&mut pool, server, "HANDSHAKE", &hs, b"null");
+    assert!(matches!(
+        answer(&mut pool, server, "HANDSHAKE", &hs, b"null"),
+        Routed::Handshake
+    ));
     // Ready is pending and not drained when the server is lost: only the loss is reported.
     pool.handle_disconnected(server, T0);
     let events = drain_events(&mut pool);
@@ -1128,7 +1149,10 @@ fn replies_postpone_the_probe() {
         .unwrap();
     let id = sent_id(&drain_tx(&mut pool));
     let replied = T0 + ms(6_000);
-    answer_at(&mut pool, server, "REPLY", &id, b"1", replied);
+    assert!(matches!(
+        answer_at(&mut pool, server, "REPLY", &id, b"1", replied),
+        Routed::Completed(_)
+    ));
     pool.handle_timeout(T0 + ms(LIVENESS));
     assert!(
         drain_tx(&mut pool).is_empty(),
@@ -1191,7 +1215,10 @@ fn a_busy_server_that_goes_silent_is_probed_and_lost_and_its_request_ends_discon
     let [Tx::Handshake(_, hs)] = txs.as_slice() else {
         panic!("{txs:?}")
     };
-    answer_at(&mut pool, server, "HANDSHAKE", hs, b"null", until);
+    assert!(matches!(
+        answer_at(&mut pool, server, "HANDSHAKE", hs, b"null", until),
+        Routed::Handshake
+    ));
     assert!(matches!(drain_events(&mut pool).as_slice(), [Event::ServerReady(s)] if *s == server));
     assert!(matches!(
         answer_at(&mut pool, server, "REPLY", &mid, b"1", until),
