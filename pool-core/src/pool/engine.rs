@@ -47,8 +47,10 @@ pub(crate) struct State {
 
 /// Everything an operation may touch.
 pub(crate) struct View<'a, R> {
-    pub p: Parts<'a, R>,
-    pub s: &'a mut State,
+    /// The memory's tables: slots, servers, Things, fan-outs, the deadline heap.
+    pub tables: Parts<'a, R>,
+    /// The pool's plain state: queues, counters, the clock as last seen.
+    pub state: &'a mut State,
     pub config: &'a Config,
 }
 
@@ -73,13 +75,13 @@ impl<R> View<'_, R> {
 
     /// Index of a live server handle.
     pub fn server_index(&self, id: ServerId) -> Option<u32> {
-        let entry = self.p.servers.get(usize::from(id.index))?;
+        let entry = self.tables.servers.get(usize::from(id.index))?;
         (entry.in_use && entry.generation == id.generation).then_some(u32::from(id.index))
     }
 
     /// Index of a live request handle.
     pub fn live_slot(&self, id: RequestId) -> Option<u32> {
-        let slot = self.p.slots.get(id.slot as usize)?;
+        let slot = self.tables.slots.get(id.slot as usize)?;
         let live = matches!(
             slot.state,
             SlotState::Waiting | SlotState::Queued | SlotState::Sent
@@ -89,7 +91,7 @@ impl<R> View<'_, R> {
 
     pub fn server_id_at(&self, index: u32) -> ServerId {
         let generation = self
-            .p
+            .tables
             .servers
             .get(index as usize)
             .map_or(0, |s| s.generation);
@@ -104,7 +106,7 @@ impl<R> View<'_, R> {
     /// Takes a free slot; the caller then fills it with [`Self::fill`] and places it with
     /// [`Self::enqueue`].
     pub fn allocate(&mut self) -> Option<u32> {
-        self.s.free.pop_front(self.p.slots, slot_links)
+        self.state.free.pop_front(self.tables.slots, slot_links)
     }
 
     /// Makes an allocated slot a live request.
@@ -117,7 +119,7 @@ impl<R> View<'_, R> {
         options: super::RequestOptions,
         user: R,
     ) {
-        let Some(slot) = self.p.slots.get_mut(index as usize) else {
+        let Some(slot) = self.tables.slots.get_mut(index as usize) else {
             return;
         };
         slot.server = server;
@@ -126,23 +128,25 @@ impl<R> View<'_, R> {
         slot.oneway = options.oneway;
         slot.deadline = options.deadline;
         slot.user = Some(user);
-        self.s.live += 1;
-        self.s.stats.started = self.s.stats.started.wrapping_add(1);
+        self.state.live += 1;
+        self.state.stats.started = self.state.stats.started.wrapping_add(1);
     }
 
     /// Puts a freshly allocated slot where it belongs: queued if its server is ready, waiting
     /// otherwise; and arms its deadline.
     pub fn enqueue(&mut self, index: u32) {
-        let Some(slot) = self.p.slots.get(index as usize) else {
+        let Some(slot) = self.tables.slots.get(index as usize) else {
             return;
         };
         let server = u32::from(slot.server.index);
         let has_deadline = slot.deadline.is_some();
         if has_deadline {
-            self.s.deadlines.push(self.p.heap, self.p.slots, index);
+            self.state
+                .deadlines
+                .push(self.tables.heap, self.tables.slots, index);
         }
         let ready = self
-            .p
+            .tables
             .servers
             .get(server as usize)
             .is_some_and(|s| s.state == ServerState::Ready);
@@ -159,36 +163,40 @@ impl<R> View<'_, R> {
 
     /// Links a slot into its server's list for `state`.
     fn place(&mut self, index: u32, server: u32, state: SlotState) {
-        if let Some(slot) = self.p.slots.get_mut(index as usize) {
+        if let Some(slot) = self.tables.slots.get_mut(index as usize) {
             slot.state = state;
         }
-        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+        let Some(entry) = self.tables.servers.get_mut(server as usize) else {
             return;
         };
         match state {
-            SlotState::Waiting => entry.waiting.push_back(self.p.slots, index, slot_links),
+            SlotState::Waiting => entry
+                .waiting
+                .push_back(self.tables.slots, index, slot_links),
             SlotState::Queued => {
-                entry.queued.push_back(self.p.slots, index, slot_links);
+                entry.queued.push_back(self.tables.slots, index, slot_links);
                 self.want_tx(server);
             }
-            SlotState::Sent => entry.sent.push_back(self.p.slots, index, slot_links),
+            SlotState::Sent => entry.sent.push_back(self.tables.slots, index, slot_links),
             SlotState::Free | SlotState::Done(_) => {}
         }
     }
 
     /// Unlinks a live slot from its server's list and from the deadline heap.
     fn detach(&mut self, index: u32) {
-        let Some(slot) = self.p.slots.get(index as usize) else {
+        let Some(slot) = self.tables.slots.get(index as usize) else {
             return;
         };
         let state = slot.state;
         let server = usize::from(slot.server.index);
-        self.s.deadlines.remove(self.p.heap, self.p.slots, index);
-        if let Some(entry) = self.p.servers.get_mut(server) {
+        self.state
+            .deadlines
+            .remove(self.tables.heap, self.tables.slots, index);
+        if let Some(entry) = self.tables.servers.get_mut(server) {
             match state {
-                SlotState::Waiting => entry.waiting.unlink(self.p.slots, index, slot_links),
-                SlotState::Queued => entry.queued.unlink(self.p.slots, index, slot_links),
-                SlotState::Sent => entry.sent.unlink(self.p.slots, index, slot_links),
+                SlotState::Waiting => entry.waiting.unlink(self.tables.slots, index, slot_links),
+                SlotState::Queued => entry.queued.unlink(self.tables.slots, index, slot_links),
+                SlotState::Sent => entry.sent.unlink(self.tables.slots, index, slot_links),
                 SlotState::Free | SlotState::Done(_) => {}
             }
         }
@@ -202,10 +210,12 @@ impl<R> View<'_, R> {
     pub fn finish_later(&mut self, index: u32, outcome: Outcome) {
         self.detach(index);
         self.account(index, outcome);
-        if let Some(slot) = self.p.slots.get_mut(index as usize) {
+        if let Some(slot) = self.tables.slots.get_mut(index as usize) {
             slot.state = SlotState::Done(outcome);
         }
-        self.s.done.push_back(self.p.slots, index, slot_links);
+        self.state
+            .done
+            .push_back(self.tables.slots, index, slot_links);
     }
 
     /// Ends a live request with `outcome` and hands its completion back at once.
@@ -217,7 +227,7 @@ impl<R> View<'_, R> {
 
     /// Frees a slot (live or done) and builds its completion.
     pub fn release(&mut self, index: u32, outcome: Outcome) -> Option<Completion<R>> {
-        let slot = self.p.slots.get_mut(index as usize)?;
+        let slot = self.tables.slots.get_mut(index as usize)?;
         let completion = Completion {
             id: RequestId {
                 slot: index,
@@ -232,14 +242,16 @@ impl<R> View<'_, R> {
         slot.generation = slot.generation.wrapping_add(1);
         slot.state = SlotState::Free;
         slot.deadline = None;
-        self.s.free.push_back(self.p.slots, index, slot_links);
+        self.state
+            .free
+            .push_back(self.tables.slots, index, slot_links);
         Some(completion)
     }
 
     /// Bookkeeping shared by every ending: counters and fan-out progress.
     fn account(&mut self, index: u32, outcome: Outcome) {
-        self.s.live = self.s.live.saturating_sub(1);
-        let stats = &mut self.s.stats;
+        self.state.live = self.state.live.saturating_sub(1);
+        let stats = &mut self.state.stats;
         stats.ended = stats.ended.wrapping_add(1);
         let counter = match outcome {
             Outcome::Reply => &mut stats.replies,
@@ -254,14 +266,14 @@ impl<R> View<'_, R> {
             Outcome::Unsendable => &mut stats.unsendable,
         };
         *counter = counter.wrapping_add(1);
-        let fanout = self.p.slots.get(index as usize).and_then(|s| s.fanout);
+        let fanout = self.tables.slots.get(index as usize).and_then(|s| s.fanout);
         if let Some(id) = fanout {
             self.fanout_member_done(id);
         }
     }
 
     fn fanout_member_done(&mut self, id: FanoutId) {
-        let Some(entry) = self.p.fanouts.get_mut(id.index as usize) else {
+        let Some(entry) = self.tables.fanouts.get_mut(id.index as usize) else {
             return;
         };
         if !entry.in_use || entry.generation != id.generation || entry.remaining == 0 {
@@ -269,9 +281,9 @@ impl<R> View<'_, R> {
         }
         entry.remaining -= 1;
         if entry.remaining == 0 {
-            self.s
+            self.state
                 .done_fanouts
-                .push_back(self.p.fanouts, id.index, fanout_links);
+                .push_back(self.tables.fanouts, id.index, fanout_links);
         }
     }
 
@@ -286,33 +298,35 @@ impl<R> View<'_, R> {
 
     /// Puts `server` in the transmit rotation if it has something it may send now.
     pub fn want_tx(&mut self, server: u32) {
-        let Some(entry) = self.p.servers.get(server as usize) else {
+        let Some(entry) = self.tables.servers.get(server as usize) else {
             return;
         };
         if !self.has_tx_work(entry) {
             return;
         }
-        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+        let Some(entry) = self.tables.servers.get_mut(server as usize) else {
             return;
         };
         if !entry.in_tx {
             entry.in_tx = true;
-            self.s
+            self.state
                 .tx_servers
-                .push_back(self.p.servers, server, tx_links);
+                .push_back(self.tables.servers, server, tx_links);
         }
     }
 
     /// Takes `server` out of the transmit rotation, or moves it to the back if it has more.
     pub fn rotate_tx(&mut self, server: u32) {
-        let Some(entry) = self.p.servers.get(server as usize) else {
+        let Some(entry) = self.tables.servers.get(server as usize) else {
             return;
         };
         let more = self.has_tx_work(entry);
         if entry.in_tx {
-            self.s.tx_servers.unlink(self.p.servers, server, tx_links);
+            self.state
+                .tx_servers
+                .unlink(self.tables.servers, server, tx_links);
         }
-        if let Some(entry) = self.p.servers.get_mut(server as usize) {
+        if let Some(entry) = self.tables.servers.get_mut(server as usize) {
             entry.in_tx = false;
         }
         if more {
@@ -322,7 +336,7 @@ impl<R> View<'_, R> {
 
     /// Records a notification for `server` (see [`pending`] for the order they come out in).
     pub fn notify(&mut self, server: u32, bit: u8) {
-        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+        let Some(entry) = self.tables.servers.get_mut(server as usize) else {
             return;
         };
         // Membership in `event_servers` follows `pending != 0`: read it before any bit changes.
@@ -336,19 +350,19 @@ impl<R> View<'_, R> {
         }
         entry.pending |= bit;
         if !was_listed {
-            self.s
+            self.state
                 .event_servers
-                .push_back(self.p.servers, server, event_links);
+                .push_back(self.tables.servers, server, event_links);
         }
     }
 
     /// Sets one server's timer and refreshes the minimum over all servers.
     pub fn set_server_timer(&mut self, server: u32, timer: Option<Instant>) {
-        if let Some(entry) = self.p.servers.get_mut(server as usize) {
+        if let Some(entry) = self.tables.servers.get_mut(server as usize) {
             entry.timer = timer;
         }
-        self.s.server_timer = self
-            .p
+        self.state.server_timer = self
+            .tables
             .servers
             .iter()
             .filter(|s| s.in_use)
@@ -358,20 +372,20 @@ impl<R> View<'_, R> {
 
     /// The transport connected: start handshaking.
     pub fn start_handshake(&mut self, server: u32, now: Instant) {
-        if let Some(entry) = self.p.servers.get_mut(server as usize) {
+        if let Some(entry) = self.tables.servers.get_mut(server as usize) {
             entry.state = ServerState::Handshaking { since: now };
         }
         self.queue_handshake(server, now);
     }
 
     fn queue_handshake(&mut self, server: u32, now: Instant) {
-        if let Some(entry) = self.p.servers.get_mut(server as usize) {
+        if let Some(entry) = self.tables.servers.get_mut(server as usize) {
             entry.handshake_due = true;
         }
         self.want_tx(server);
         // Wake for the next resend, or for the handshake timeout if that comes first.
         let mut next = now + self.config.effective_handshake_interval();
-        let since = match self.p.servers.get(server as usize).map(|e| e.state) {
+        let since = match self.tables.servers.get(server as usize).map(|e| e.state) {
             Some(ServerState::Handshaking { since }) => since,
             _ => now,
         };
@@ -383,7 +397,7 @@ impl<R> View<'_, R> {
 
     /// A HANDSHAKE reply arrived while handshaking: the server is ready.
     pub fn become_ready(&mut self, server: u32, now: Instant) {
-        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+        let Some(entry) = self.tables.servers.get_mut(server as usize) else {
             return;
         };
         entry.state = ServerState::Ready;
@@ -394,8 +408,10 @@ impl<R> View<'_, R> {
         // Requests that waited go out now, oldest first.
         let mut waiting = core::mem::take(&mut entry.waiting);
         self.relabel(&waiting, SlotState::Queued);
-        if let Some(entry) = self.p.servers.get_mut(server as usize) {
-            entry.queued.append(&mut waiting, self.p.slots, slot_links);
+        if let Some(entry) = self.tables.servers.get_mut(server as usize) {
+            entry
+                .queued
+                .append(&mut waiting, self.tables.slots, slot_links);
         }
         self.rotate_tx(server);
         let liveness = self.config.liveness_interval.map(|interval| now + interval);
@@ -407,8 +423,8 @@ impl<R> View<'_, R> {
     fn relabel(&mut self, list: &List, state: SlotState) {
         let mut cursor = list.front();
         while let Some(index) = cursor {
-            cursor = List::next_of(self.p.slots, index, |s| &s.links);
-            if let Some(slot) = self.p.slots.get_mut(index as usize) {
+            cursor = List::next_of(self.tables.slots, index, |s| &s.links);
+            if let Some(slot) = self.tables.slots.get_mut(index as usize) {
                 slot.state = state;
             }
         }
@@ -416,7 +432,7 @@ impl<R> View<'_, R> {
 
     /// The server is gone: fail what was in flight, keep what was not sent, back off.
     pub fn lose(&mut self, server: u32, reason: LostReason, now: Instant) {
-        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+        let Some(entry) = self.tables.servers.get_mut(server as usize) else {
             return;
         };
         if matches!(entry.state, ServerState::Backoff { .. }) {
@@ -426,29 +442,32 @@ impl<R> View<'_, R> {
         // Requests not yet handed to the transport are safe to send after the next handshake.
         let mut queued = core::mem::take(&mut entry.queued);
         self.relabel(&queued, SlotState::Waiting);
-        if let Some(entry) = self.p.servers.get_mut(server as usize) {
-            queued.append(&mut entry.waiting, self.p.slots, slot_links);
+        if let Some(entry) = self.tables.servers.get_mut(server as usize) {
+            queued.append(&mut entry.waiting, self.tables.slots, slot_links);
             entry.waiting = queued;
         }
         // Requests in flight can never be answered by this connection: fail them now and never
         // resend them (the server may have executed them).
         loop {
             let front = self
-                .p
+                .tables
                 .servers
                 .get(server as usize)
                 .and_then(|e| e.sent.front());
             let Some(index) = front else { break };
             self.finish_later(index, Outcome::Disconnected);
         }
-        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+        let Some(entry) = self.tables.servers.get_mut(server as usize) else {
             return;
         };
-        let until = now + self.config.reconnect_delay(entry.attempt, &mut self.s.rng);
+        let until = now
+            + self
+                .config
+                .reconnect_delay(entry.attempt, &mut self.state.rng);
         entry.attempt = entry.attempt.saturating_add(1);
         entry.state = ServerState::Backoff { until };
         entry.lost_reason = reason;
-        self.s.stats.servers_lost = self.s.stats.servers_lost.wrapping_add(1);
+        self.state.stats.servers_lost = self.state.stats.servers_lost.wrapping_add(1);
         self.rotate_tx(server);
         self.set_server_timer(server, Some(until));
         self.notify(server, pending::LOST);
@@ -456,7 +475,7 @@ impl<R> View<'_, R> {
 
     /// A server timer fired.
     pub fn server_timer_fired(&mut self, server: u32, now: Instant) {
-        let Some(entry) = self.p.servers.get(server as usize) else {
+        let Some(entry) = self.tables.servers.get(server as usize) else {
             return;
         };
         match entry.state {
@@ -472,7 +491,7 @@ impl<R> View<'_, R> {
                 }
             }
             ServerState::Backoff { .. } => {
-                if let Some(entry) = self.p.servers.get_mut(server as usize) {
+                if let Some(entry) = self.tables.servers.get_mut(server as usize) {
                     entry.state = ServerState::Connecting;
                 }
                 self.set_server_timer(server, None);
@@ -494,7 +513,7 @@ impl<R> View<'_, R> {
             return;
         };
         let timeout = self.config.liveness_timeout;
-        let Some(entry) = self.p.servers.get_mut(server as usize) else {
+        let Some(entry) = self.tables.servers.get_mut(server as usize) else {
             return;
         };
         let next = if let Some(since) = entry.probing {
@@ -506,7 +525,7 @@ impl<R> View<'_, R> {
         } else if now.saturating_since(entry.heard) >= interval {
             entry.probing = Some(now);
             entry.handshake_due = true;
-            self.s.stats.liveness_probes = self.s.stats.liveness_probes.wrapping_add(1);
+            self.state.stats.liveness_probes = self.state.stats.liveness_probes.wrapping_add(1);
             self.want_tx(server);
             now + timeout
         } else {

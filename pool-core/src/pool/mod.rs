@@ -283,8 +283,8 @@ impl<R, M: Memory<R>> Pool<R, M> {
 
     fn view(&mut self) -> View<'_, R> {
         View {
-            p: self.mem.parts(),
-            s: &mut self.state,
+            tables: self.mem.parts(),
+            state: &mut self.state,
             config: &self.config,
         }
     }
@@ -430,12 +430,17 @@ impl<R, M: Memory<R>> Pool<R, M> {
         }
         let identity = Identity::try_from(identity).map_err(|_| AddServerError::InvalidIdentity)?;
         let mut v = self.view();
-        let index =
-            v.p.servers
-                .iter()
-                .position(|s| !s.in_use)
-                .ok_or(AddServerError::Full)?;
-        let entry = v.p.servers.get_mut(index).ok_or(AddServerError::Full)?;
+        let index = v
+            .tables
+            .servers
+            .iter()
+            .position(|s| !s.in_use)
+            .ok_or(AddServerError::Full)?;
+        let entry = v
+            .tables
+            .servers
+            .get_mut(index)
+            .ok_or(AddServerError::Full)?;
         let generation = entry.generation;
         *entry = ServerEntry::new();
         entry.generation = generation;
@@ -457,7 +462,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
             return false;
         };
         loop {
-            let next = v.p.servers.get(index as usize).and_then(|e| {
+            let next = v.tables.servers.get(index as usize).and_then(|e| {
                 e.sent
                     .front()
                     .or_else(|| e.queued.front())
@@ -466,24 +471,30 @@ impl<R, M: Memory<R>> Pool<R, M> {
             let Some(slot) = next else { break };
             v.finish_later(slot, Outcome::Closed);
         }
-        for thing in v.p.things.iter_mut().filter(|t| t.server == Some(server)) {
+        for thing in v
+            .tables
+            .things
+            .iter_mut()
+            .filter(|t| t.server == Some(server))
+        {
             thing.server = None;
             thing.generation = thing.generation.wrapping_add(1);
         }
-        if v.p
+        if v.tables
             .servers
             .get(index as usize)
             .is_some_and(|e| e.pending != 0)
         {
-            v.s.event_servers
-                .unlink(v.p.servers, index, engine::event_links);
+            v.state
+                .event_servers
+                .unlink(v.tables.servers, index, engine::event_links);
         }
-        if let Some(entry) = v.p.servers.get_mut(index as usize) {
+        if let Some(entry) = v.tables.servers.get_mut(index as usize) {
             entry.handshake_due = false;
             entry.pending = 0;
         }
         v.rotate_tx(index);
-        if let Some(entry) = v.p.servers.get_mut(index as usize) {
+        if let Some(entry) = v.tables.servers.get_mut(index as usize) {
             entry.in_use = false;
             entry.generation = entry.generation.wrapping_add(1);
         }
@@ -495,12 +506,13 @@ impl<R, M: Memory<R>> Pool<R, M> {
     pub fn map_thing(&mut self, server: ServerId) -> Result<ThingId, MapThingError> {
         let v = self.view();
         v.server_index(server).ok_or(MapThingError::UnknownServer)?;
-        let index =
-            v.p.things
-                .iter()
-                .position(|t| t.server.is_none())
-                .ok_or(MapThingError::Full)?;
-        let entry = v.p.things.get_mut(index).ok_or(MapThingError::Full)?;
+        let index = v
+            .tables
+            .things
+            .iter()
+            .position(|t| t.server.is_none())
+            .ok_or(MapThingError::Full)?;
+        let entry = v.tables.things.get_mut(index).ok_or(MapThingError::Full)?;
         entry.server = Some(server);
         Ok(ThingId {
             index: index as u16,
@@ -511,7 +523,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     /// Unmaps a Thing (requests already started for it continue). `false` for a stale handle.
     pub fn unmap_thing(&mut self, thing: ThingId) -> bool {
         let v = self.view();
-        match v.p.things.get_mut(thing.index()) {
+        match v.tables.things.get_mut(thing.index()) {
             Some(entry) if entry.generation == thing.generation && entry.server.is_some() => {
                 entry.server = None;
                 entry.generation = entry.generation.wrapping_add(1);
@@ -542,7 +554,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
         let Some(index) = v.server_index(server) else {
             return;
         };
-        if v.p
+        if v.tables
             .servers
             .get(index as usize)
             .is_some_and(|e| e.state == ServerState::Connecting)
@@ -588,17 +600,17 @@ impl<R, M: Memory<R>> Pool<R, M> {
                 continue;
             };
             let was_sent =
-                v.p.slots.get(slot as usize).is_some_and(|s| {
+                v.tables.slots.get(slot as usize).is_some_and(|s| {
                     s.state == SlotState::Sent && u32::from(s.server.index) == index
                 });
             if !was_sent {
                 continue;
             }
-            if let Some(entry) = v.p.servers.get_mut(index as usize) {
-                entry.sent.unlink(v.p.slots, slot, slot_links);
-                entry.queued.push_front(v.p.slots, slot, slot_links);
+            if let Some(entry) = v.tables.servers.get_mut(index as usize) {
+                entry.sent.unlink(v.tables.slots, slot, slot_links);
+                entry.queued.push_front(v.tables.slots, slot, slot_links);
             }
-            if let Some(s) = v.p.slots.get_mut(slot as usize) {
+            if let Some(s) = v.tables.slots.get_mut(slot as usize) {
                 s.state = SlotState::Queued;
             }
         }
@@ -637,21 +649,23 @@ impl<R, M: Memory<R>> Pool<R, M> {
         let ids = self.ids;
         let mut v = self.view();
         let Some(server_index) = v.server_index(server) else {
-            v.s.stats.dropped_unknown_server = v.s.stats.dropped_unknown_server.wrapping_add(1);
+            v.state.stats.dropped_unknown_server =
+                v.state.stats.dropped_unknown_server.wrapping_add(1);
             return Routed::Dropped(Dropped::UnknownServer);
         };
-        if let Some(entry) = v.p.servers.get_mut(server_index as usize) {
+        if let Some(entry) = v.tables.servers.get_mut(server_index as usize) {
             // Anything well-formed proves the server alive (liveness), probe or no probe.
             entry.heard = now;
             entry.probing = None;
         }
         let outcome = match reply.header.kind {
             wire::ReplyKind::Handshake => {
-                v.s.stats.handshake_replies = v.s.stats.handshake_replies.wrapping_add(1);
-                let handshaking =
-                    v.p.servers
-                        .get(server_index as usize)
-                        .is_some_and(|e| matches!(e.state, ServerState::Handshaking { .. }));
+                v.state.stats.handshake_replies = v.state.stats.handshake_replies.wrapping_add(1);
+                let handshaking = v
+                    .tables
+                    .servers
+                    .get(server_index as usize)
+                    .is_some_and(|e| matches!(e.state, ServerState::Handshaking { .. }));
                 if handshaking {
                     v.become_ready(server_index, now);
                 }
@@ -663,14 +677,14 @@ impl<R, M: Memory<R>> Pool<R, M> {
             wire::ReplyKind::Timeout => match reply.timeout {
                 Some(kind) => Outcome::ServerTimeout(kind),
                 None => {
-                    v.s.stats.malformed = v.s.stats.malformed.wrapping_add(1);
+                    v.state.stats.malformed = v.state.stats.malformed.wrapping_add(1);
                     return Routed::Malformed(wire::Malformed::TimeoutPayload);
                 }
             },
         };
         let decoded = reply.header.message_id.and_then(|text| ids.decode(&text));
         let Some(decoded) = decoded.filter(|d| d.slot != HANDSHAKE_SLOT) else {
-            v.s.stats.dropped_foreign = v.s.stats.dropped_foreign.wrapping_add(1);
+            v.state.stats.dropped_foreign = v.state.stats.dropped_foreign.wrapping_add(1);
             return Routed::Dropped(Dropped::Foreign);
         };
         let id = RequestId {
@@ -678,7 +692,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
             generation: decoded.generation,
         };
         let in_flight = v.live_slot(id).and_then(|index| {
-            let slot = v.p.slots.get(index as usize)?;
+            let slot = v.tables.slots.get(index as usize)?;
             (slot.state == SlotState::Sent).then_some((index, slot.server))
         });
         match in_flight {
@@ -687,11 +701,12 @@ impl<R, M: Memory<R>> Pool<R, M> {
                 None => Routed::Dropped(Dropped::Late),
             },
             Some(_) => {
-                v.s.stats.dropped_wrong_server = v.s.stats.dropped_wrong_server.wrapping_add(1);
+                v.state.stats.dropped_wrong_server =
+                    v.state.stats.dropped_wrong_server.wrapping_add(1);
                 Routed::Dropped(Dropped::WrongServer)
             }
             None => {
-                v.s.stats.dropped_late = v.s.stats.dropped_late.wrapping_add(1);
+                v.state.stats.dropped_late = v.state.stats.dropped_late.wrapping_add(1);
                 Routed::Dropped(Dropped::Late)
             }
         }
@@ -702,22 +717,24 @@ impl<R, M: Memory<R>> Pool<R, M> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.observe(now);
         let mut v = self.view();
-        while let Some((index, deadline)) = v.s.deadlines.peek(v.p.heap) {
+        while let Some((index, deadline)) = v.state.deadlines.peek(v.tables.heap) {
             if deadline > now {
                 break;
             }
-            let sent =
-                v.p.slots
-                    .get(index as usize)
-                    .is_some_and(|s| s.state == SlotState::Sent);
+            let sent = v
+                .tables
+                .slots
+                .get(index as usize)
+                .is_some_and(|s| s.state == SlotState::Sent);
             v.finish_later(index, Outcome::Timeout { sent });
         }
-        if v.s.server_timer.is_some_and(|t| t <= now) {
-            for index in 0..v.p.servers.len() as u32 {
-                let due =
-                    v.p.servers
-                        .get(index as usize)
-                        .is_some_and(|e| e.in_use && e.timer.is_some_and(|t| t <= now));
+        if v.state.server_timer.is_some_and(|t| t <= now) {
+            for index in 0..v.tables.servers.len() as u32 {
+                let due = v
+                    .tables
+                    .servers
+                    .get(index as usize)
+                    .is_some_and(|e| e.in_use && e.timer.is_some_and(|t| t <= now));
                 if due {
                     v.server_timer_fired(index, now);
                 }
@@ -775,14 +792,14 @@ impl<R, M: Memory<R>> Pool<R, M> {
         let ids = self.ids;
         let mut v = self.view();
         loop {
-            let server = v.s.tx_servers.front()?;
+            let server = v.state.tx_servers.front()?;
             let server_id = v.server_id_at(server);
-            let entry = v.p.servers.get_mut(server as usize)?;
+            let entry = v.tables.servers.get_mut(server as usize)?;
             if entry.handshake_due {
                 entry.handshake_due = false;
-                let counter = v.s.handshake_counter;
-                v.s.handshake_counter = counter.wrapping_add(1);
-                v.s.stats.handshakes_sent = v.s.stats.handshakes_sent.wrapping_add(1);
+                let counter = v.state.handshake_counter;
+                v.state.handshake_counter = counter.wrapping_add(1);
+                v.state.stats.handshakes_sent = v.state.stats.handshakes_sent.wrapping_add(1);
                 v.rotate_tx(server);
                 let message_id = ids.encode(HANDSHAKE_SLOT, counter);
                 return Some(NextTransmit {
@@ -792,22 +809,22 @@ impl<R, M: Memory<R>> Pool<R, M> {
                     request: None,
                 });
             }
-            let Some(index) = entry.queued.pop_front(v.p.slots, slot_links) else {
+            let Some(index) = entry.queued.pop_front(v.tables.slots, slot_links) else {
                 v.rotate_tx(server);
                 continue;
             };
-            let slot = v.p.slots.get_mut(index as usize)?;
+            let slot = v.tables.slots.get_mut(index as usize)?;
             slot.state = SlotState::Sent;
             let id = RequestId {
                 slot: index,
                 generation: slot.generation,
             };
-            if let Some(e) = v.p.servers.get_mut(server as usize) {
-                e.sent.push_back(v.p.slots, index, slot_links);
+            if let Some(e) = v.tables.servers.get_mut(server as usize) {
+                e.sent.push_back(v.tables.slots, index, slot_links);
             }
             // After counting it as sent: a server at its in-flight limit leaves the rotation.
             v.rotate_tx(server);
-            v.s.stats.requests_sent = v.s.stats.requests_sent.wrapping_add(1);
+            v.state.stats.requests_sent = v.state.stats.requests_sent.wrapping_add(1);
             let message_id = ids.encode(id.slot, id.generation);
             return Some(NextTransmit {
                 server,
@@ -823,7 +840,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     fn mark_oneway_sent(&mut self, next: &NextTransmit) {
         let Some(id) = next.request else { return };
         let mut v = self.view();
-        if v.p
+        if v.tables
             .slots
             .get(id.slot())
             .is_some_and(|s| s.oneway && s.state == SlotState::Sent)
@@ -837,13 +854,13 @@ impl<R, M: Memory<R>> Pool<R, M> {
         let mut v = self.view();
         match next.request {
             Some(id) => {
-                v.s.stats.requests_sent = v.s.stats.requests_sent.wrapping_sub(1);
+                v.state.stats.requests_sent = v.state.stats.requests_sent.wrapping_sub(1);
                 v.finish_later(id.slot, Outcome::Unsendable);
             }
             // A buffer too small even for a HANDSHAKE: the server can never become ready
             // through this driver. Lose it, so its requests end by their deadlines.
             None => {
-                let now = v.s.now;
+                let now = v.state.now;
                 v.lose(next.server, LostReason::SendFailed, now);
             }
         }
@@ -878,9 +895,9 @@ impl<R, M: Memory<R>> Pool<R, M> {
     #[must_use = "an event is taken off the pool: act on it"]
     pub fn poll_event(&mut self) -> Option<Event<R>> {
         let mut v = self.view();
-        if let Some(server) = v.s.event_servers.front() {
+        if let Some(server) = v.state.event_servers.front() {
             let id = v.server_id_at(server);
-            let entry = v.p.servers.get_mut(server as usize)?;
+            let entry = v.tables.servers.get_mut(server as usize)?;
             let event = if entry.pending & pending::LOST != 0 {
                 entry.pending &= !pending::LOST;
                 Event::ServerLost(id, entry.lost_reason)
@@ -892,13 +909,14 @@ impl<R, M: Memory<R>> Pool<R, M> {
                 Event::ServerReady(id)
             };
             if entry.pending == 0 {
-                v.s.event_servers
-                    .unlink(v.p.servers, server, engine::event_links);
+                v.state
+                    .event_servers
+                    .unlink(v.tables.servers, server, engine::event_links);
             }
             return Some(event);
         }
-        while let Some(index) = v.s.done.pop_front(v.p.slots, slot_links) {
-            let outcome = match v.p.slots.get(index as usize).map(|s| s.state) {
+        while let Some(index) = v.state.done.pop_front(v.tables.slots, slot_links) {
+            let outcome = match v.tables.slots.get(index as usize).map(|s| s.state) {
                 Some(SlotState::Done(outcome)) => outcome,
                 _ => continue,
             };
@@ -906,15 +924,20 @@ impl<R, M: Memory<R>> Pool<R, M> {
                 return Some(Event::Completed(done));
             }
         }
-        let index = v.s.done_fanouts.pop_front(v.p.fanouts, fanout_links)?;
-        let entry = v.p.fanouts.get_mut(index as usize)?;
+        let index = v
+            .state
+            .done_fanouts
+            .pop_front(v.tables.fanouts, fanout_links)?;
+        let entry = v.tables.fanouts.get_mut(index as usize)?;
         let id = FanoutId {
             index,
             generation: entry.generation,
         };
         entry.in_use = false;
         entry.generation = entry.generation.wrapping_add(1);
-        v.s.free_fanouts.push_back(v.p.fanouts, index, fanout_links);
+        v.state
+            .free_fanouts
+            .push_back(v.tables.fanouts, index, fanout_links);
         Some(Event::FanoutDone(id))
     }
 
@@ -955,7 +978,11 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
         };
         v.fill(index, server, thing, None, options, user);
         v.enqueue(index);
-        let generation = v.p.slots.get(index as usize).map_or(0, |s| s.generation);
+        let generation = v
+            .tables
+            .slots
+            .get(index as usize)
+            .map_or(0, |s| s.generation);
         Ok(RequestId {
             slot: index,
             generation,
@@ -1005,14 +1032,16 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
             return Err(StartErrorKind::Full);
         }
         let v = self.view();
-        let index =
-            v.s.free_fanouts
-                .pop_front(v.p.fanouts, fanout_links)
-                .ok_or(StartErrorKind::Full)?;
-        let entry =
-            v.p.fanouts
-                .get_mut(index as usize)
-                .ok_or(StartErrorKind::Full)?;
+        let index = v
+            .state
+            .free_fanouts
+            .pop_front(v.tables.fanouts, fanout_links)
+            .ok_or(StartErrorKind::Full)?;
+        let entry = v
+            .tables
+            .fanouts
+            .get_mut(index as usize)
+            .ok_or(StartErrorKind::Full)?;
         entry.in_use = true;
         entry.remaining = count as u32;
         let fanout = FanoutId {
@@ -1020,7 +1049,9 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
             generation: entry.generation,
         };
         if count == 0 {
-            v.s.done_fanouts.push_back(v.p.fanouts, index, fanout_links);
+            v.state
+                .done_fanouts
+                .push_back(v.tables.fanouts, index, fanout_links);
             return Ok(fanout);
         }
         let mut position = 0;
