@@ -48,8 +48,8 @@ done
 # The benchmarks stay runnable: pool-core's criterion benches once each in test mode, and each
 # adapter's round-trip bench (a real server child, every reply and counter checked) in a short
 # run. Their figures mean nothing here; a bench that panics or fails a check fails the script.
-echo "== cargo test -p pool-core --benches (each benchmark once)"
-cargo test -q -p pool-core --benches
+echo "== cargo test -p pool-core --benches --features bench-internals (each benchmark once)"
+cargo test -q -p pool-core --benches --features bench-internals
 for package in pool-tokio pool-async-std pool-smol; do
   echo "== cargo bench -p $package --bench roundtrip (short smoke run)"
   MMPOOL_BENCH_SECS=0.2 MMPOOL_BENCH_REPS=1 MMPOOL_BENCH_LAT_N=100 MMPOOL_BENCH_LAT_WARMUP=20 \

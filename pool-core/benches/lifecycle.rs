@@ -5,7 +5,7 @@
 //! * `with_json`: the same plus the hololinked JSON header encode (`poll_transmit`) and the
 //!   tolerant reply-header decode (`handle_message`), as a driver runs it.
 //!
-//! Each is measured with 1 and with 1000 requests in flight. Run: `cargo bench -p pool-core`.
+//! Each is measured with 1 and with 1000 requests in flight. Run: `cargo bench -p pool-core --features bench-internals`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pool_core::pool::{

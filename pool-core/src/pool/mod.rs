@@ -10,6 +10,7 @@ mod event;
 mod handles;
 mod list;
 mod memory;
+mod outgoing;
 mod rng;
 mod stats;
 
@@ -32,6 +33,10 @@ mod tests;
 
 use engine::{fanout_links, slot_links, State, View};
 use memory::{pending, Identity, SlotState};
+#[cfg(not(feature = "bench-internals"))]
+use outgoing::Outgoing;
+#[cfg(feature = "bench-internals")]
+pub use outgoing::Outgoing;
 use rng::Rng;
 
 use crate::id::{IdCodec, MessageIdText, HANDSHAKE_SLOT};
@@ -91,43 +96,6 @@ pub enum TransmitKind<'a, R> {
         /// The caller's request value.
         user: &'a R,
     },
-}
-
-/// A message to send whose header the caller encodes (see [`Pool::poll_outgoing`]).
-#[derive(Debug)]
-pub struct Outgoing<'a, R> {
-    /// Which server's connection.
-    pub server: ServerId,
-    /// The message id of the header.
-    pub message_id: MessageIdText,
-    /// `senderID`: the client identity.
-    pub sender_id: &'a str,
-    /// `receiverID`: the server identity.
-    pub receiver_id: &'a str,
-    /// Spelling of the execution-context keys.
-    pub key_style: wire::KeyStyle,
-    /// The request's header fields.
-    pub fields: RequestFields<'a>,
-    /// What it is.
-    pub kind: TransmitKind<'a, R>,
-}
-
-impl<R> Outgoing<'_, R> {
-    /// The complete header, ready for [`wire::encode_request`].
-    #[must_use]
-    pub fn header(&self) -> RequestHeader<'_> {
-        RequestHeader {
-            kind: match self.kind {
-                TransmitKind::Handshake => RequestKind::Handshake,
-                TransmitKind::Request { .. } => RequestKind::Operation,
-            },
-            message_id: self.message_id.as_str(),
-            sender_id: self.sender_id,
-            receiver_id: self.receiver_id,
-            key_style: self.key_style,
-            fields: self.fields,
-        }
-    }
 }
 
 /// A transmit taken off the rotation, before its header is written.
@@ -628,7 +596,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
     ) -> Routed<R> {
         self.observe(now);
         match wire::classify_reply(frames) {
-            Ok(reply) => self.handle_reply(server, &reply, now),
+            Ok(reply) => self.route_reply(server, &reply, now),
             Err(malformed) => {
                 self.state.stats.malformed = self.state.stats.malformed.wrapping_add(1);
                 Routed::Malformed(malformed)
@@ -636,10 +604,22 @@ impl<R, M: Memory<R>> Pool<R, M> {
         }
     }
 
-    /// Like [`handle_message`](Self::handle_message), for a driver that has already decoded
-    /// the frames with [`wire::classify_reply`] (or builds the [`wire::Reply`] another way).
+    /// Like [`handle_message`](Self::handle_message), for frames already decoded with
+    /// [`wire::classify_reply`]: the `lifecycle` bench measures routing without the decoder
+    /// (feature `bench-internals`; not part of the driver's contract).
+    #[cfg(feature = "bench-internals")]
     #[must_use = "a reply comes back as the completion of its request: hand it on"]
     pub fn handle_reply(
+        &mut self,
+        server: ServerId,
+        reply: &wire::Reply<'_>,
+        now: Instant,
+    ) -> Routed<R> {
+        self.route_reply(server, reply, now)
+    }
+
+    /// Routes a classified reply to its request, the HANDSHAKE, or a drop reason.
+    fn route_reply(
         &mut self,
         server: ServerId,
         reply: &wire::Reply<'_>,
@@ -775,8 +755,10 @@ impl<R, M: Memory<R>> Pool<R, M> {
     }
 
     /// Like [`poll_transmit`](Self::poll_transmit), but hands out the header fields instead of
-    /// encoding them, so a driver can encode straight into its own frame buffer. The encoded
-    /// header is never longer than `Config::max_header_len` (checked when the request started).
+    /// encoding them: the `lifecycle` bench measures the state machine without the encoder
+    /// (feature `bench-internals`; not part of the driver's contract). The encoded header is
+    /// never longer than `Config::max_header_len` (checked when the request started).
+    #[cfg(feature = "bench-internals")]
     #[must_use = "an outgoing message is taken off the pool: send it"]
     pub fn poll_outgoing(&mut self) -> Option<Outgoing<'_, R>>
     where
