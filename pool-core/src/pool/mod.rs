@@ -7,12 +7,15 @@ mod deadlines;
 mod engine;
 mod error;
 mod event;
+mod fanout;
 mod handles;
 mod list;
 mod memory;
 mod outgoing;
 mod rng;
+mod route;
 mod stats;
+mod transmit;
 
 pub use config::{Config, MAX_HANDSHAKE_INTERVAL};
 pub use error::{
@@ -27,28 +30,20 @@ pub use memory::{
     MAX_IDENTITY_LEN,
 };
 pub use stats::Stats;
+pub use transmit::{Transmit, TransmitKind};
 
 #[cfg(test)]
 mod tests;
 
 use engine::{fanout_links, slot_links, State, View};
 use memory::{pending, Identity, SlotState};
-#[cfg(not(feature = "bench-internals"))]
-use outgoing::Outgoing;
 #[cfg(feature = "bench-internals")]
 pub use outgoing::Outgoing;
 use rng::Rng;
 
-use crate::id::{IdCodec, MessageIdText, HANDSHAKE_SLOT};
+use crate::id::{IdCodec, MessageIdText};
 use crate::time::Instant;
 use crate::wire::{self, RequestFields, RequestHeader, RequestKind};
-
-/// Which Things a fan-out covers.
-#[derive(Clone, Copy)]
-enum Members<'t> {
-    Listed(&'t [ThingId]),
-    All,
-}
 
 /// What the pool needs to know about a request to write its header.
 ///
@@ -68,42 +63,6 @@ pub struct RequestOptions {
     pub deadline: Option<Instant>,
     /// Oneway: no reply is expected; the request ends `Sent` once it is handed to the transport.
     pub oneway: bool,
-}
-
-/// One message for the transport to send: `[b"", header, payload, preserialized]` on the DEALER
-/// of `server`.
-#[derive(Debug)]
-pub struct Transmit<'a, R> {
-    /// Which server's connection.
-    pub server: ServerId,
-    /// The message id written in the header.
-    pub message_id: MessageIdText,
-    /// The encoded header frame (a prefix of the caller's buffer).
-    pub header: &'a [u8],
-    /// What it is.
-    pub kind: TransmitKind<'a, R>,
-}
-
-/// What a [`Transmit`] carries besides its header.
-#[derive(Debug)]
-pub enum TransmitKind<'a, R> {
-    /// A HANDSHAKE: payload frame [`wire::NULL_PAYLOAD`], empty preserialized frame.
-    Handshake,
-    /// A request: the payload frames are the caller's, found through `user`.
-    Request {
-        /// Which request (report it to `handle_send_failed` if the send fails).
-        id: RequestId,
-        /// The caller's request value.
-        user: &'a R,
-    },
-}
-
-/// A transmit taken off the rotation, before its header is written.
-struct NextTransmit {
-    server: u32,
-    server_id: ServerId,
-    message_id: MessageIdText,
-    request: Option<RequestId>,
 }
 
 /// The message-mapped request pool: a deterministic state machine with no I/O and no clock.
@@ -585,113 +544,6 @@ impl<R, M: Memory<R>> Pool<R, M> {
         v.lose(index, reason, now);
     }
 
-    /// A message arrived from `server` (the frames a DEALER receives). Returns what it was; a
-    /// reply comes back as the [`Completion`] of its request. Never panics, whatever the bytes.
-    #[must_use = "a reply comes back as the completion of its request: hand it on"]
-    pub fn handle_message(
-        &mut self,
-        server: ServerId,
-        frames: &[&[u8]],
-        now: Instant,
-    ) -> Routed<R> {
-        self.observe(now);
-        match wire::classify_reply(frames) {
-            Ok(reply) => self.route_reply(server, &reply, now),
-            Err(malformed) => {
-                self.state.stats.malformed = self.state.stats.malformed.wrapping_add(1);
-                Routed::Malformed(malformed)
-            }
-        }
-    }
-
-    /// Like [`handle_message`](Self::handle_message), for frames already decoded with
-    /// [`wire::classify_reply`]: the `lifecycle` bench measures routing without the decoder
-    /// (feature `bench-internals`; not part of the driver's contract).
-    #[cfg(feature = "bench-internals")]
-    #[must_use = "a reply comes back as the completion of its request: hand it on"]
-    pub fn handle_reply(
-        &mut self,
-        server: ServerId,
-        reply: &wire::Reply<'_>,
-        now: Instant,
-    ) -> Routed<R> {
-        self.route_reply(server, reply, now)
-    }
-
-    /// Routes a classified reply to its request, the HANDSHAKE, or a drop reason.
-    fn route_reply(
-        &mut self,
-        server: ServerId,
-        reply: &wire::Reply<'_>,
-        now: Instant,
-    ) -> Routed<R> {
-        self.observe(now);
-        let ids = self.ids;
-        let mut v = self.view();
-        let Some(server_index) = v.server_index(server) else {
-            v.state.stats.dropped_unknown_server =
-                v.state.stats.dropped_unknown_server.wrapping_add(1);
-            return Routed::Dropped(Dropped::UnknownServer);
-        };
-        if let Some(entry) = v.tables.servers.get_mut(server_index as usize) {
-            // Anything well-formed proves the server alive (liveness), probe or no probe.
-            entry.heard = now;
-            entry.probing = None;
-        }
-        let outcome = match reply.header.kind {
-            wire::ReplyKind::Handshake => {
-                v.state.stats.handshake_replies = v.state.stats.handshake_replies.wrapping_add(1);
-                let handshaking = v
-                    .tables
-                    .servers
-                    .get(server_index as usize)
-                    .is_some_and(|e| matches!(e.state, ServerState::Handshaking { .. }));
-                if handshaking {
-                    v.become_ready(server_index, now);
-                }
-                return Routed::Handshake;
-            }
-            wire::ReplyKind::Reply => Outcome::Reply,
-            wire::ReplyKind::Exception => Outcome::Exception,
-            wire::ReplyKind::InvalidMessage => Outcome::InvalidMessage,
-            wire::ReplyKind::Timeout => match reply.timeout {
-                Some(kind) => Outcome::ServerTimeout(kind),
-                None => {
-                    v.state.stats.malformed = v.state.stats.malformed.wrapping_add(1);
-                    return Routed::Malformed(wire::Malformed::TimeoutPayload);
-                }
-            },
-        };
-        let decoded = reply.header.message_id.and_then(|text| ids.decode(&text));
-        let Some(decoded) = decoded.filter(|d| d.slot != HANDSHAKE_SLOT) else {
-            v.state.stats.dropped_foreign = v.state.stats.dropped_foreign.wrapping_add(1);
-            return Routed::Dropped(Dropped::Foreign);
-        };
-        let id = RequestId {
-            slot: decoded.slot,
-            generation: decoded.generation,
-        };
-        let in_flight = v.live_slot(id).and_then(|index| {
-            let slot = v.tables.slots.get(index as usize)?;
-            (slot.state == SlotState::Sent).then_some((index, slot.server))
-        });
-        match in_flight {
-            Some((index, owner)) if owner == server => match v.finish_now(index, outcome) {
-                Some(done) => Routed::Completed(done),
-                None => Routed::Dropped(Dropped::Late),
-            },
-            Some(_) => {
-                v.state.stats.dropped_wrong_server =
-                    v.state.stats.dropped_wrong_server.wrapping_add(1);
-                Routed::Dropped(Dropped::WrongServer)
-            }
-            None => {
-                v.state.stats.dropped_late = v.state.stats.dropped_late.wrapping_add(1);
-                Routed::Dropped(Dropped::Late)
-            }
-        }
-    }
-
     /// The clock reached `now`: expire deadlines, resend handshakes, end backoffs. Harmless to
     /// call early or often.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -723,154 +575,6 @@ impl<R, M: Memory<R>> Pool<R, M> {
     }
 
     // ===== outputs ===========================================================================
-
-    /// The next message to send, with its header written into `buf` (which should be at least
-    /// `Config::max_header_len` bytes; a request whose header does not fit ends `Unsendable`).
-    /// Servers take turns, so one busy server cannot starve the others.
-    #[must_use = "a transmit is taken off the pool: send it"]
-    pub fn poll_transmit<'a>(&'a mut self, buf: &'a mut [u8]) -> Option<Transmit<'a, R>>
-    where
-        R: RequestSpec,
-    {
-        loop {
-            let next = self.next_transmit()?;
-            let encoded = self
-                .outgoing(&next)
-                .and_then(|o| wire::encode_request(&o.header(), buf).ok());
-            let Some(len) = encoded else {
-                self.unsendable(&next);
-                // A HANDSHAKE that does not fit stops here; a request that does not fit is skipped.
-                next.request?;
-                continue;
-            };
-            self.mark_oneway_sent(&next);
-            let outgoing = self.outgoing(&next)?;
-            return Some(Transmit {
-                server: outgoing.server,
-                message_id: outgoing.message_id,
-                header: buf.get(..len)?,
-                kind: outgoing.kind,
-            });
-        }
-    }
-
-    /// Like [`poll_transmit`](Self::poll_transmit), but hands out the header fields instead of
-    /// encoding them: the `lifecycle` bench measures the state machine without the encoder
-    /// (feature `bench-internals`; not part of the driver's contract). The encoded header is
-    /// never longer than `Config::max_header_len` (checked when the request started).
-    #[cfg(feature = "bench-internals")]
-    #[must_use = "an outgoing message is taken off the pool: send it"]
-    pub fn poll_outgoing(&mut self) -> Option<Outgoing<'_, R>>
-    where
-        R: RequestSpec,
-    {
-        let next = self.next_transmit()?;
-        self.mark_oneway_sent(&next);
-        self.outgoing(&next)
-    }
-
-    /// Takes the next message off the transmit rotation and marks it sent.
-    fn next_transmit(&mut self) -> Option<NextTransmit> {
-        let ids = self.ids;
-        let mut v = self.view();
-        loop {
-            let server = v.state.tx_servers.front()?;
-            let server_id = v.server_id_at(server);
-            let entry = v.tables.servers.get_mut(server as usize)?;
-            if entry.handshake_due {
-                entry.handshake_due = false;
-                let counter = v.state.handshake_counter;
-                v.state.handshake_counter = counter.wrapping_add(1);
-                v.state.stats.handshakes_sent = v.state.stats.handshakes_sent.wrapping_add(1);
-                v.rotate_tx(server);
-                let message_id = ids.encode(HANDSHAKE_SLOT, counter);
-                return Some(NextTransmit {
-                    server,
-                    server_id,
-                    message_id,
-                    request: None,
-                });
-            }
-            let Some(index) = entry.queued.pop_front(v.tables.slots, slot_links) else {
-                v.rotate_tx(server);
-                continue;
-            };
-            let slot = v.tables.slots.get_mut(index as usize)?;
-            slot.state = SlotState::Sent;
-            let id = RequestId {
-                slot: index,
-                generation: slot.generation,
-            };
-            if let Some(e) = v.tables.servers.get_mut(server as usize) {
-                e.sent.push_back(v.tables.slots, index, slot_links);
-            }
-            // After counting it as sent: a server at its in-flight limit leaves the rotation.
-            v.rotate_tx(server);
-            v.state.stats.requests_sent = v.state.stats.requests_sent.wrapping_add(1);
-            let message_id = ids.encode(id.slot, id.generation);
-            return Some(NextTransmit {
-                server,
-                server_id,
-                message_id,
-                request: Some(id),
-            });
-        }
-    }
-
-    /// A oneway request ends `Sent` once it is handed out (its value stays readable until its
-    /// completion is polled).
-    fn mark_oneway_sent(&mut self, next: &NextTransmit) {
-        let Some(id) = next.request else { return };
-        let mut v = self.view();
-        if v.tables
-            .slots
-            .get(id.slot())
-            .is_some_and(|s| s.oneway && s.state == SlotState::Sent)
-        {
-            v.finish_later(id.slot, Outcome::Sent);
-        }
-    }
-
-    /// The transmit could not be encoded into the caller's buffer.
-    fn unsendable(&mut self, next: &NextTransmit) {
-        let mut v = self.view();
-        match next.request {
-            Some(id) => {
-                v.state.stats.requests_sent = v.state.stats.requests_sent.wrapping_sub(1);
-                v.finish_later(id.slot, Outcome::Unsendable);
-            }
-            // A buffer too small even for a HANDSHAKE: the server can never become ready
-            // through this driver. Lose it, so its requests end by their deadlines.
-            None => {
-                let now = v.state.now;
-                v.lose(next.server, LostReason::SendFailed, now);
-            }
-        }
-    }
-
-    fn outgoing(&self, next: &NextTransmit) -> Option<Outgoing<'_, R>>
-    where
-        R: RequestSpec,
-    {
-        let parts = self.mem.parts_ref();
-        let receiver = parts.servers.get(next.server as usize)?;
-        let (kind, fields) = match next.request {
-            None => (TransmitKind::Handshake, RequestFields::handshake()),
-            Some(id) => {
-                let user = parts.slots.get(id.slot())?.user.as_ref()?;
-                (TransmitKind::Request { id, user }, user.fields())
-            }
-        };
-        Some(Outgoing {
-            server: next.server_id,
-            message_id: next.message_id,
-            sender_id: &self.client_id,
-            receiver_id: &receiver.identity,
-            key_style: self.config.key_style,
-            fields,
-            kind,
-        })
-    }
 
     /// The next event: server notifications first, then request outcomes, then finished
     /// fan-outs.
@@ -969,114 +673,6 @@ impl<R: RequestSpec, M: Memory<R>> Pool<R, M> {
             slot: index,
             generation,
         })
-    }
-
-    /// Starts one request per Thing in `things` under one fan-out id, each built by `make`
-    /// (given the member's Thing and the id its request gets) and each with its own outcome; [`Event::FanoutDone`] follows the last outcome. All or
-    /// nothing: if any Thing is unknown or there are not enough free slots, nothing starts.
-    /// A member whose header is too large ends `Unsendable` on its own.
-    pub fn start_fanout(
-        &mut self,
-        things: &[ThingId],
-        make: impl FnMut(ThingId, RequestId) -> R,
-        options: RequestOptions,
-        now: Instant,
-    ) -> Result<FanoutId, StartErrorKind> {
-        self.observe(now);
-        if things.iter().any(|&t| self.thing_server(t).is_none()) {
-            self.state.stats.refused = self.state.stats.refused.wrapping_add(1);
-            return Err(StartErrorKind::UnknownThing);
-        }
-        self.fanout_over(Members::Listed(things), things.len(), make, options)
-    }
-
-    /// Starts one request for every mapped Thing (see [`start_fanout`](Self::start_fanout)).
-    pub fn start_fanout_all(
-        &mut self,
-        make: impl FnMut(ThingId, RequestId) -> R,
-        options: RequestOptions,
-        now: Instant,
-    ) -> Result<FanoutId, StartErrorKind> {
-        self.observe(now);
-        let count = self.things().count();
-        self.fanout_over(Members::All, count, make, options)
-    }
-
-    fn fanout_over(
-        &mut self,
-        members: Members<'_>,
-        count: usize,
-        mut make: impl FnMut(ThingId, RequestId) -> R,
-        options: RequestOptions,
-    ) -> Result<FanoutId, StartErrorKind> {
-        if self.free_slots() < count || self.state.free_fanouts.is_empty() {
-            self.state.stats.refused = self.state.stats.refused.wrapping_add(1);
-            return Err(StartErrorKind::Full);
-        }
-        let v = self.view();
-        let index = v
-            .state
-            .free_fanouts
-            .pop_front(v.tables.fanouts, fanout_links)
-            .ok_or(StartErrorKind::Full)?;
-        let entry = v
-            .tables
-            .fanouts
-            .get_mut(index as usize)
-            .ok_or(StartErrorKind::Full)?;
-        entry.in_use = true;
-        entry.remaining = count as u32;
-        let fanout = FanoutId {
-            index,
-            generation: entry.generation,
-        };
-        if count == 0 {
-            v.state
-                .done_fanouts
-                .push_back(v.tables.fanouts, index, fanout_links);
-            return Ok(fanout);
-        }
-        let mut position = 0;
-        while let Some(member) = self.member_at(members, position) {
-            position += 1;
-            let Some(thing) = member else { continue };
-            let Some(server) = self.thing_server(thing) else {
-                continue;
-            };
-            let Some(slot) = self.view().allocate() else {
-                break;
-            };
-            let generation = self
-                .mem
-                .parts_ref()
-                .slots
-                .get(slot as usize)
-                .map_or(0, |s| s.generation);
-            let user = make(thing, RequestId { slot, generation });
-            let fits = self.header_fits(server, &user);
-            let mut v = self.view();
-            v.fill(slot, server, thing, Some(fanout), options, user);
-            v.enqueue(slot);
-            if !fits {
-                v.finish_later(slot, Outcome::Unsendable);
-            }
-        }
-        Ok(fanout)
-    }
-
-    /// The Thing at `position` of a fan-out's members: `None` past the end, `Some(None)` for
-    /// an unmapped table entry.
-    fn member_at(&self, members: Members<'_>, position: usize) -> Option<Option<ThingId>> {
-        match members {
-            Members::Listed(things) => things.get(position).map(|&t| Some(t)),
-            Members::All => {
-                let entry = self.mem.parts_ref().things.get(position)?;
-                Some(entry.server.map(|_| ThingId {
-                    index: position as u16,
-                    generation: entry.generation,
-                }))
-            }
-        }
     }
 
     fn header_fits(&self, server: ServerId, user: &R) -> bool {
