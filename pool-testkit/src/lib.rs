@@ -24,10 +24,13 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod endpoints;
+mod handling;
 pub mod protocol;
 mod server;
 mod stats;
 pub mod thing;
+mod timers;
 mod zmtp_peer;
 
 pub use config::{
