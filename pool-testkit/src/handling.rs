@@ -226,6 +226,22 @@ impl OutReply {
         )
     }
 
+    /// A reply with an empty preserialized frame from `server_id` to the sender of `request`.
+    pub(crate) fn answer(
+        request: &RequestHeader,
+        server_id: &str,
+        message_type: &str,
+        payload: Vec<u8>,
+    ) -> OutReply {
+        OutReply::simple(
+            message_type,
+            &request.message_id,
+            &request.sender_id,
+            server_id,
+            payload,
+        )
+    }
+
     /// The reply carrying a Thing's outcome.
     pub(crate) fn of_outcome(
         header: &RequestHeader,

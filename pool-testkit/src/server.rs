@@ -391,11 +391,10 @@ impl Worker {
                 if !self.queue.sleep_until(timeout_at) {
                     return;
                 }
-                self.send(&OutReply::simple(
-                    protocol::TIMEOUT,
-                    &h.message_id,
-                    &h.sender_id,
+                self.send(&OutReply::answer(
+                    h,
                     &self.server_id,
+                    protocol::TIMEOUT,
                     b"\"execution\"".to_vec(),
                 ));
             }
