@@ -5,7 +5,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
 
 use crate::config::{Behaviour, ServerConfig};
 use crate::endpoints::{open_router, Endpoints};
@@ -27,8 +30,11 @@ const BATCH: usize = 64;
 
 /// Many hololinked-compatible servers served from one thread: each its own ROUTER socket (its
 /// own identity = server id, its own endpoints, its own Things), all in one libzmq context with
-/// few I/O threads (default 1), all polled by one thread with `zmq::poll`, which also executes
-/// every Thing. A process with 256 servers thus has 4 threads (the farm, one libzmq I/O thread,
+/// few I/O threads (default 1), all watched by one thread, which also executes every Thing.
+/// That thread waits in epoll (mio) on the sockets' `ZMQ_FD`s and then serves only the servers
+/// that have messages, a batch each in turn: its cost per request does not grow with the number
+/// of idle servers, as `zmq::poll` over every socket (one `poll(2)` of all descriptors per wake-up)
+/// would. A process with 256 servers thus has 4 threads (the farm, one libzmq I/O thread,
 /// libzmq's reaper, the caller), where 256 [`crate::TestServer`]s have 1024.
 ///
 /// Each server answers like a [`crate::TestServer`] with [`Behaviour::Normal`], through the same
@@ -200,6 +206,7 @@ impl ServerFarm {
             alive: Arc::clone(&alive),
             timers: Timers::default(),
             job_seq: 0,
+            ready: Ready::default(),
         };
         let thread = std::thread::Builder::new()
             .name("testkit-farm".to_owned())
@@ -367,64 +374,166 @@ struct FarmThread {
     alive: Arc<AtomicBool>,
     timers: Timers<FarmEvent>,
     job_seq: u64,
+    /// The servers to look at before waiting again.
+    ready: Ready,
 }
 
 /// The ROUTER sockets, by server index (`None` once closed by `EXIT`).
 type Sockets = [Option<zmq::Socket>];
 
+/// The epoll token of the control socket (servers' tokens are their indexes).
+const CONTROL_TOKEN: Token = Token(usize::MAX);
+
+/// What one turn at a server's socket left.
+enum Drained {
+    /// Messages may be waiting still: its turn comes again.
+    More,
+    /// None waiting: wait for its signal.
+    Empty,
+    /// It got `EXIT`.
+    Exit,
+}
+
+/// Whether `socket` has a message waiting: `ZMQ_EVENTS`, which also processes the socket's
+/// pending commands, so that once it says no, the socket's `ZMQ_FD` signals (edge-triggered, as
+/// epoll watches it here) when the next message comes. A send processes commands too (and may
+/// take the signal of a message that came meanwhile), so a socket a timer sent on is looked at
+/// again before the farm waits.
+fn readable(socket: &zmq::Socket) -> bool {
+    socket
+        .get_events()
+        .is_ok_and(|events| events.contains(zmq::POLLIN))
+}
+
+/// The servers whose sockets may have messages waiting, each once, in turn.
+#[derive(Default)]
+struct Ready {
+    queue: VecDeque<usize>,
+    queued: Vec<bool>,
+}
+
+impl Ready {
+    fn mark(&mut self, server: usize) {
+        if self.queued.len() <= server {
+            self.queued.resize(server + 1, false);
+        }
+        if !self.queued[server] {
+            self.queued[server] = true;
+            self.queue.push_back(server);
+        }
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let server = self.queue.pop_front()?;
+        self.queued[server] = false;
+        Some(server)
+    }
+
+    fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
 impl FarmThread {
     fn run(mut self, mut sockets: Vec<Option<zmq::Socket>>, control: zmq::Socket) {
-        'rebuild: loop {
-            let open: Vec<usize> = (0..sockets.len())
-                .filter(|&i| sockets[i].is_some())
-                .collect();
-            let mut items: Vec<zmq::PollItem<'_>> = Vec::with_capacity(open.len() + 1);
-            items.push(control.as_poll_item(zmq::POLLIN));
-            items.extend(
-                open.iter()
-                    .filter_map(|&i| sockets[i].as_ref())
-                    .map(|s| s.as_poll_item(zmq::POLLIN)),
-            );
-            let mut closing = Vec::new();
-            while closing.is_empty() {
-                if zmq::poll(&mut items, self.timers.poll_timeout_ms()).is_err()
-                    || items[0].is_readable()
-                {
-                    break 'rebuild;
-                }
-                for (k, &server) in open.iter().enumerate() {
-                    if items[k + 1].is_readable() && self.drain(server, &sockets) {
-                        closing.push(server);
-                    }
-                }
-                self.fire_timers(&sockets);
-            }
-            drop(items);
-            for server in closing {
-                sockets[server] = None; // linger 0: closes at once
-                self.serving[server].store(false, Ordering::SeqCst);
-                for thing in &mut self.servers[server].things {
-                    thing.queue.clear();
-                }
-            }
-        }
+        // A failure here ends the farm at once; `is_running` then tells.
+        let _ = self.serve(&mut sockets, &control);
         self.alive.store(false, Ordering::SeqCst);
         // The sockets close (linger 0) as they drop here.
     }
 
-    /// Handles what server `server` received; true when it got `EXIT`.
-    fn drain(&mut self, server: usize, sockets: &Sockets) -> bool {
+    /// The loop: waits in epoll for any socket's signal, then serves the servers that have
+    /// messages, a batch each in turn, and the due timers.
+    fn serve(
+        &mut self,
+        sockets: &mut [Option<zmq::Socket>],
+        control: &zmq::Socket,
+    ) -> std::io::Result<()> {
+        let mut poll = mio::Poll::new()?;
+        for (server, socket) in sockets.iter().enumerate() {
+            if let Some(socket) = socket {
+                let fd = socket.get_fd()?;
+                poll.registry()
+                    .register(&mut SourceFd(&fd), Token(server), Interest::READABLE)?;
+            }
+        }
+        let control_fd = control.get_fd()?;
+        poll.registry().register(
+            &mut SourceFd(&control_fd),
+            CONTROL_TOKEN,
+            Interest::READABLE,
+        )?;
+        let mut events = mio::Events::with_capacity(1024);
+        // Everything is checked once: a signal may have come before the registration.
+        let mut check_control = true;
+        for server in 0..sockets.len() {
+            self.ready.mark(server);
+        }
+        loop {
+            if check_control && readable(control) {
+                return Ok(());
+            }
+            check_control = false;
+            for _ in 0..self.ready.len() {
+                let Some(server) = self.ready.pop() else {
+                    break;
+                };
+                match self.drain(server, sockets) {
+                    Drained::More => self.ready.mark(server),
+                    Drained::Empty => {}
+                    Drained::Exit => {
+                        if let Some(socket) = sockets[server].take() {
+                            if let Ok(fd) = socket.get_fd() {
+                                let _ = poll.registry().deregister(&mut SourceFd(&fd));
+                            }
+                        }
+                        self.serving[server].store(false, Ordering::SeqCst);
+                        for thing in &mut self.servers[server].things {
+                            thing.queue.clear();
+                        }
+                    }
+                }
+            }
+            self.fire_timers(sockets);
+            let timeout = if self.ready.is_empty() {
+                self.timers.time_left()
+            } else {
+                Some(Duration::ZERO)
+            };
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    CONTROL_TOKEN => check_control = true,
+                    Token(server) if sockets.get(server).is_some_and(Option::is_some) => {
+                        self.ready.mark(server);
+                    }
+                    Token(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Handles up to a batch of what server `server` received.
+    fn drain(&mut self, server: usize, sockets: &Sockets) -> Drained {
         let Some(router) = &sockets[server] else {
-            return false;
+            return Drained::Empty;
         };
         for _ in 0..BATCH {
             let Ok(frames) = router.recv_multipart(zmq::DONTWAIT) else {
-                return false;
+                break;
             };
             let inbound = classify(frames, &mut lock(&self.stats[server]));
             match inbound {
                 Inbound::Dropped => {}
-                Inbound::Exit => return true,
+                Inbound::Exit => return Drained::Exit,
                 Inbound::Immediate {
                     message_type,
                     header,
@@ -437,7 +546,11 @@ impl FarmThread {
                 Inbound::Operation(op) => self.operate(server, op, sockets),
             }
         }
-        false
+        if readable(router) {
+            Drained::More
+        } else {
+            Drained::Empty
+        }
     }
 
     fn send(&self, server: usize, reply: &OutReply, sockets: &Sockets) {
@@ -523,6 +636,11 @@ impl FarmThread {
     fn fire_timers(&mut self, sockets: &Sockets) {
         let now = Instant::now();
         while let Some((_, event)) = self.timers.pop_due(now) {
+            // A send may take the socket's signal: look at it again before waiting.
+            let (FarmEvent::Send { server, .. }
+            | FarmEvent::ThingFree { server, .. }
+            | FarmEvent::Invokation { server, .. }) = event;
+            self.ready.mark(server);
             match event {
                 FarmEvent::Send { server, reply } => self.send(server, &reply, sockets),
                 FarmEvent::ThingFree { server, thing } => {

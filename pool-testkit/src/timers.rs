@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 struct Timer<E> {
     deadline: Instant,
@@ -55,15 +55,19 @@ impl<E> Timers<E> {
         });
     }
 
+    /// The time left until the next deadline (`None`: no timer).
+    pub(crate) fn time_left(&self) -> Option<Duration> {
+        self.heap
+            .peek()
+            .map(|t| t.deadline.saturating_duration_since(Instant::now()))
+    }
+
     /// The `zmq::poll` timeout until the next deadline, in whole milliseconds rounded up
     /// (-1: no timer, wait forever).
     pub(crate) fn poll_timeout_ms(&self) -> i64 {
-        match self.heap.peek() {
+        match self.time_left() {
             None => -1,
-            Some(t) => {
-                let left = t.deadline.saturating_duration_since(Instant::now());
-                i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
-            }
+            Some(left) => i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i64::MAX),
         }
     }
 
@@ -79,13 +83,12 @@ impl<E> Timers<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn earliest_first_then_insertion_order() {
         let mut timers = Timers::default();
         let now = Instant::now();
-        assert_eq!(timers.poll_timeout_ms(), -1);
+        assert_eq!((timers.poll_timeout_ms(), timers.time_left()), (-1, None));
         timers.add(now + Duration::from_millis(20), "late");
         timers.add(now, "first");
         timers.add(now, "second");

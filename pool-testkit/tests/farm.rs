@@ -135,6 +135,33 @@ fn many_requests_in_flight_over_every_server_are_all_answered() {
     }
 }
 
+/// Back-to-back round trips: each reply must come although the farm waits for an
+/// edge-triggered signal between them.
+#[test]
+fn sequential_round_trips_all_come_back() {
+    let farm = tcp_farm(3);
+    let clients: Vec<Client> = (0..3).map(|i| client(&farm, i, "seq")).collect();
+    for n in 0..600 {
+        let i = n % 3;
+        let r = clients[i].call(
+            &format!("farm-{i}"),
+            "echo",
+            "invokeaction",
+            &format!(r#"{{"value":{n}}}"#),
+        );
+        assert_eq!(r.frames[2], n.to_string().as_bytes());
+    }
+    for n in 0..300 {
+        let r = clients[1].call(
+            "farm-1",
+            "echo",
+            "invokeaction",
+            &format!(r#"{{"value":{n}}}"#),
+        );
+        assert_eq!(r.frames[2], n.to_string().as_bytes());
+    }
+}
+
 #[test]
 fn a_sleeping_thing_stalls_neither_other_servers_nor_other_things() {
     let farm = ServerFarm::builder()
