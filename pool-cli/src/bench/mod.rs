@@ -166,7 +166,7 @@ pub async fn run(args: BenchArgs) -> Exit {
     }
     let target = if args.embedded {
         let count = args.server_count.unwrap_or(1);
-        if let Err(e) = target::check_open_files(count, stats::open_files_limit()) {
+        if let Err(e) = target::check_open_files(count, crate::limits::open_files_limit()) {
             return fail(&e, Exit::Usage);
         }
         let transport = args.transport.unwrap_or(EmbeddedTransport::Tcp);
