@@ -192,7 +192,8 @@ impl CpuMark {
 /// CPU seconds spent between two marks.
 #[derive(Clone, Copy, Debug)]
 pub struct CpuSpent {
-    /// This process's threads less the embedded servers': the client's own CPU time.
+    /// This process's threads less the embedded servers' (without embedded servers, all of
+    /// them): the client's own CPU time.
     pub client_s: f64,
     /// The embedded servers' threads, or the external server process (`--server-pid`).
     pub server_s: Option<f64>,
@@ -210,8 +211,17 @@ impl CpuSpent {
                 _ => None,
             }
         };
+        // Without embedded servers every thread of this process is the client's.
+        let (client_start, client_end) = if embedded {
+            (start.client_ns, end.client_ns)
+        } else {
+            (
+                start.client_ns + start.servers_ns,
+                end.client_ns + end.servers_ns,
+            )
+        };
         CpuSpent {
-            client_s: seconds(start.client_ns, end.client_ns),
+            client_s: seconds(client_start, client_end),
             server_s,
         }
     }
