@@ -31,8 +31,8 @@ its next jobs wait on timers. An EXIT request stops the server it is sent to (wi
 socket closes and the others go on); the process runs until a signal. Each of many servers takes about 1 + (one per --bind) open \
 files plus one per connected client; a count that cannot fit under `ulimit -n` is refused.
 
-Exit codes: 0 stopped by SIGTERM or SIGINT, 1 the READY lines cannot be written (e.g. a full \
-disk), 2 usage error (a bad --bind, id or count; an endpoint that cannot be bound), 141 stdout \
+Exit codes: 0 stopped by SIGTERM or SIGINT, 1 cannot write output (the READY lines, e.g. to a \
+full disk) or cannot listen for signals, 2 usage error (a bad --bind, id or count; an endpoint that cannot be bound), 141 stdout \
 is a pipe whose reader is gone (no message).";
 
 /// Serves Things like a hololinked server (properties `number`, `text`; actions `echo`, `add`,
