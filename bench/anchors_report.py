@@ -4,7 +4,8 @@
     python3 bench/anchors_report.py OUT_DIR BENCHMARKS.md bench/throughput.svg
 
 OUT_DIR holds machine.txt, round<N>/ (mmpool-<n>.json, pool-<adapter>.out with the suite's `JSON `
-lines, python-<n>.json) and scale/ (round<R>-k<K>-n<N>.json). Every figure in the report is the
+lines, python-<n>.json) and scale/ (round<R>-k<K>-n<N>.json: `mmpool bench --json` over the first K
+servers of one `mmpool serve --servers` process). Every figure in the report is the
 median over the rounds. bench/notes.md, when present, is appended verbatim (the hand-written
 analysis: where the time goes). Standard library only.
 """
@@ -132,6 +133,11 @@ def load(out):
         m["threads"].append(d["threads"])
         m["errors"].append(d["errors"])
     return r
+
+
+def max_scale(r):
+    """The most servers of any scaling run (the farm's size), or 256 when there were none."""
+    return max((k for (k, _) in r.scale), default=256)
 
 
 def label_of(runtime, client):
@@ -265,12 +271,19 @@ def report(r, info, notes):
         "* **Latency** at N > 1 in flight (mmpool bench, Python) includes the queueing behind the N−1 others "
         "(about N / throughput); the *sequential* columns are the 1-in-flight round trip."
     )
+    farm_threads = info.get("farm_threads")
     w(
-        "* **Scaling**: `mmpool bench --embedded --servers K` starts K testkit servers (each its own libzmq context, "
-        "ROUTER thread and Thing thread, send HWM 0) inside the bench process and spreads requests round-robin "
-        "over them, at 1000 in flight in all and at 40 per server. The servers' threads are told apart by name "
-        "and their CPU time (schedstat) is subtracted, so the client CPU column is the pool's alone; the servers "
-        "and the client share the 2 cores."
+        "* **Scaling**: one `mmpool serve --bind tcp://127.0.0.1:0 --id farm --servers "
+        f"{max_scale(r)} --send-hwm 0` process (a pool-testkit `ServerFarm`: every server its own ROUTER "
+        "socket, server id `farm-<i>` and tcp port, all in one libzmq context with one I/O thread and served by "
+        "one thread that waits in epoll on the sockets and runs every Thing"
+        + (f"; {farm_threads} threads in all" if farm_threads else "")
+        + "), started once after the runs above. For each K, `mmpool bench` over its first K servers (one "
+        "`--server farm-<i>=<endpoint>` each, from its `READY <endpoint> <id>` lines) with "
+        f"{info.get('scale_inflight', '1000')} requests in flight in all, spread round-robin over the servers, "
+        "`--max-in-flight-per-server` as many. Client CPU, peak RSS and threads are the bench process's (the "
+        "pool's alone: no server runs in it); server CPU is the serve process's, from `/proc/<pid>/stat` "
+        "(`--server-pid`). Client and server share the 2 cores."
     )
     w("")
 
@@ -341,35 +354,34 @@ def report(r, info, notes):
     w("")
 
     # --- scaling
-    scale_rows = []
-    if r.scale:
-        w("## Scaling over servers (pool · tokio, embedded testkit servers)")
+    scale_rows = sorted(r.scale.items(), key=lambda x: (x[0][1], x[0][0]))  # by in flight, then servers
+    if scale_rows:
+        w("## Scaling over servers (pool · tokio, servers in one other process)")
         w("")
+        # The run with the fewest servers at each in-flight value (rows are sorted by servers within it).
         base = {}
-        for (k, n), m in sorted(r.scale.items()):
-            per_server = n / k
-            series = "1000 in all" if n == 1000 else f"{per_server:g} per server"
-            if k == 1:
-                base[series] = med(m["cpu"])
-            scale_rows.append((series, k, n, m))
+        for (k, n), m in scale_rows:
+            base.setdefault(n, med(m["cpu"]))
+        fewest = min(k for (k, _), _ in scale_rows)
         rows = []
-        for series, k, n, m in sorted(scale_rows, key=lambda x: (x[0] != "1000 in all", x[1])):
+        for (k, n), m in scale_rows:
             cpu = med(m["cpu"])
             rows.append(
-                [series, k, n, fmt_int(med(m["rps"])), fmt(cpu, 2), ratio(cpu, base.get(series)),
-                 fmt(med(m["srv"]), 1), fmt(med(m["p50"]), 0), fmt(med(m["rss"])), fmt_int(med(m["threads"])),
-                 int(sum(m["errors"]))]
+                [k, n, fmt_int(med(m["rps"])), fmt(cpu, 2), ratio(cpu, base.get(n)), fmt(med(m["srv"]), 1),
+                 fmt(med(m["p50"]), 0), fmt(med(m["rss"])), fmt_int(med(m["threads"])), int(sum(m["errors"]))]
             )
         w(
             table(
-                ["series", "servers", "in flight", "req/s", "client CPU µs/req", "vs 1 server", "servers' CPU µs/req",
-                 "p50 µs", "peak RSS MiB", "threads", "errors"],
+                ["servers", "in flight", "req/s", "client CPU µs/req", f"vs {fewest} server{'s' * (fewest != 1)}",
+                 "server CPU µs/req", "p50 µs",
+                 "client peak RSS MiB", "client threads", "errors"],
                 rows,
-                ["l"] + ["r"] * 10,
+                ["r"] * 10,
             )
         )
         w("")
-        w("Peak RSS and threads are the whole process, servers included (each testkit server has 4 threads).")
+        w("Client CPU, peak RSS and threads are the bench process's alone; server CPU is the one serve process "
+          "that holds every server (idle ones included), per request.")
         w("")
 
     # --- goals
@@ -402,14 +414,14 @@ def report(r, info, notes):
     if scale_rows:
         cells = []
         oks = []
-        for series in sorted({s for s, *_ in scale_rows}, key=lambda s: s != "1000 in all"):
-            ks = {k: med(m["cpu"]) for s, k, n, m in scale_rows if s == series}
+        for n in sorted({n for (_, n), _ in scale_rows}):
+            ks = {k: med(m["cpu"]) for (k, n2), m in scale_rows if n2 == n}
             lo_k, hi_k = min(ks), max(ks)
-            if ks[lo_k] and ks[hi_k]:
+            if ks[lo_k] and ks[hi_k] and lo_k != hi_k:
                 q = ks[hi_k] / ks[lo_k]
                 oks.append(q <= GOAL_SCALING)
-                cells.append(f"{q:.2f}× from {lo_k} to {hi_k} servers ({series})")
-        rows.append([f"client CPU per request within {GOAL_SCALING}× from 1 to 256 servers", "; ".join(cells),
+                cells.append(f"{q:.2f}× from {lo_k} to {hi_k} servers ({n:,} in flight in all)")
+        rows.append([f"client CPU per request within {GOAL_SCALING}× from 1 to 256 servers", "; ".join(cells) or "–",
                      goal(all(oks) if oks else None)])
     w(table(["goal", "this run", ""], rows, ["l", "l", "l"]))
     w("")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The anchors benchmark: every client side by side against ONE `mmpool serve --send-hwm 0`
-# process, then the pool's scaling over 1, 16 and 256 servers; writes BENCHMARKS.md and
-# bench/throughput.svg (bench/anchors_report.py).
+# process, then the pool's scaling over 1, 16, 64 and 256 servers of ONE other
+# `mmpool serve --servers 256` process; writes BENCHMARKS.md and bench/throughput.svg
+# (bench/anchors_report.py).
 #
 #   scripts/bench-anchors.sh              # defaults: 3 rounds, 2 s per run (~5.5 min + builds)
 #   QUICK=1 scripts/bench-anchors.sh      # 1 round, 1 s per run, fewer Python requests (~1 min)
@@ -17,17 +18,19 @@
 # Sequential latency (p50/p99) comes from the 1-in-flight runs (mmpool, Python) and from the
 # suite's interleaved sequential runs (raw zeromq, pool, libzmq). Each round runs every client
 # once, so slow drifts of this shared machine hit all clients; the report takes medians over
-# rounds. Scaling: `mmpool bench --embedded --servers K` (K testkit servers in the bench process,
-# their threads' CPU time separated from the client's) at 1000 in flight in all and at 40 per
-# server.
+# rounds. Scaling: one `mmpool serve --servers <largest K> --send-hwm 0` process (a pool-testkit
+# ServerFarm: every server its own ROUTER socket, id and tcp port, all served by one thread), then
+# for each K `mmpool bench` over its first K servers (READY lines) at SCALE_INFLIGHT in flight in
+# all, round-robin over the servers; client CPU is the bench process's, server CPU the serve
+# process's (/proc/<pid>/stat, --server-pid).
 #
 # Knobs (environment):
 #   ROUNDS        rounds of every client (default 3; QUICK: 1)
 #   SECS          seconds per throughput run (default 2; QUICK: 1)
 #   WARMUP        mmpool bench warm-up seconds (default 1; QUICK: 0.5)
 #   INFLIGHTS     in-flight values (default "1 100 1000 10000")
-#   SCALE         server counts for the scaling runs (default "1 16 256"; empty: skip)
-#   PER_SERVER    in flight per server for the second scaling series (default 40)
+#   SCALE         server counts for the scaling runs (default "1 16 64 256"; empty: skip)
+#   SCALE_INFLIGHT  requests in flight in all in the scaling runs (default 1000)
 #   PY_REQUESTS   measured requests per Python run at most (default 20000; QUICK: 3000)
 #   PY_SECS       measured seconds per Python run at most (default 4; QUICK: 2)
 #   LAT_N         sequential round trips per suite latency run (default 5000; QUICK: 2000)
@@ -49,8 +52,8 @@ ROUNDS="${ROUNDS:-3}"
 SECS="${SECS:-2}"
 WARMUP="${WARMUP:-1}"
 INFLIGHTS="${INFLIGHTS:-1 100 1000 10000}"
-SCALE="${SCALE-1 16 256}"
-PER_SERVER="${PER_SERVER:-40}"
+SCALE="${SCALE-1 16 64 256}"
+SCALE_INFLIGHT="${SCALE_INFLIGHT:-1000}"
 PY_REQUESTS="${PY_REQUESTS:-20000}"
 PY_SECS="${PY_SECS:-4}"
 LAT_N="${LAT_N:-5000}"
@@ -106,7 +109,7 @@ fi
   echo "warmup=$WARMUP"
   echo "inflights=$INFLIGHTS"
   echo "scale=$SCALE"
-  echo "per_server=$PER_SERVER"
+  echo "scale_inflight=$SCALE_INFLIGHT"
   echo "py_requests=$PY_REQUESTS"
   echo "py_secs=$PY_SECS"
   echo "lat_n=$LAT_N"
@@ -176,15 +179,41 @@ server_pid=""
 
 if [[ -n "$SCALE" ]]; then
   mkdir -p "$out/scale"
+  max_k="$(printf '%s\n' $SCALE | sort -n | tail -1)"
+  # libzmq aborts a process that runs out of descriptors: a server takes about two, a client
+  # connection one more on each side.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  log "starting the farm: mmpool serve --servers $max_k --send-hwm 0"
+  "$mmpool" serve --bind tcp://127.0.0.1:0 --id farm --servers "$max_k" --send-hwm 0 \
+    >"$out/scale/serve.out" 2>"$out/scale/serve.err" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    [[ "$(grep -c '^READY ' "$out/scale/serve.out" 2>/dev/null)" -ge "$max_k" ]] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  # `READY <endpoint> <id>`, server by server: the --server ID=ENDPOINT of each.
+  mapfile -t farm < <(awk '/^READY / {print $3 "=" $2}' "$out/scale/serve.out")
+  if [[ "${#farm[@]}" -lt "$max_k" ]]; then
+    echo "bench-anchors: the farm did not start: $(cat "$out/scale/serve.err")" >&2
+    exit 1
+  fi
+  echo "farm_threads=$(awk '/^Threads:/ {print $2}' "/proc/$server_pid/status")" >>"$out/machine.txt"
+  log "farm pid $server_pid: $max_k servers, $(awk '/^Threads:/ {print $2}' "/proc/$server_pid/status") threads"
   for round in $(seq "$ROUNDS"); do
     for k in $SCALE; do
-      for n in $(printf '%s\n' 1000 $((k * PER_SERVER)) | sort -nu); do
-        log "scaling round $round/$ROUNDS: $k embedded servers, $n in flight"
-        "$mmpool" bench --embedded --servers "$k" --inflight "$n" --duration "$SECS" \
-          --warmup "$WARMUP" --json >"$out/scale/round$round-k$k-n$n.json"
+      log "scaling round $round/$ROUNDS: $k of the farm's servers, $SCALE_INFLIGHT in flight in all"
+      servers=()
+      for s in "${farm[@]:0:k}"; do
+        servers+=(--server "$s")
       done
+      "$mmpool" bench "${servers[@]}" --server-pid "$server_pid" --inflight "$SCALE_INFLIGHT" \
+        --max-in-flight-per-server "$SCALE_INFLIGHT" --duration "$SECS" --warmup "$WARMUP" \
+        --connect-timeout 30 --json >"$out/scale/round$round-k$k-n$SCALE_INFLIGHT.json"
     done
   done
+  cleanup
+  server_pid=""
 fi
 
 log "measured in $(($(date +%s) - started)) s; writing $report and bench/throughput.svg"

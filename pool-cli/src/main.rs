@@ -16,6 +16,7 @@ mod bench;
 mod call;
 mod demo;
 mod escape;
+mod limits;
 mod outcome;
 mod output;
 mod serve;
@@ -41,7 +42,7 @@ reader is gone; no message, the status of a process killed by SIGPIPE).
 Durations are seconds from 0 to 315576000 (10 years); text from servers (exception types and \
 messages) is printed with control characters escaped (`\\u{1b}`).";
 
-/// The exit codes every subcommand shares (`serve --help`, `demo --help`).
+/// The exit codes every subcommand shares (`demo --help`).
 const OUTPUT_CODES: &str = "Exit codes: 0 success, 1 a check failed or the output cannot be \
 written (e.g. a full disk), 2 usage error, 141 output closed (stdout is a pipe whose reader is \
 gone; no message).";
@@ -57,8 +58,8 @@ enum Command {
     /// Send one request to every Thing and print one JSON object of the results.
     #[command(after_help = EXIT_CODES)]
     All(all::AllArgs),
-    /// Run a hololinked-compatible test server.
-    #[command(after_help = OUTPUT_CODES)]
+    /// Run a hololinked-compatible test server, or many on one thread (--servers K).
+    #[command(after_help = serve::SERVE_HELP)]
     Serve(serve::ServeArgs),
     /// Measure throughput and latency.
     Bench(bench::BenchArgs),

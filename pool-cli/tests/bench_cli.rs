@@ -1,6 +1,9 @@
-//! `mmpool bench` end to end: a short run against an embedded server with `--json`, and the
-//! one-line usage error of a bad `--server` endpoint.
+//! `mmpool bench` end to end: a short run against an embedded server with `--json`, one over
+//! many servers of one `mmpool serve --servers K` process, and the one-line usage error of a bad
+//! `--server` endpoint.
 #![forbid(unsafe_code)]
+
+mod common;
 
 use std::time::Duration;
 
@@ -93,4 +96,76 @@ fn needs_a_server_or_embedded() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+}
+
+/// More servers than the pool's default `max_servers` (64), all in one other process: every
+/// request answered and checked, none failed, the server process's CPU reported.
+#[test]
+fn run_over_many_servers_of_one_serve_process_answers_every_request() {
+    let k = 80;
+    let k_text = k.to_string();
+    let mut serve = common::Background::spawn(&[
+        "serve",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--id",
+        "farm",
+        "--servers",
+        &k_text,
+        "--send-hwm",
+        "0",
+    ]);
+    let servers: Vec<String> = (0..k)
+        .map(|i| {
+            let line = serve.next_line().expect("a READY line");
+            let (endpoint, id) = line
+                .strip_prefix("READY ")
+                .and_then(|rest| rest.split_once(' '))
+                .unwrap_or_else(|| panic!("not a READY line: {line:?}"));
+            assert_eq!(id, format!("farm-{i}"));
+            format!("{id}={endpoint}")
+        })
+        .collect();
+    let pid = serve.pid().to_string();
+    let mut args = vec!["bench"];
+    for s in &servers {
+        args.extend(["--server", s.as_str()]);
+    }
+    args.extend([
+        "--server-pid",
+        &pid,
+        "--inflight",
+        "240",
+        "--max-in-flight-per-server",
+        "240",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.2",
+        "--connect-timeout",
+        "30",
+        "--json",
+    ]);
+    let out = mmpool().args(&args).output().expect("run mmpool bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(report["target"], "servers", "{report}");
+    assert_eq!(report["servers"].as_u64(), Some(k as u64), "{report}");
+    assert_eq!(report["things"].as_u64(), Some(k as u64), "{report}");
+    assert_eq!(report["errors"].as_u64(), Some(0), "{report}");
+    assert_eq!(report["pool_dropped"].as_u64(), Some(0), "{report}");
+    assert!(report["requests"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert!(
+        report["requests_total"].as_u64().unwrap_or(0) >= 240,
+        "{report}"
+    );
+    assert!(
+        report["server_cpu_us_per_req"].as_f64().is_some(),
+        "the serve process's CPU: {report}"
+    );
+    assert!(report["threads"].as_u64().unwrap_or(0) > 0, "{report}");
+    serve.signal("TERM");
+    let done = serve.finish();
+    assert_eq!(done.code, Some(0), "{done:#?}");
 }

@@ -464,3 +464,189 @@ fn serve_needs_bind_and_id() {
         assert!(r.stderr.starts_with("error:"), "{args:?}: {r:#?}");
     }
 }
+
+// ---- mmpool serve --servers K --------------------------------------------------------------
+
+/// Reads `n` `READY <endpoint> <id>` lines from a starting `mmpool serve --servers K`.
+fn ready_servers(serve: &mut Background, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|_| {
+            let line = serve
+                .next_line()
+                .expect("mmpool serve printed a READY line before closing stdout");
+            let mut words = line.split(' ');
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("READY"), Some(endpoint), Some(id), None) => {
+                    (id.to_owned(), endpoint.to_owned())
+                }
+                _ => panic!("not a `READY <endpoint> <id>` line: {line:?}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn serve_many_servers_prints_id_and_endpoint_and_each_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ipc = format!("ipc://{}", dir.path().join("farm.ipc").display());
+    let mut serve = Background::spawn(&[
+        "serve",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--bind",
+        &ipc,
+        "--id",
+        "farm",
+        "--servers",
+        "4",
+        "--send-hwm",
+        "0",
+    ]);
+    let ready = ready_servers(&mut serve, 8);
+    let mut tcp_endpoints = Vec::new();
+    for i in 0..4 {
+        let id = format!("farm-{i}");
+        let (tcp, ipc) = (&ready[2 * i], &ready[2 * i + 1]);
+        assert_eq!((&tcp.0, &ipc.0), (&id, &id), "{ready:?}");
+        assert!(
+            tcp.1.starts_with("tcp://127.0.0.1:") && !tcp.1.ends_with(":0"),
+            "{ready:?}"
+        );
+        let ipc_path = dir.path().join(format!("farm-{i}.ipc"));
+        assert_eq!(ipc.1, format!("ipc://{}", ipc_path.display()));
+        assert!(ipc_path.exists());
+        tcp_endpoints.push(tcp.1.clone());
+        for (_, endpoint) in [tcp, ipc] {
+            let s = format!("{id}={endpoint}");
+            let r = run(&["call", "--server", &s, &id, "readproperty", "number"]);
+            r.expect_code(0);
+            assert_eq!(r.json(), json!(1.5));
+        }
+    }
+    tcp_endpoints.sort_unstable();
+    tcp_endpoints.dedup();
+    assert_eq!(tcp_endpoints.len(), 4, "one port per server");
+    // Each server has its own state, shared by its endpoints.
+    let (s0, s1) = (
+        format!("farm-0={}", ready[0].1),
+        format!("farm-1={}", ready[3].1),
+    );
+    run(&[
+        "call",
+        "--server",
+        &s0,
+        "farm-0",
+        "writeproperty",
+        "number",
+        "8",
+    ])
+    .expect_code(0);
+    let s0_ipc = format!("farm-0={}", ready[1].1);
+    let r = run(&[
+        "call",
+        "--server",
+        &s0_ipc,
+        "farm-0",
+        "readproperty",
+        "number",
+    ]);
+    assert_eq!(r.json(), json!(8));
+    let r = run(&["call", "--server", &s1, "farm-1", "readproperty", "number"]);
+    assert_eq!(r.json(), json!(1.5));
+    // Another server's Thing is unknown.
+    run(&["call", "--server", &s1, "farm-0", "readproperty", "number"]).expect_code(7);
+    // And all of them at once.
+    let servers: Vec<String> = (0..4)
+        .map(|i| format!("farm-{i}={}", ready[2 * i].1))
+        .collect();
+    let mut args = vec!["all"];
+    for s in &servers {
+        args.extend(["--server", s.as_str()]);
+    }
+    args.extend(["readproperty", "number"]);
+    let r = run(&args);
+    r.expect_code(0);
+    assert_eq!(
+        r.json(),
+        json!({"farm-0": {"ok": 8}, "farm-1": {"ok": 1.5}, "farm-2": {"ok": 1.5}, "farm-3": {"ok": 1.5}})
+    );
+
+    serve.signal("TERM");
+    serve.finish().expect_code(0);
+    for i in 0..4 {
+        let path = dir.path().join(format!("farm-{i}.ipc"));
+        assert!(!path.exists(), "the ipc socket files are removed on exit");
+    }
+}
+
+#[test]
+fn serve_many_servers_suffix_their_things() {
+    let mut serve = Background::spawn(&[
+        "serve",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--id",
+        "farm",
+        "--things",
+        "a,b",
+        "--servers",
+        "2",
+        "--io-threads",
+        "2",
+    ]);
+    let ready = ready_servers(&mut serve, 2);
+    assert_eq!(ready[1].0, "farm-1");
+    let s = format!("farm-1={}", ready[1].1);
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "--thing",
+        "b-1=farm-1",
+        "b-1",
+        "invokeaction",
+        "add",
+        r#"{"a":1,"b":2}"#,
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json(), json!(3));
+    // Neither the unsuffixed Thing nor the server's own id is served.
+    run(&[
+        "call",
+        "--server",
+        &s,
+        "--thing",
+        "b=farm-1",
+        "b",
+        "readproperty",
+        "number",
+    ])
+    .expect_code(7);
+    run(&["call", "--server", &s, "farm-1", "readproperty", "number"]).expect_code(7);
+    serve.signal("INT");
+    serve.finish().expect_code(0);
+}
+
+#[test]
+fn serve_many_servers_bad_arguments_are_one_line_and_exit_2() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = format!("tcp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let base = ["serve", "--id", "farm", "--bind"];
+    for args in [
+        vec!["tcp://127.0.0.1:0", "--servers", "0"],
+        vec!["tcp://127.0.0.1:0", "--servers", "1001"],
+        vec!["tcp://127.0.0.1:0", "--servers", "many"],
+        vec!["tcp://127.0.0.1:0", "--io-threads", "2"],
+        vec!["tcp://127.0.0.1:0", "--servers", "2", "--io-threads", "0"],
+        vec!["tcp://127.0.0.1:65535", "--servers", "2"],
+        vec!["tcp://127.0.0.1:x", "--servers", "2"],
+        vec!["foo://x", "--servers", "2"],
+        vec![&taken, "--servers", "3"],
+    ] {
+        let r = run(&[&base[..], &args[..]].concat());
+        r.expect_code(2);
+        assert!(r.one_error_line().starts_with("error:"), "{args:?}: {r:#?}");
+        assert_eq!(r.stdout, "", "{args:?}: no READY line");
+    }
+    drop(listener);
+}

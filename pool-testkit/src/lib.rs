@@ -14,6 +14,10 @@
 //! For fault tests a server can be killed and restarted on the same endpoints, and its
 //! [`Behaviour`] can delay replies, never reply, or interleave bad messages with good replies.
 //!
+//! A [`ServerFarm`] serves many such servers (each its own ROUTER socket, identity and
+//! endpoints) from one thread and one libzmq context, for benchmarks over many servers whose
+//! own threads should not crowd the machine.
+//!
 //! ```no_run
 //! use pool_testkit::{ServerConfig, TestServer};
 //!
@@ -24,21 +28,26 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod endpoints;
+mod farm;
+mod handling;
 pub mod protocol;
 mod server;
 mod stats;
 pub mod thing;
+mod timers;
 mod zmtp_peer;
 
 pub use config::{
     sanitized_ipc_filename, Behaviour, HostileConfig, HostileKind, ServerConfig,
     ServerConfigBuilder, Transport, DEFAULT_SEND_HWM,
 };
+pub use farm::{ServerFarm, ServerFarmBuilder, MAX_FARM_SERVERS};
 pub use server::TestServer;
 pub use stats::Stats;
 pub use zmtp_peer::{Lie, LyingPeer, LINGER};
 
-/// Errors from starting or restarting a [`TestServer`].
+/// Errors from starting or restarting a [`TestServer`] or starting a [`ServerFarm`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A libzmq call failed.

@@ -1,22 +1,19 @@
 //! The server handle and its threads: one router thread owning the ROUTER socket and one worker
 //! thread per Thing.
 
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::{
-    sanitized_ipc_filename, Behaviour, HostileConfig, HostileKind, ServerConfig, Transport,
-};
-use crate::protocol::{
-    self, exception_payload, key_error_message, none_traceback, parse_request_header,
-    response_header, ExecutionContext, RequestHeader, JSON_CONTENT_TYPE, TEXT_PLAIN,
-};
+use crate::config::{Behaviour, HostileConfig, HostileKind, ServerConfig};
+use crate::endpoints::{open_router, Endpoints};
+use crate::handling::{classify, Inbound, Operation, OutReply, Schedule};
+use crate::protocol::{self, response_header, RequestHeader, JSON_CONTENT_TYPE, TEXT_PLAIN};
 use crate::thing::Thing;
+use crate::timers::Timers;
 use crate::{Error, Stats};
 
 const INBOX: &str = "inproc://pool-testkit-inbox";
@@ -26,7 +23,7 @@ const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const INVOKATION_TIMED_OUT: u8 = 2;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -51,9 +48,7 @@ impl Shared {
 pub struct TestServer {
     config: ServerConfig,
     /// Concrete endpoints (tcp ports resolved), in `config.transports` order.
-    endpoints: Vec<String>,
-    ipc_dir: Option<tempfile::TempDir>,
-    ipc_path: Option<PathBuf>,
+    bound: Endpoints,
     shared: Arc<Shared>,
     running: Option<Running>,
 }
@@ -63,7 +58,7 @@ impl std::fmt::Debug for TestServer {
         f.debug_struct("TestServer")
             .field("server_id", &self.config.server_id)
             .field("thing_ids", &self.config.thing_ids)
-            .field("endpoints", &self.endpoints)
+            .field("endpoints", &self.bound.endpoints)
             .field("running", &self.is_running())
             .finish()
     }
@@ -73,25 +68,7 @@ impl TestServer {
     /// Binds the configured endpoints and starts the server threads.
     pub fn start(config: ServerConfig) -> Result<TestServer, Error> {
         config.validate()?;
-        let mut ipc_dir = None;
-        let mut ipc_path = None;
-        let mut endpoints = Vec::new();
-        for transport in &config.transports {
-            match transport {
-                Transport::Tcp(endpoint) => endpoints.push(endpoint.clone()),
-                Transport::Ipc => {
-                    let dir = tempfile::Builder::new().prefix("pool-testkit-").tempdir()?;
-                    let path = dir.path().join(sanitized_ipc_filename(&config.server_id));
-                    endpoints.push(format!("ipc://{}", path.display()));
-                    ipc_path = Some(path);
-                    ipc_dir = Some(dir);
-                }
-                Transport::IpcAt(path) => {
-                    endpoints.push(format!("ipc://{}", path.display()));
-                    ipc_path = Some(path.clone());
-                }
-            }
-        }
+        let bound = Endpoints::of(&config)?;
         let shared = Arc::new(Shared {
             server_id: config.server_id.clone(),
             stats: Mutex::new(Stats::default()),
@@ -99,9 +76,7 @@ impl TestServer {
         });
         let mut server = TestServer {
             config,
-            endpoints,
-            ipc_dir,
-            ipc_path,
+            bound,
             shared,
             running: None,
         };
@@ -111,22 +86,7 @@ impl TestServer {
 
     fn launch(&mut self) -> Result<(), Error> {
         let ctx = zmq::Context::new();
-        let router = ctx.socket(zmq::ROUTER)?;
-        router.set_identity(self.config.server_id.as_bytes())?;
-        router.set_router_handover(false)?;
-        router.set_linger(0)?;
-        router.set_sndhwm(self.config.send_hwm)?;
-        for endpoint in &mut self.endpoints {
-            router.bind(endpoint).map_err(|source| Error::Bind {
-                endpoint: endpoint.clone(),
-                source,
-            })?;
-            if endpoint.starts_with("tcp://") {
-                if let Ok(Ok(actual)) = router.get_last_endpoint() {
-                    *endpoint = actual;
-                }
-            }
-        }
+        let router = open_router(&ctx, &self.config, &mut self.bound.endpoints)?;
         let inbox = ctx.socket(zmq::PULL)?;
         inbox.set_linger(0)?;
         inbox.set_rcvhwm(0)?;
@@ -163,8 +123,7 @@ impl TestServer {
             inbox,
             queues,
             alive: alive.clone(),
-            timers: BinaryHeap::new(),
-            timer_seq: 0,
+            timers: Timers::default(),
             behaviour_generation: u64::MAX,
             behaviour: Behaviour::Normal,
             rng: SplitMix64(0),
@@ -210,12 +169,13 @@ impl TestServer {
 
     /// Every bound endpoint, with concrete tcp ports (e.g. `tcp://127.0.0.1:40123`).
     pub fn endpoints(&self) -> &[String] {
-        &self.endpoints
+        &self.bound.endpoints
     }
 
     /// The first tcp endpoint, if any.
     pub fn tcp_endpoint(&self) -> Option<&str> {
-        self.endpoints
+        self.bound
+            .endpoints
             .iter()
             .find(|e| e.starts_with("tcp://"))
             .map(String::as_str)
@@ -223,7 +183,8 @@ impl TestServer {
 
     /// The ipc endpoint, if any.
     pub fn ipc_endpoint(&self) -> Option<&str> {
-        self.endpoints
+        self.bound
+            .endpoints
             .iter()
             .find(|e| e.starts_with("ipc://"))
             .map(String::as_str)
@@ -231,7 +192,7 @@ impl TestServer {
 
     /// The filesystem path of the ipc socket, if any.
     pub fn ipc_path(&self) -> Option<&Path> {
-        self.ipc_path.as_deref()
+        self.bound.ipc_path.as_deref()
     }
 
     /// Whether the server threads are running (false after stop, kill or an `EXIT` request).
@@ -268,7 +229,7 @@ impl TestServer {
     /// socket file. The server can be brought back with [`TestServer::restart`].
     pub fn stop(&mut self) {
         self.shutdown();
-        if let Some(path) = &self.ipc_path {
+        if let Some(path) = &self.bound.ipc_path {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -308,10 +269,8 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.stop();
-        if let Some(dir) = self.ipc_dir.take() {
-            let _ = dir.close();
-        }
+        self.shutdown();
+        self.bound.remove_ipc();
     }
 }
 
@@ -345,9 +304,7 @@ impl Running {
 }
 
 struct Job {
-    header: RequestHeader,
-    payload: Vec<u8>,
-    preserialized: Vec<u8>,
+    op: Operation,
     status: Arc<AtomicU8>,
 }
 
@@ -427,84 +384,44 @@ impl Worker {
                 continue; // its invokation timeout fired: dropped, never executed
             }
             let start = Instant::now();
-            let h = &job.header;
-            let outcome = self.thing.execute(
-                h.objekt.as_deref(),
-                &h.operation,
-                &h.payload_content_type,
-                &job.payload,
-                &job.preserialized,
-            );
-            let done_at = start + outcome.busy_for;
-            match h.context.execution_timeout {
-                Some(limit) if limit.is_zero() || start + limit < done_at => {
-                    if !self.queue.sleep_until(start + limit) {
-                        return;
-                    }
-                    self.send(protocol::TIMEOUT, h, b"\"execution\"", b"", TEXT_PLAIN);
-                    // The Thing stays busy until the job finishes; the late result is discarded.
-                    if !self.queue.sleep_until(done_at) {
-                        return;
-                    }
+            let outcome = job.op.execute_on(&mut self.thing);
+            let h = &job.op.header;
+            let schedule = Schedule::of(&h.context, start, outcome.busy_for);
+            if let Some(timeout_at) = schedule.timeout_at {
+                if !self.queue.sleep_until(timeout_at) {
+                    return;
                 }
-                _ => {
-                    if !self.queue.sleep_until(done_at) {
-                        return;
-                    }
-                    if !h.context.oneway {
-                        self.send(
-                            outcome.message_type,
-                            h,
-                            &outcome.payload,
-                            &outcome.preserialized,
-                            outcome.preserialized_content_type,
-                        );
-                    }
-                }
+                self.send(&OutReply::answer(
+                    h,
+                    &self.server_id,
+                    protocol::TIMEOUT,
+                    b"\"execution\"".to_vec(),
+                ));
+            }
+            // The Thing stays busy until the job finishes; a late result is discarded.
+            if !self.queue.sleep_until(schedule.done_at) {
+                return;
+            }
+            if schedule.sends_outcome(&h.context) {
+                self.send(&OutReply::of_outcome(h, &self.server_id, outcome));
             }
         }
     }
 
-    fn send(
-        &self,
-        message_type: &str,
-        h: &RequestHeader,
-        payload: &[u8],
-        pre: &[u8],
-        pre_ct: &str,
-    ) {
-        let header = response_header(
-            message_type,
-            &h.message_id,
-            &h.sender_id,
-            &self.server_id,
-            JSON_CONTENT_TYPE,
-            pre_ct,
-        );
+    /// Hands a reply to the router thread, which sends it according to the behaviour.
+    fn send(&self, reply: &OutReply) {
         let frames: [&[u8]; 7] = [
             b"R",
-            message_type.as_bytes(),
-            h.message_id.as_bytes(),
-            h.sender_id.as_bytes(),
-            &header,
-            payload,
-            pre,
+            reply.message_type.as_bytes(),
+            reply.message_id.as_bytes(),
+            &reply.identity,
+            &reply.header,
+            &reply.payload,
+            &reply.preserialized,
         ];
         // Fails only when the router thread is gone: then nobody can be answered anyway.
         let _ = self.push.send_multipart(frames, zmq::DONTWAIT);
     }
-}
-
-/// A reply on its way out of the ROUTER socket.
-#[derive(Clone)]
-struct OutReply {
-    message_type: String,
-    message_id: String,
-    /// Routing identity = the request header's `senderID`.
-    identity: Vec<u8>,
-    header: Vec<u8>,
-    payload: Vec<u8>,
-    preserialized: Vec<u8>,
 }
 
 enum TimerEvent {
@@ -514,30 +431,6 @@ enum TimerEvent {
         sender_id: String,
     },
     Send(OutReply),
-}
-
-struct Timer {
-    deadline: Instant,
-    seq: u64,
-    event: TimerEvent,
-}
-
-impl PartialEq for Timer {
-    fn eq(&self, other: &Self) -> bool {
-        self.deadline == other.deadline && self.seq == other.seq
-    }
-}
-impl Eq for Timer {}
-impl PartialOrd for Timer {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Timer {
-    /// Reversed, so that `BinaryHeap` pops the earliest deadline first.
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
-    }
 }
 
 /// A small deterministic PRNG (SplitMix64).
@@ -588,8 +481,7 @@ struct RouterThread {
     inbox: zmq::Socket,
     queues: HashMap<String, Arc<WorkerQueue>>,
     alive: Arc<AtomicBool>,
-    timers: BinaryHeap<Timer>,
-    timer_seq: u64,
+    timers: Timers<TimerEvent>,
     behaviour_generation: u64,
     behaviour: Behaviour,
     rng: SplitMix64,
@@ -600,13 +492,7 @@ struct RouterThread {
 impl RouterThread {
     fn run(mut self) {
         loop {
-            let timeout = match self.timers.peek() {
-                None => -1,
-                Some(t) => {
-                    let left = t.deadline.saturating_duration_since(Instant::now());
-                    i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
-                }
-            };
+            let timeout = self.timers.poll_timeout_ms();
             let (router_ready, inbox_ready) = {
                 let mut items = [
                     self.router.as_poll_item(zmq::POLLIN),
@@ -684,123 +570,56 @@ impl RouterThread {
         &self.behaviour
     }
 
-    fn handle_request(&mut self, mut frames: Vec<Vec<u8>>) -> Flow {
-        self.shared.stats().received += 1;
-        let header = if frames.len() >= 3 {
-            parse_request_header(&frames[2])
-        } else {
-            None
+    fn handle_request(&mut self, frames: Vec<Vec<u8>>) -> Flow {
+        let inbound = classify(frames, &mut self.shared.stats());
+        let op = match inbound {
+            Inbound::Dropped => return Flow::Continue,
+            Inbound::Exit => return Flow::Exit,
+            Inbound::Immediate {
+                message_type,
+                header,
+                payload,
+            } => {
+                self.send_simple(message_type, &header, payload);
+                return Flow::Continue;
+            }
+            Inbound::Operation(op) => op,
         };
-        let Some(header) = header else {
-            self.shared.stats().dropped += 1;
+        if let Behaviour::NeverReply { .. } = self.current_behaviour() {
             return Flow::Continue;
+        }
+        let queue = op
+            .header
+            .thing_id
+            .as_ref()
+            .and_then(|id| self.queues.get(id))
+            .cloned();
+        if let Some((message_type, payload)) = op.refusal(queue.is_some()) {
+            self.send_simple(message_type, &op.header, payload);
+            return Flow::Continue;
+        }
+        let Some(queue) = queue else {
+            return Flow::Continue; // refused above
         };
-        {
-            let mut stats = self.shared.stats();
-            *stats
-                .received_by_type
-                .entry(header.message_type.clone())
-                .or_default() += 1;
+        let status = Arc::new(AtomicU8::new(QUEUED));
+        if let Some(limit) = op.header.context.invokation_timeout {
+            self.timers.add(
+                Instant::now() + limit,
+                TimerEvent::Invokation {
+                    status: status.clone(),
+                    message_id: op.header.message_id.clone(),
+                    sender_id: op.header.sender_id.clone(),
+                },
+            );
         }
-        match header.message_type.as_str() {
-            protocol::HANDSHAKE => {
-                self.send_simple(protocol::HANDSHAKE, &header, b"null".to_vec());
-                Flow::Continue
-            }
-            protocol::EXIT => {
-                self.shared.stats().exits += 1;
-                Flow::Exit
-            }
-            _ if frames.len() != protocol::MESSAGE_LENGTH => {
-                let message = format!(
-                    "message length {} does not match the number of message parts {}",
-                    protocol::MESSAGE_LENGTH,
-                    frames.len()
-                );
-                let payload = exception_payload(
-                    "Exception",
-                    &message,
-                    &none_traceback(),
-                    &serde_json::Value::Null,
-                );
-                self.send_simple(protocol::INVALID_MESSAGE, &header, payload);
-                Flow::Continue
-            }
-            _ => {
-                *self
-                    .shared
-                    .stats()
-                    .received_by_operation
-                    .entry(header.operation.clone())
-                    .or_default() += 1;
-                if let Behaviour::NeverReply { .. } = self.current_behaviour() {
-                    return Flow::Continue;
-                }
-                let queue = header
-                    .thing_id
-                    .as_ref()
-                    .and_then(|id| self.queues.get(id))
-                    .cloned();
-                let Some(queue) = queue else {
-                    let message = key_error_message(header.thing_id.as_deref());
-                    let traceback =
-                        protocol::fake_traceback("process_request", "KeyError", &message);
-                    let payload = exception_payload(
-                        "KeyError",
-                        &message,
-                        &traceback,
-                        &serde_json::Value::Null,
-                    );
-                    self.send_simple(protocol::INVALID_MESSAGE, &header, payload);
-                    return Flow::Continue;
-                };
-                let ExecutionContext {
-                    invokation_timeout, ..
-                } = header.context;
-                if invokation_timeout.is_some_and(|t| t.is_zero()) {
-                    self.send_simple(protocol::TIMEOUT, &header, b"\"invokation\"".to_vec());
-                    return Flow::Continue;
-                }
-                let status = Arc::new(AtomicU8::new(QUEUED));
-                if let Some(limit) = invokation_timeout {
-                    self.add_timer(
-                        Instant::now() + limit,
-                        TimerEvent::Invokation {
-                            status: status.clone(),
-                            message_id: header.message_id.clone(),
-                            sender_id: header.sender_id.clone(),
-                        },
-                    );
-                }
-                let preserialized = frames.pop().unwrap_or_default();
-                let payload = frames.pop().unwrap_or_default();
-                queue.push(Job {
-                    header,
-                    payload,
-                    preserialized,
-                    status,
-                });
-                Flow::Continue
-            }
-        }
-    }
-
-    fn add_timer(&mut self, deadline: Instant, event: TimerEvent) {
-        self.timer_seq += 1;
-        self.timers.push(Timer {
-            deadline,
-            seq: self.timer_seq,
-            event,
-        });
+        queue.push(Job { op, status });
+        Flow::Continue
     }
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
-        while self.timers.peek().is_some_and(|t| t.deadline <= now) {
-            let Some(timer) = self.timers.pop() else {
-                break;
-            };
-            match timer.event {
+        while let Some((_, event)) = self.timers.pop_due(now) {
+            match event {
                 TimerEvent::Invokation {
                     status,
                     message_id,
@@ -836,21 +655,13 @@ impl RouterThread {
         sender_id: &str,
         payload: Vec<u8>,
     ) -> OutReply {
-        OutReply {
-            message_type: message_type.to_owned(),
-            message_id: message_id.to_owned(),
-            identity: sender_id.as_bytes().to_vec(),
-            header: response_header(
-                message_type,
-                message_id,
-                sender_id,
-                &self.shared.server_id,
-                JSON_CONTENT_TYPE,
-                TEXT_PLAIN,
-            ),
+        OutReply::simple(
+            message_type,
+            message_id,
+            sender_id,
+            &self.shared.server_id,
             payload,
-            preserialized: Vec::new(),
-        }
+        )
     }
 
     fn send_simple(&mut self, message_type: &str, header: &RequestHeader, payload: Vec<u8>) {
@@ -863,7 +674,7 @@ impl RouterThread {
         match self.current_behaviour().clone() {
             Behaviour::Normal => self.send_now(&reply),
             Behaviour::Delay(d) if d.is_zero() => self.send_now(&reply),
-            Behaviour::Delay(d) => self.add_timer(Instant::now() + d, TimerEvent::Send(reply)),
+            Behaviour::Delay(d) => self.timers.add(Instant::now() + d, TimerEvent::Send(reply)),
             Behaviour::NeverReply { answer_handshake } => {
                 if answer_handshake && reply.message_type == protocol::HANDSHAKE {
                     self.send_now(&reply);
@@ -879,19 +690,7 @@ impl RouterThread {
     }
 
     fn send_now(&self, reply: &OutReply) {
-        self.send_frames(&[
-            &reply.identity,
-            b"",
-            &reply.header,
-            &reply.payload,
-            &reply.preserialized,
-        ]);
-        let mut stats = self.shared.stats();
-        stats.replied += 1;
-        *stats
-            .replied_by_type
-            .entry(reply.message_type.clone())
-            .or_default() += 1;
+        reply.send(&self.router, &mut self.shared.stats());
     }
 
     fn count_hostile(&self, kind: HostileKind) {

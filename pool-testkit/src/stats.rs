@@ -53,4 +53,30 @@ impl Stats {
     pub fn hostile_of(&self, kind: HostileKind) -> u64 {
         self.hostile_sent.get(&kind).copied().unwrap_or(0)
     }
+
+    /// Counts a parseable request of this `messageType`.
+    pub(crate) fn count_received(&mut self, message_type: &str) {
+        bump(&mut self.received_by_type, message_type);
+    }
+
+    /// Counts an operation request with this `operation`.
+    pub(crate) fn count_operation(&mut self, operation: &str) {
+        bump(&mut self.received_by_operation, operation);
+    }
+
+    /// Counts a protocol reply sent with this `messageType`.
+    pub(crate) fn count_reply(&mut self, message_type: &str) {
+        self.replied += 1;
+        bump(&mut self.replied_by_type, message_type);
+    }
+}
+
+/// One more of `key` (the key is copied only the first time).
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Client, Msg};
 use pool_testkit::protocol::response_header;
-use pool_testkit::{ServerConfig, TestServer};
+use pool_testkit::{ServerConfig, ServerFarm, TestServer};
 use serde_json::Value;
 
 const T: Duration = Duration::from_secs(5);
@@ -115,7 +115,33 @@ fn roundtrip(c: &Client, name: &str, compare_message: bool) {
 #[test]
 fn golden_vectors_replay_byte_for_byte() {
     let server = TestServer::start(ServerConfig::builder("demo").tcp().ipc().build()).unwrap();
-    let c = Client::connect(server.tcp_endpoint().unwrap(), "golden-client", "demo");
+    replay_every_vector(
+        server.tcp_endpoint().unwrap(),
+        server.ipc_endpoint().unwrap(),
+    );
+}
+
+/// The same vectors against server `demo` of a farm, among others: the farm's one thread gives
+/// the same bytes, timeouts and queueing as a TestServer's threads.
+#[test]
+fn golden_vectors_replay_byte_for_byte_on_a_farm_server() {
+    let config = |id: &str| ServerConfig::builder(id).tcp().ipc().build();
+    let farm = ServerFarm::builder()
+        .server(config("before"))
+        .server(config("demo"))
+        .server(config("after"))
+        .start()
+        .unwrap();
+    assert_eq!(farm.server_id(1), Some("demo"));
+    replay_every_vector(farm.tcp_endpoint(1).unwrap(), farm.ipc_endpoint(1).unwrap());
+    let stats = farm.stats(1).unwrap();
+    assert!(stats.replied_of("REPLY") > 10, "{stats:?}");
+    assert_eq!(farm.stats(0).unwrap().received, 0);
+}
+
+/// Replays every vector against server `demo` at these endpoints (its Things fresh).
+fn replay_every_vector(tcp: &str, ipc: &str) {
+    let c = Client::connect(tcp, "golden-client", "demo");
     c.handshake(T).unwrap();
 
     // Capture order: number 1.5 -> 42.5 -> 7.
@@ -155,7 +181,7 @@ fn golden_vectors_replay_byte_for_byte() {
     assert!(c.drain(Duration::from_millis(200)).is_empty());
     roundtrip(&c, "tcp_readproperty_after_oneway", true);
 
-    let ipc = Client::connect(server.ipc_endpoint().unwrap(), "golden-client-ipc", "demo");
+    let ipc = Client::connect(ipc, "golden-client-ipc", "demo");
     ipc.handshake(T).unwrap();
     roundtrip(&ipc, "ipc_handshake", true);
     roundtrip(&ipc, "ipc_readproperty_number", true);

@@ -39,8 +39,8 @@ dropped silently.
 Report: throughput (good replies per second in the timed window), latency p50/p90/p99/max (from \
 making the request to its checked reply: with --inflight 1 the sequential round trip, with more \
 it includes queueing), client CPU µs per request (this process's threads' run time from \
-/proc/self/task/*/schedstat, less the embedded servers' threads), server CPU (embedded servers' threads, or --server-pid), peak \
-RSS (VmHWM) and errors. --json prints one JSON object on stdout instead of the table. A live \
+/proc/self/task/*/schedstat, less the embedded servers' threads), server CPU (embedded servers' \
+threads, or the process --server-pid from /proc/PID/stat), peak RSS (VmHWM) and errors. --json prints one JSON object on stdout instead of the table. A live \
 progress line is shown on stderr when stderr is a terminal.
 
 More than 500 in flight per server: hololinked and testkit servers are libzmq ROUTERs that \
@@ -49,6 +49,13 @@ so the pool caps requests in flight per server at 500 by default and the rest wa
 For a server started with `mmpool serve --send-hwm 0` (no limit) raise the cap with \
 --max-in-flight-per-server N. Embedded servers always have no limit, and with --embedded the \
 cap defaults to --inflight.
+
+Many servers: give --server once per server (the pool is built with room for all of them); \
+requests go round-robin over every server's Thing, so each server gets the same share. `mmpool \
+serve --servers K` serves K servers from one process and prints a `READY <endpoint> <id>` line \
+for each (see `mmpool serve --help`), so that the client CPU is this process's alone and the \
+servers' CPU is one --server-pid's. --embedded --servers K instead starts K servers inside this \
+process, each with its own threads, for quick local runs.
 
 Limits: durations are seconds up to 315576000 (10 years), --inflight at most 1000000, --servers \
 at most 64.
@@ -166,7 +173,7 @@ pub async fn run(args: BenchArgs) -> Exit {
     }
     let target = if args.embedded {
         let count = args.server_count.unwrap_or(1);
-        if let Err(e) = target::check_open_files(count, stats::open_files_limit()) {
+        if let Err(e) = target::check_open_files(count, crate::limits::open_files_limit()) {
             return fail(&e, Exit::Usage);
         }
         let transport = args.transport.unwrap_or(EmbeddedTransport::Tcp);

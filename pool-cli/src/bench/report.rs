@@ -103,11 +103,25 @@ pub fn to_json(s: &Summary) -> Value {
         "client_cpu_us_per_req": round(s.client_cpu_us(), 3),
         "server_cpu_us_per_req": s.server_cpu_us().map(|x| round(x, 3)),
         "client_cpu_s": round(o.cpu.client_s, 3),
+        "server_cpu_s": o.cpu.server_s.map(|x| round(x, 3)),
         "peak_rss_kib": s.peak_rss_kib,
         "threads": s.threads,
         "pool_dropped": s.dropped,
         "servers_lost": s.servers_lost,
     })
+}
+
+/// Up to three endpoints, or the first two and how many there are in all.
+fn endpoints_in_brief(endpoints: &[String]) -> String {
+    if endpoints.len() <= 3 {
+        endpoints.join(", ")
+    } else {
+        format!(
+            "{}, … {} in all",
+            endpoints[..2].join(", "),
+            endpoints.len()
+        )
+    }
 }
 
 /// The table for a person.
@@ -128,7 +142,7 @@ pub fn to_table(s: &Summary) -> String {
             "{} server{} ({})",
             s.servers,
             if s.servers == 1 { "" } else { "s" },
-            s.endpoints.join(", ")
+            endpoints_in_brief(&s.endpoints)
         ),
     };
     let _ = writeln!(
@@ -290,5 +304,16 @@ mod tests {
         assert!(!json.chars().any(is_unsafe), "{json}");
         let back: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["first_error"], Value::String(first));
+    }
+
+    #[test]
+    fn many_endpoints_are_named_in_brief() {
+        let e = |n: usize| -> Vec<String> { (0..n).map(|i| format!("tcp://h:{i}")).collect() };
+        assert_eq!(endpoints_in_brief(&e(1)), "tcp://h:0");
+        assert_eq!(endpoints_in_brief(&e(3)), "tcp://h:0, tcp://h:1, tcp://h:2");
+        assert_eq!(
+            endpoints_in_brief(&e(256)),
+            "tcp://h:0, tcp://h:1, … 256 in all"
+        );
     }
 }

@@ -192,7 +192,8 @@ impl CpuMark {
 /// CPU seconds spent between two marks.
 #[derive(Clone, Copy, Debug)]
 pub struct CpuSpent {
-    /// This process's threads less the embedded servers': the client's own CPU time.
+    /// This process's threads less the embedded servers' (without embedded servers, all of
+    /// them): the client's own CPU time.
     pub client_s: f64,
     /// The embedded servers' threads, or the external server process (`--server-pid`).
     pub server_s: Option<f64>,
@@ -210,8 +211,17 @@ impl CpuSpent {
                 _ => None,
             }
         };
+        // Without embedded servers every thread of this process is the client's.
+        let (client_start, client_end) = if embedded {
+            (start.client_ns, end.client_ns)
+        } else {
+            (
+                start.client_ns + start.servers_ns,
+                end.client_ns + end.servers_ns,
+            )
+        };
         CpuSpent {
-            client_s: seconds(start.client_ns, end.client_ns),
+            client_s: seconds(client_start, client_end),
             server_s,
         }
     }
@@ -244,22 +254,6 @@ pub fn peak_rss_kib() -> Option<u64> {
 /// This process's thread count (`/proc/self/task`).
 pub fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
-}
-
-/// This process's soft limit on open files (`Max open files` of `/proc/self/limits`); `None`
-/// when unlimited or unknown.
-pub fn open_files_limit() -> Option<u64> {
-    parse_open_files_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
-}
-
-fn parse_open_files_limit(limits: &str) -> Option<u64> {
-    limits
-        .lines()
-        .find_map(|line| line.strip_prefix("Max open files"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 #[cfg(test)]
@@ -295,11 +289,6 @@ mod tests {
     fn proc_readings() {
         assert!(peak_rss_kib().unwrap_or(0) > 0);
         assert!(threads() >= 1);
-        assert!(open_files_limit().unwrap_or(u64::MAX) > 3);
-        let limits = "Max processes  96362  96362  processes\nMax open files  1024  4096  files\n";
-        assert_eq!(parse_open_files_limit(limits), Some(1024));
-        let limits = "Max open files            unlimited            unlimited            files";
-        assert_eq!(parse_open_files_limit(limits), None);
         let start = CpuMark::now(Some(std::process::id()));
         let mut x = 0u64;
         for i in 0..20_000_000u64 {
