@@ -234,13 +234,10 @@ impl<Rt: Runtime> Pool<Rt> {
             }
         };
         let (things, started): (Vec<String>, Vec<_>) = started.into_iter().unzip();
-        let results = join_all(started.into_iter().map(|started| async move {
-            match started {
-                Ok(started) => Pending::started(Arc::clone(&self.engine), started).await,
-                Err(e) => Err(e),
-            }
-        }))
-        .await;
+        let pendings = started
+            .into_iter()
+            .map(|started| Pending::started(Arc::clone(&self.engine), started));
+        let results = join_all(pendings).await;
         things.into_iter().zip(results).collect()
     }
 

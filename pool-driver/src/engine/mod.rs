@@ -307,12 +307,11 @@ impl<Rt: Runtime> Engine<Rt> {
     /// Starts `request` for every Thing, sorted by Thing, as one fan-out of the core: all or
     /// none, `TooFew` when there are not enough free slots. A member whose header is too large
     /// ends on its own (`HeaderTooLarge`).
-    #[allow(clippy::type_complexity)]
     pub(crate) fn start_all(
         self: &Arc<Self>,
         request: &Request,
         deadline: &mut Deadline,
-    ) -> Result<Vec<(String, Result<Started, Error>)>, TooFew> {
+    ) -> Result<Vec<(String, Started)>, TooFew> {
         self.input(|engine, state, now| {
             let at = deadline.fix(now);
             let State {
@@ -335,9 +334,9 @@ impl<Rt: Runtime> Engine<Rt> {
             // `make` runs once per member, in the order of `ids`.
             let mut made = Vec::with_capacity(members.len());
             let mut next = members.iter();
-            let make = |_: ThingId, id: RequestId| {
+            let make = |thing: ThingId, id: RequestId| {
                 let (waiter, result) = oneshot::channel();
-                let member = next.next().copied();
+                let member = next.next().copied().filter(|m| m.id == thing);
                 let thing = member.map_or_else(|| Arc::from(""), |m| Arc::clone(&m.name));
                 let server = member
                     .and_then(|m| servers.get(&m.server))
@@ -362,7 +361,7 @@ impl<Rt: Runtime> Engine<Rt> {
                             message_id,
                             result,
                         };
-                        (thing.to_string(), Ok(started))
+                        (thing.to_string(), started)
                     })
                     .collect()),
                 // Every member is mapped (listed from the records under this lock), so only a
