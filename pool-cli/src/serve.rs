@@ -47,12 +47,12 @@ pub struct ServeArgs {
     pub bind: Vec<String>,
 
     /// The server id (its ROUTER identity; clients use it as --server ID=ENDPOINT); with
-    /// --servers K > 1 the servers are <ID>-0 … <ID>-(K-1).
+    /// --servers K > 1 the servers are ID-0 … ID-(K-1).
     #[arg(long, value_name = "ID")]
     pub id: String,
 
     /// The Things it serves, comma separated (default: one Thing named after the id); with
-    /// --servers K > 1 server <ID>-<i> serves <THING>-<i> for each.
+    /// --servers K > 1 server ID-i serves THING-i (i = 0 … K-1).
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub things: Vec<String>,
 
