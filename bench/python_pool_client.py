@@ -5,11 +5,11 @@ scripts/bench-anchors.sh).
     python python_pool_client.py --endpoint tcp://127.0.0.1:PORT --server-id srv \
         --inflight N [--requests M] [--max-seconds S] [--warmup W]
 
-The pool is set up the way hololinked's HTTP server sets it up (hololinked-protocol.md §9.5): one
+The pool is set up the way hololinked's HTTP server sets it up: one
 `AsyncZMQClient` per server, handshaken first, registered under its Thing, and the pool's single
 `poll_responses` task. `--inflight N` coroutines each `await pool.async_execute(...)` of
 `readproperty number` one after another (N = 1 is the sequential case), like the baseline's
-`asyncio.gather` runs (/work/shared/reference/python-baseline.md (a), (b)). Every reply is checked
+`asyncio.gather` runs of hololinked's own clients. Every reply is checked
 (type REPLY, payload a number); failures are counted.
 
 The server-side invokation timeout is sent as `null`, like the Rust clients of the same run (a

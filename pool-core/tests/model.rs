@@ -1,4 +1,4 @@
-//! Model-based property test of the sans-IO pool (DESIGN.md §3, rules 1–9).
+//! Model-based property test of the sans-IO pool.
 //!
 //! A reference model of the rules ([`Model`]) generates random sequences of commands and inputs
 //! (servers coming and going, handshakes, replies of every kind, late / duplicate / foreign /

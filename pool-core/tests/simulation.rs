@@ -1,4 +1,4 @@
-//! Seeded, deterministic simulation of the pool (DESIGN.md §3, rules 1–9): fake hololinked servers
+//! Seeded, deterministic simulation of the pool: fake hololinked servers
 //! and a lossy link on virtual time, driven by a loop that follows the pool's polling contract.
 //! No threads, no sleeping, no sockets, no wall clock: every run of a seed is the same run.
 

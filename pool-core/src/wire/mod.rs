@@ -5,8 +5,9 @@
 //! headers into a caller buffer and reads reply headers tolerantly. Payload frames never need to
 //! pass through here, except the tiny TIMEOUT payload that says which timeout fired.
 //!
-//! See `shared/reference/hololinked-protocol.md` §2, §3, §5–§7 and §12; the golden vectors in
-//! `tests/data/golden/` are the test of record (captured from live hololinked 0.4.2 servers).
+//! The format is the one hololinked's 0.3.x and 0.4.x servers speak. The golden vectors in
+//! `tests/data/golden/` are the test of record (captured from live hololinked 0.4.2 servers), and
+//! the live-interop tests (package `pool-tests`) run it against servers of both lines.
 //!
 //! * Requests carry exactly the 11 keys of hololinked's `RequestHeader`, in its field order, as
 //!   compact UTF-8 JSON. A hololinked server drops a header with any other key.
