@@ -301,8 +301,7 @@ async fn session<H: LinkHost>(host: &Arc<H>, target: &Target) -> Exit {
     // Whatever the writer had taken and not handed to the socket never left.
     let left: Vec<Option<RequestId>> = batch().drain(..).map(|(id, _)| id).collect();
     if !left.is_empty() {
-        target.in_writer.fetch_sub(left.len(), Ordering::AcqRel);
-        host.left_writer(left.len());
+        left_writer(left.len());
         host.batch_written();
     }
     match exit {
