@@ -12,8 +12,8 @@ use futures::{FutureExt, StreamExt};
 use pool_tokio::{Error, Pool, Reply, Request};
 
 use super::number::thousands;
-use super::stats::{CpuMark, CpuSpent, Histogram};
 use crate::outcome::{exit_of, kind_of, message_of, Exit};
+use pool_measure::{CpuMark, CpuSpent, Histogram};
 
 /// What each request asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -11,7 +11,6 @@
 mod load;
 mod number;
 mod report;
-mod stats;
 mod target;
 
 use std::io::IsTerminal;
@@ -290,8 +289,8 @@ pub async fn run(args: BenchArgs) -> Exit {
         max_in_flight_per_server: max_per_server,
         warmup_s: args.warmup.as_secs_f64(),
         outcome,
-        peak_rss_kib: stats::peak_rss_kib(),
-        threads: stats::threads(),
+        peak_rss_kib: pool_measure::peak_rss_kib(),
+        threads: pool_measure::threads(),
         dropped: after.requests.dropped_total() - before.requests.dropped_total(),
         servers_lost: after.requests.servers_lost - before.requests.servers_lost,
     };

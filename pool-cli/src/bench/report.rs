@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use pool_measure::{per_request_us, round, Table};
 use serde_json::{json, Value};
 
 use super::load::Outcome;
@@ -46,25 +47,19 @@ impl Summary {
         (o.requests - o.window_errors) as f64 / o.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn per_request_us(&self, seconds: f64) -> f64 {
-        seconds * 1e6 / self.outcome.requests.max(1) as f64
-    }
-
     /// Client CPU µs per request inside the window.
     pub fn client_cpu_us(&self) -> f64 {
-        self.per_request_us(self.outcome.cpu.client_s)
+        per_request_us(self.outcome.cpu.client_s, self.outcome.requests)
     }
 
     /// Server CPU µs per request inside the window, when known.
     pub fn server_cpu_us(&self) -> Option<f64> {
-        self.outcome.cpu.server_s.map(|s| self.per_request_us(s))
+        let requests = self.outcome.requests;
+        self.outcome
+            .cpu
+            .server_s
+            .map(|s| per_request_us(s, requests))
     }
-}
-
-/// `x` rounded to `decimals` places.
-fn round(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round() / scale
 }
 
 /// The `--json` object.
@@ -91,15 +86,7 @@ pub fn to_json(s: &Summary) -> Value {
         "first_error": o.errors.first.as_ref().map(|(m, _)| m.clone()),
         "requests_total": o.requests_total,
         "req_per_s": round(s.req_per_s(), 1),
-        "latency_us": {
-            "samples": l.count(),
-            "p50": round(l.quantile_us(0.50), 2),
-            "p90": round(l.quantile_us(0.90), 2),
-            "p99": round(l.quantile_us(0.99), 2),
-            "p999": round(l.quantile_us(0.999), 2),
-            "max": round(l.max_us(), 2),
-            "mean": round(l.mean_us(), 2),
-        },
+        "latency_us": l.summary().to_json(),
         "client_cpu_us_per_req": round(s.client_cpu_us(), 3),
         "server_cpu_us_per_req": s.server_cpu_us().map(|x| round(x, 3)),
         "client_cpu_s": round(o.cpu.client_s, 3),
@@ -156,16 +143,10 @@ pub fn to_table(s: &Summary) -> String {
         o.elapsed.as_secs_f64(),
         s.warmup_s
     );
-    let row = |t: &mut String, name: &str, value: String| {
-        let _ = writeln!(t, "  {name:<14} {value}");
-    };
+    let mut rows = Table::key_value().indent(2);
+    let mut row = |name: &str, value: String| rows.row([name.to_owned(), value]);
+    row("throughput", format!("{} req/s", thousands(s.req_per_s())));
     row(
-        &mut t,
-        "throughput",
-        format!("{} req/s", thousands(s.req_per_s())),
-    );
-    row(
-        &mut t,
         "requests",
         format!(
             "{} in the window ({} in all, warm-up and drain included)",
@@ -183,13 +164,12 @@ pub fn to_table(s: &Summary) -> String {
             .collect();
         let _ = write!(errors, " ({})", kinds.join(", "));
     }
-    row(&mut t, "errors", errors);
+    row("errors", errors);
     if let Some((first, _)) = &o.errors.first {
         // Often a server's text.
-        row(&mut t, "first error", escape_controls(first).into_owned());
+        row("first error", escape_controls(first).into_owned());
     }
     row(
-        &mut t,
         "latency",
         format!(
             "p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  max {:.1} µs  (mean {:.1} µs)",
@@ -206,7 +186,6 @@ pub fn to_table(s: &Summary) -> String {
         "this process"
     };
     row(
-        &mut t,
         "client CPU",
         format!("{:.2} µs/request ({whose})", s.client_cpu_us()),
     );
@@ -216,11 +195,7 @@ pub fn to_table(s: &Summary) -> String {
         } else {
             "--server-pid"
         };
-        row(
-            &mut t,
-            "server CPU",
-            format!("{server:.2} µs/request ({whose})"),
-        );
+        row("server CPU", format!("{server:.2} µs/request ({whose})"));
     }
     if let Some(kib) = s.peak_rss_kib {
         let whose = if s.target == "embedded" {
@@ -229,7 +204,6 @@ pub fn to_table(s: &Summary) -> String {
             "whole process"
         };
         row(
-            &mut t,
             "peak RSS",
             format!(
                 "{:.1} MiB ({whose}; {} threads)",
@@ -240,7 +214,6 @@ pub fn to_table(s: &Summary) -> String {
     }
     if s.dropped > 0 || s.servers_lost > 0 {
         row(
-            &mut t,
             "pool",
             format!(
                 "{} messages dropped, {} servers lost",
@@ -248,6 +221,7 @@ pub fn to_table(s: &Summary) -> String {
             ),
         );
     }
+    t.push_str(&rows.render());
     t
 }
 
@@ -255,9 +229,9 @@ pub fn to_table(s: &Summary) -> String {
 mod tests {
     use super::*;
     use crate::bench::load::Errors;
-    use crate::bench::stats::{CpuSpent, Histogram};
     use crate::escape::is_unsafe;
     use crate::outcome::Exit;
+    use pool_measure::{CpuSpent, Histogram};
 
     #[test]
     fn a_servers_text_in_the_first_error_is_escaped_in_the_table_not_in_json() {

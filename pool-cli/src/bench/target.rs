@@ -88,7 +88,7 @@ impl Target {
         // Started from a thread named `testkit-start`: libzmq's I/O and reaper threads are
         // created by the thread that opens a context's first socket and inherit its name, so
         // every thread of the embedded servers is named `testkit-*` and its CPU time can be
-        // told apart from the client's (see `stats::is_server_thread`).
+        // told apart from the client's (see `pool_measure::cpu::is_embedded_server_thread`).
         let start = move || {
             (0..count)
                 .map(|i| {

@@ -1,6 +1,5 @@
 //! The benchmark's knobs, read once from the environment.
 
-use std::process::Command;
 use std::time::Duration;
 
 /// Which transport a measurement runs over.
@@ -68,7 +67,6 @@ pub(crate) struct Config {
     pub(crate) server: String,
     /// One throughput run of this client only, for a profiler.
     pub(crate) profile: Option<Client>,
-    pub(crate) clk_tck: f64,
     /// The `invokation_timeout` sent with every request.
     pub(crate) invokation_timeout: Option<Duration>,
     /// The server's id (its ROUTER identity), which is also the Thing asked.
@@ -114,7 +112,6 @@ impl Config {
             transports: transports_from_env(),
             server: env_or(SERVER_VAR, "testkit".to_owned()),
             profile: profile_from_env(),
-            clk_tck: clock_ticks_per_second(),
             invokation_timeout: (env_or("MMPOOL_BENCH_SERVER_TIMERS", 0u8) != 0)
                 .then_some(Duration::from_secs(5)),
             server_id: server_id_from_env(),
@@ -234,16 +231,4 @@ fn profile_from_env() -> Option<Client> {
         "pool" => Client::Pool,
         other => panic!("MMPOOL_BENCH_PROFILE={other:?}: raw or pool"),
     })
-}
-
-/// `getconf CLK_TCK`, or 100 (Linux's USER_HZ) when it cannot be asked.
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|t| *t > 0.0)
-        .unwrap_or(100.0)
 }

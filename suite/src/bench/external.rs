@@ -10,11 +10,12 @@ use pool_driver::Pool;
 
 use super::config::{Client, Config, External};
 use super::libzmq::{libzmq_latency, libzmq_throughput, LibzmqClient};
-use super::measure::{latency_of, peak_rss_kib, reset_peak_rss, Latency, Throughput};
+use super::measure::{latency_of, Latency, Throughput};
 use super::pool_client::{build_pool, check_pool_stats, pool_throughput, pool_throughput_requests};
 use super::raw::{raw_throughput, RawTarget};
 use super::{chunks, latency_rep, task, LAT_CHUNKS};
 use crate::Harness;
+use pool_measure::{peak_rss_kib, reset_peak_rss};
 
 /// What libzmq's row is labelled with instead of a runtime.
 pub(crate) const LIBZMQ_RUNTIME: &str = "blocking thread";
@@ -115,7 +116,7 @@ async fn measure_on<H: Harness>(config: &Config) -> Rows {
                 let (w, client) = task::<H, _>(run).await;
                 drop(client);
                 let s = Sample {
-                    tp: w.into_throughput(config.clk_tck),
+                    tp: w.into_throughput(),
                     peak_rss_kib: peak_rss_kib(),
                 };
                 log(H::NAME, Client::Raw, window, rep, &s);
@@ -152,7 +153,7 @@ async fn pool_rep<H: Harness>(config: &Config, pool: &Pool<H::Rt>, window: usize
         pool_throughput_requests(w.completed, window),
     );
     Sample {
-        tp: w.into_throughput(config.clk_tck),
+        tp: w.into_throughput(),
         peak_rss_kib: None,
     }
 }
@@ -204,8 +205,7 @@ pub(crate) fn measure_libzmq(config: &Config) -> Rows {
             let mut client =
                 LibzmqClient::connect(&ext.endpoint, config.server_id, config.invokation_timeout);
             let s = sampled(|| {
-                libzmq_throughput(&mut client, window, config.secs, ext.pid)
-                    .into_throughput(config.clk_tck)
+                libzmq_throughput(&mut client, window, config.secs, ext.pid).into_throughput()
             });
             log(LIBZMQ_RUNTIME, Client::Libzmq, window, rep, &s);
             series.reps.push(s);

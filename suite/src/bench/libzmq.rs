@@ -6,9 +6,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::measure::{check_payload, CpuMark, Window};
+use super::measure::{check_payload, Window};
 use super::raw::request_header;
 use super::REPLY_TIMEOUT;
+use pool_measure::CpuMark;
 
 /// A connected libzmq DEALER and its prebuilt request header.
 pub(crate) struct LibzmqClient {
@@ -111,7 +112,7 @@ pub(crate) fn libzmq_throughput(
         client.send();
         outstanding += 1;
     }
-    let result = mark.window(server_pid, completed, start.elapsed());
+    let result = Window::since(mark, server_pid, completed, start.elapsed());
     for _ in 0..outstanding {
         client.recv();
     }

@@ -326,7 +326,7 @@ async fn raw_rep<H: Harness>(
     let run = raw_throughput::<H>(target.clone(), config.window, config.secs, server_pid);
     let (window, client) = task::<H, _>(run).await;
     drop(client);
-    window.into_throughput(config.clk_tck)
+    window.into_throughput()
 }
 
 /// One pool throughput run, with the pool's counters checked around it.
@@ -346,7 +346,7 @@ async fn pool_rep<H: Harness>(
     let window = task::<H, _>(run).await;
     let requests = pool_throughput_requests(window.completed, config.window);
     check_pool_stats(&before, &pool.stats(), requests);
-    window.into_throughput(config.clk_tck)
+    window.into_throughput()
 }
 
 /// One latency run of the wanted clients (`(raw, pool)`) after their warm-ups, in

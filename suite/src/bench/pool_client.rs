@@ -8,8 +8,9 @@ use futures::StreamExt;
 use pool_driver::{Error, Pending, Pool, PoolStats, Reply, Request, Runtime};
 
 use super::config::Config;
-use super::measure::{check_payload, CpuMark, Window};
+use super::measure::{check_payload, Window};
 use super::{PROPERTY, REPLY_TIMEOUT};
+use pool_measure::CpuMark;
 
 /// A pool connected (handshaken) to the server at `endpoint`, on the calling runtime.
 pub(crate) async fn build_pool<Rt: Runtime>(config: &Config, endpoint: &str) -> Pool<Rt> {
@@ -74,7 +75,7 @@ pub(crate) async fn pool_throughput<Rt: Runtime>(
         }
         in_flight.push(pool_request(&pool, thing));
     }
-    let result = mark.window(server_pid, completed, start.elapsed());
+    let result = Window::since(mark, server_pid, completed, start.elapsed());
     // Drain (not timed): awaiting, not dropping, so nothing is cancelled.
     while let Some(reply) = in_flight.next().await {
         check_pool_reply(&pool, reply);

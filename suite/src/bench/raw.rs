@@ -12,9 +12,10 @@ use pool_driver::pool_core::wire::{
 };
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
-use super::measure::{check_payload, CpuMark, Window};
+use super::measure::{check_payload, Window};
 use super::{PROPERTY, REPLY_TIMEOUT};
 use crate::{sleep, Harness};
+use pool_measure::CpuMark;
 
 /// Where the raw client connects and what it sends.
 #[derive(Clone, Debug)]
@@ -141,7 +142,7 @@ pub(crate) async fn raw_throughput<H: Harness>(
         client.send().await;
         outstanding += 1;
     }
-    let result = mark.window(server_pid, completed, start.elapsed());
+    let result = Window::since(mark, server_pid, completed, start.elapsed());
     // Drain what is still in flight (not timed) so the next run starts with an idle server.
     for _ in 0..outstanding {
         client.recv::<H>().await;

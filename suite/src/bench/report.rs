@@ -1,13 +1,12 @@
 //! The results: a table on stdout, then one line per measurement prefixed `JSON ` (what
 //! `scripts/bench-runtimes.sh` merges across runtimes).
 
-use std::fmt::Write as _;
-
+use pool_measure::{json_line, med, median, round, rounded, Column, Table};
 use serde_json::{json, Value};
 
 use super::config::{Client, Config, Transport};
 use super::external::Rows;
-use super::measure::{med, median, Latency, Throughput};
+use super::measure::{Latency, Throughput};
 
 /// Throughput ratio pool/raw that the pool aims for.
 const RATIO_GOAL: f64 = 0.85;
@@ -64,41 +63,44 @@ impl Summary {
     }
 }
 
-/// `x` rounded to `decimals` places, so the JSON lines stay short.
-fn round(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round() / scale
-}
-
-fn rounded(v: impl Iterator<Item = f64>, decimals: i32) -> Vec<f64> {
-    v.map(|x| round(x, decimals)).collect()
-}
-
 /// Prints the table and the JSON lines for `rows`.
 pub(crate) fn report(config: &Config, rows: &[Row]) {
-    let mut table = header(config);
+    let mut table = Table::new(vec![
+        Column::left("runtime"),
+        Column::left("tr"),
+        Column::right("raw msg/s").group(),
+        Column::right("pool msg/s"),
+        Column::right("ratio"),
+        Column::right("raw cpu").unit("µs/req").group(),
+        Column::right("pool cpu").unit("µs/req"),
+        Column::right("raw srv").unit("µs/req").group(),
+        Column::right("pool srv").unit("µs/req"),
+        Column::right("raw p50").unit("µs").group(),
+        Column::right("pool p50").unit("µs"),
+        Column::right("Δp50").unit("µs"),
+        Column::right("raw p99").unit("µs").group(),
+        Column::right("pool p99").unit("µs"),
+    ]);
     for row in rows {
-        table_row(&mut table, row, &Summary::of(row));
+        let s = Summary::of(row);
+        table.row([
+            row.runtime.to_owned(),
+            row.transport.name().to_owned(),
+            format!("{:.0}", s.raw_tp),
+            format!("{:.0}", s.pool_tp),
+            format!("{:.3}", s.ratio()),
+            format!("{:.2}", s.raw_cpu),
+            format!("{:.2}", s.pool_cpu),
+            format!("{:.2}", s.raw_srv),
+            format!("{:.2}", s.pool_srv),
+            format!("{:.1}", s.raw_p50),
+            format!("{:.1}", s.pool_p50),
+            format!("{:+.1}", s.p50_delta()),
+            format!("{:.1}", s.raw_p99),
+            format!("{:.1}", s.pool_p99),
+        ]);
     }
-    let _ = writeln!(
-        table,
-        "ratio = pool/raw throughput (goal ≥ {RATIO_GOAL}); Δp50 = pool − raw (goal ≤ \
-         +{P50_DELTA_GOAL_US} µs); cpu = this process's utime+stime per request during the timed \
-         window (clock tick {:.0} Hz); srv = the server process's",
-        config.clk_tck
-    );
-    println!("{table}");
-    for row in rows {
-        for line in json_lines(config, row) {
-            println!("JSON {line}");
-        }
-    }
-}
-
-fn header(config: &Config) -> String {
-    let mut table = String::new();
-    let _ = writeln!(
-        table,
+    println!(
         "\nroundtrip: pool vs raw zeromq DEALER on the same runtime; {} server in a separate \
          process; medians of {} reps; {} in flight for {:.1} s; latency {} round trips after {} \
          warm-up; invokation_timeout {:?}",
@@ -110,39 +112,17 @@ fn header(config: &Config) -> String {
         config.lat_warmup,
         config.invokation_timeout
     );
-    let _ = writeln!(
-        table,
-        "{:<20} {:<4} | {:>10} {:>10} {:>6} | {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>8} {:>7} | {:>8} {:>8}",
-        "runtime", "tr", "raw msg/s", "pool msg/s", "ratio", "raw cpu", "pool cpu", "raw srv",
-        "pool srv", "raw p50", "pool p50", "Δp50", "raw p99", "pool p99"
+    println!(
+        "{}ratio = pool/raw throughput (goal ≥ {RATIO_GOAL}); Δp50 = pool − raw (goal ≤ \
+         +{P50_DELTA_GOAL_US} µs); cpu = this process's threads' run time per request during the \
+         timed window; srv = the server process's\n",
+        table.render()
     );
-    let _ = writeln!(
-        table,
-        "{:<20} {:<4} | {:>10} {:>10} {:>6} | {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>8} {:>7} | {:>8} {:>8}",
-        "", "", "", "", "", "µs/req", "µs/req", "µs/req", "µs/req", "µs", "µs", "µs", "µs", "µs"
-    );
-    table
-}
-
-fn table_row(table: &mut String, row: &Row, s: &Summary) {
-    let _ = writeln!(
-        table,
-        "{:<20} {:<4} | {:>10.0} {:>10.0} {:>6.3} | {:>8.2} {:>8.2} | {:>8.2} {:>8.2} | {:>8.1} {:>8.1} {:>+7.1} | {:>8.1} {:>8.1}",
-        row.runtime,
-        row.transport.name(),
-        s.raw_tp,
-        s.pool_tp,
-        s.ratio(),
-        s.raw_cpu,
-        s.pool_cpu,
-        s.raw_srv,
-        s.pool_srv,
-        s.raw_p50,
-        s.pool_p50,
-        s.p50_delta(),
-        s.raw_p99,
-        s.pool_p99
-    );
+    for row in rows {
+        for line in json_lines(config, row) {
+            println!("{}", json_line(&line));
+        }
+    }
 }
 
 /// Per client a throughput and a latency line (medians and every repetition), then the
@@ -233,9 +213,7 @@ fn compare_line(config: &Config, row: &Row, s: &Summary) -> Value {
 /// the JSON lines (`metric` `external` per client and window, `external_latency` per client).
 pub(crate) fn external_report(config: &Config, rows: &[Rows]) {
     let ext = config.external.as_ref().expect("external mode");
-    let mut table = String::new();
-    let _ = writeln!(
-        table,
+    println!(
         "\nroundtrip (external server {}, id {}): medians of {} reps, {:.1} s per run; latency {} \
          sequential round trips after {} warm-up; invokation_timeout {:?}",
         ext.endpoint,
@@ -246,44 +224,49 @@ pub(crate) fn external_report(config: &Config, rows: &[Rows]) {
         config.lat_warmup,
         config.invokation_timeout
     );
-    let _ = writeln!(
-        table,
-        "{:<20} {:<7} {:>9} | {:>10} {:>9} {:>9} {:>9}",
-        "runtime", "client", "in flight", "msgs/s", "cpu µs/rq", "srv µs/rq", "RSS MiB"
-    );
+    let mut throughput = Table::new(vec![
+        Column::left("runtime"),
+        Column::left("client"),
+        Column::right("in flight"),
+        Column::right("msgs/s").group(),
+        Column::right("cpu µs/rq"),
+        Column::right("srv µs/rq"),
+        Column::right("RSS MiB"),
+    ]);
     for series in rows.iter().flat_map(|r| &r.throughput) {
-        let _ = writeln!(
-            table,
-            "{:<20} {:<7} {:>9} | {:>10.0} {:>9.2} {:>9} {:>9.1}",
-            series.runtime,
-            series.client.name(),
-            series.window,
-            med(&series.reps, |s| s.tp.msgs_per_s),
-            med(&series.reps, |s| s.tp.client_cpu_us_per_req),
+        throughput.row([
+            series.runtime.to_owned(),
+            series.client.name().to_owned(),
+            series.window.to_string(),
+            format!("{:.0}", med(&series.reps, |s| s.tp.msgs_per_s)),
+            format!("{:.2}", med(&series.reps, |s| s.tp.client_cpu_us_per_req)),
             match ext.pid {
                 Some(_) => format!("{:.2}", med(&series.reps, |s| s.tp.server_cpu_us_per_req)),
                 None => "-".to_owned(),
             },
-            med(&series.reps, |s| s.peak_rss_kib.unwrap_or(0) as f64) / 1024.0,
-        );
+            format!(
+                "{:.1}",
+                med(&series.reps, |s| s.peak_rss_kib.unwrap_or(0) as f64) / 1024.0
+            ),
+        ]);
     }
-    let _ = writeln!(
-        table,
-        "\n{:<20} {:<7} | {:>8} {:>8} {:>8}",
-        "runtime", "client", "p50 µs", "p99 µs", "mean µs"
-    );
+    let mut latency = Table::new(vec![
+        Column::left("runtime"),
+        Column::left("client"),
+        Column::right("p50 µs").group(),
+        Column::right("p99 µs"),
+        Column::right("mean µs"),
+    ]);
     for series in rows.iter().flat_map(|r| &r.latency) {
-        let _ = writeln!(
-            table,
-            "{:<20} {:<7} | {:>8.1} {:>8.1} {:>8.1}",
-            series.runtime,
-            series.client.name(),
-            med(&series.reps, |l| l.p50_us),
-            med(&series.reps, |l| l.p99_us),
-            med(&series.reps, |l| l.mean_us),
-        );
+        latency.row([
+            series.runtime.to_owned(),
+            series.client.name().to_owned(),
+            format!("{:.1}", med(&series.reps, |l| l.p50_us)),
+            format!("{:.1}", med(&series.reps, |l| l.p99_us)),
+            format!("{:.1}", med(&series.reps, |l| l.mean_us)),
+        ]);
     }
-    println!("{table}");
+    println!("{}\n{}", throughput.render(), latency.render());
     let transport = ext.endpoint.split("://").next().unwrap_or("");
     for series in rows.iter().flat_map(|r| &r.throughput) {
         let rates: Vec<f64> = series.reps.iter().map(|s| s.tp.msgs_per_s).collect();
@@ -320,7 +303,7 @@ pub(crate) fn external_report(config: &Config, rows: &[Rows]) {
             "reps_client_cpu_us_per_req": rounded(cpus.into_iter(), 3),
             "reps_peak_rss_kib": rounded(rss.into_iter(), 0),
         });
-        println!("JSON {line}");
+        println!("{}", json_line(&line));
     }
     for series in rows.iter().flat_map(|r| &r.latency) {
         let p50s: Vec<f64> = series.reps.iter().map(|l| l.p50_us).collect();
@@ -340,6 +323,6 @@ pub(crate) fn external_report(config: &Config, rows: &[Rows]) {
             "reps_p50_us": rounded(p50s.into_iter(), 2),
             "reps_p99_us": rounded(p99s.into_iter(), 2),
         });
-        println!("JSON {line}");
+        println!("{}", json_line(&line));
     }
 }

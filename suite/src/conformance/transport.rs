@@ -9,7 +9,7 @@ use pool_testkit::{Lie, LyingPeer, Transport};
 
 #[allow(unused_imports)]
 use super::prelude::*;
-use crate::bench::measure::{peak_rss_kib, reset_peak_rss};
+use pool_measure::{peak_rss_kib, reset_peak_rss};
 
 /// Where a lying peer listens for `via`.
 fn transport(via: Via) -> Transport {
