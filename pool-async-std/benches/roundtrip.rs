@@ -3,7 +3,11 @@
 //! `cargo bench -p pool-async-std --bench roundtrip`.
 #![forbid(unsafe_code)]
 
-use pool_suite::{bench, AsyncStd};
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use harness::AsyncStd;
+use pool_suite::bench;
 
 fn main() {
     bench::main(&[bench::runner::<AsyncStd>()]);

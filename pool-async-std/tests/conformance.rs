@@ -1,4 +1,6 @@
 //! The conformance suite (pool-suite) on this adapter: every behaviour of the pool against
 //! testkit servers, the same tests as on every other runtime.
 
-pool_suite::conformance_tests!(pool_suite::AsyncStd);
+mod harness;
+
+pool_suite::conformance_tests!(harness::AsyncStd);

@@ -3,7 +3,11 @@
 //! `cargo bench -p pool-smol --bench roundtrip`.
 #![forbid(unsafe_code)]
 
-use pool_suite::{bench, Smol};
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use harness::Smol;
+use pool_suite::bench;
 
 fn main() {
     bench::main(&[bench::runner::<Smol>()]);

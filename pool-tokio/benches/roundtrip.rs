@@ -3,7 +3,11 @@
 //! and output are documented there). `cargo bench -p pool-tokio --bench roundtrip`.
 #![forbid(unsafe_code)]
 
-use pool_suite::{bench, TokioCurrentThread, TokioMultiThread};
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use harness::{TokioCurrentThread, TokioMultiThread};
+use pool_suite::bench;
 
 fn main() {
     bench::main(&[

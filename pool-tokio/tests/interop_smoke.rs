@@ -2,4 +2,6 @@
 //! interop module; the venv comes from scripts/python-venvs.sh). The full interop suite, both
 //! server lines, is pool-tests' `interop.rs`.
 
-pool_suite::interop_smoke_tests!(pool_suite::TokioMultiThread);
+mod harness;
+
+pool_suite::interop_smoke_tests!(harness::TokioMultiThread);

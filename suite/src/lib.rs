@@ -7,10 +7,11 @@
 //! * [`interop`]: a live smoke test against a real hololinked 0.4.2 server.
 //! * [`bench`](mod@bench): the round-trip benchmark (pool vs a raw zeromq DEALER on the same runtime).
 //!
-//! A [`Harness`] is a runtime adapter plus a way to block on a future. The impls for the three
-//! adapters are behind this crate's `tokio`, `async-std` and `smol` features, of which a build can
-//! enable one (zeromq's runtime features are mutually exclusive); each adapter enables its own
-//! as a dev-dependency.
+//! A [`Harness`] is a runtime adapter plus a way to block on a future. The suite names no
+//! adapter: each adapter implements `Harness` in its own tests (`tests/harness/mod.rs`) and
+//! instantiates the suite with it, so the arrows run one way, from the adapters' tests to the
+//! suite. This crate's `tokio`, `async-std` and `smol` features only pick the zeromq runtime a
+//! standalone build of the suite (its lint and docs) compiles against.
 #![forbid(unsafe_code)]
 #![allow(clippy::result_large_err)]
 
@@ -18,9 +19,7 @@ pub mod bench;
 pub mod conformance;
 mod harness;
 pub mod interop;
-mod runtimes;
 mod servers;
 
 pub use harness::{bounded, eventually, secs, sleep, spawn, Harness};
-pub use runtimes::*;
 pub use servers::{builder, endpoint, ready_pool, server, Via, BOTH};

@@ -3,8 +3,13 @@
 //! adapter's `benches/roundtrip.rs` is one call:
 //!
 //! ```ignore
-//! // pool-tokio/benches/roundtrip.rs (harness = false)
-//! use pool_suite::{bench, TokioCurrentThread, TokioMultiThread};
+//! // pool-tokio/benches/roundtrip.rs (harness = false); the Harness impls are the adapter's
+//! // own, in its tests/harness/mod.rs
+//! #[path = "../tests/harness/mod.rs"]
+//! mod harness;
+//!
+//! use harness::{TokioCurrentThread, TokioMultiThread};
+//! use pool_suite::bench;
 //!
 //! fn main() {
 //!     bench::main(&[

@@ -1,11 +1,14 @@
 //! The conformance suite: every behaviour of the pool against testkit servers, once, for every
 //! runtime.
 //!
-//! Each test is a generic `async fn` over a [`Harness`](crate::Harness); an adapter runs them all
-//! with one line in its tests:
+//! Each test is a generic `async fn` over a [`Harness`](crate::Harness); an adapter implements
+//! the harness in its own tests and runs them all with one line:
 //!
 //! ```ignore
-//! pool_suite::conformance_tests!(pool_suite::Smol);
+//! // pool-smol/tests/conformance.rs
+//! mod harness; // tests/harness/mod.rs: `struct Smol; impl pool_suite::Harness for Smol { .. }`
+//!
+//! pool_suite::conformance_tests!(harness::Smol);
 //! ```
 //!
 //! which expands to one `#[test]` per function, named after it. No assertion is about timing:
