@@ -50,7 +50,7 @@ want = sys.argv[1]
 got = version("hololinked")
 assert got == want, f"installed hololinked {got}, expected {want}"
 import zmq, msgspec  # noqa: F401  (the ZMQ server needs both)
-from hololinked.server import run  # noqa: F401  (tests/python/thing_server.py uses these on both lines)
+from hololinked.server import run  # noqa: F401  (pool-testkit/python/thing_server.py uses these on both lines)
 from hololinked.server.zmq import ZMQServer  # noqa: F401
 from hololinked.core import Thing, action  # noqa: F401
 print(f"python-venvs: hololinked {got}, pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()}), msgspec {msgspec.__version__}")

@@ -36,7 +36,7 @@ use pool_core::pool::{
     Capacity, Completion, Config, Event, HeapMemory, Outcome, Pool, RequestId, RequestOptions,
     RequestSpec, Routed, ServerId, ServerState, ThingId, TransmitKind,
 };
-use pool_core::wire::{self, RequestFields, ServerContext, TimeoutKind};
+use pool_core::wire::{self, RemoteException, RequestFields, ServerContext, TimeoutKind};
 use pool_core::MessageIdText;
 use pool_testkit::{ServerConfig, TestServer};
 use serde_json::{json, Value};
@@ -117,14 +117,12 @@ impl Finished {
         Ok(serde_json::from_slice(payload)?)
     }
 
-    /// `"Type: message"` of an `EXCEPTION` reply (`{"exception": {"type": .., "message": ..}}`).
+    /// `"Type: message"` of an `EXCEPTION` or `INVALID_MESSAGE` reply, read by pool-core's
+    /// lenient reader of hololinked's `{"exception": {...}}` payload.
     fn exception(&self) -> Result<String, BoxError> {
-        let exception = &self.payload_json()?["exception"];
-        Ok(format!(
-            "{}: {}",
-            exception["type"].as_str().unwrap_or("?"),
-            exception["message"].as_str().unwrap_or("?")
-        ))
+        let (_, payload) = self.reply.as_ref().ok_or("no reply frames")?;
+        let exception = RemoteException::parse(payload);
+        Ok(format!("{}: {}", exception.kind, exception.message))
     }
 }
 

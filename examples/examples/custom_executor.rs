@@ -5,7 +5,7 @@
 //! # Against an in-process hololinked-compatible test server (exit code 1 on any wrong result):
 //! cargo run -p pool-examples --example custom_executor
 //! # Against a real server whose Thing (id = server id) has the property `number` and the
-//! # actions `add`, `echo`, `sleep_for` and `fail`, such as tests/python/thing_server.py:
+//! # actions `add`, `echo`, `sleep_for` and `fail`, such as pool-testkit/python/thing_server.py:
 //! cargo run -p pool-examples --example custom_executor -- my-thing=tcp://127.0.0.1:5555
 //! ```
 //!

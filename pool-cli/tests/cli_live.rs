@@ -1,5 +1,5 @@
 //! `mmpool call` and `mmpool all` against REAL hololinked servers, 0.4.2 and 0.3.12 (Python
-//! subprocesses from pool-tests' harness, over tcp). Needs the venvs from
+//! subprocesses from pool-testkit's python harness, over tcp). Needs the venvs from
 //! `scripts/python-venvs.sh`; `MMPOOL_SKIP_PYTHON_INTEROP=1` skips on purpose.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration.
@@ -7,7 +7,7 @@
 mod common;
 
 use common::{run, Run};
-use pool_tests::python::{interop_skipped, Line, PythonServer, Transport};
+use pool_testkit::python::{interop_skipped, Line, PythonServer, Transport};
 use serde_json::json;
 
 /// The server id; it is also one of the Things, so that `mmpool all` (which asks every server's

@@ -22,9 +22,10 @@
 //!   socket monitor. zeromq's DEALER does not reconnect, so on a loss the task drops the
 //!   socket and reports; the core schedules a fresh attempt after its backoff.
 //! * `timer`: one task that gives the core its clock input at the next deadline.
-//! * `outcome` (a finished request as a [`Reply`] or an [`Error`]), `exception` (hololinked's
-//!   exception payload), `request`, `reply`, `error`, `settings`, `stats`, `endpoint`,
-//!   `signal` and `runtime`: leaves.
+//! * `outcome` (a finished request as a [`Reply`] or an [`Error`]), `request`, `reply`,
+//!   `error`, `settings`, `stats`, `endpoint`, `signal` and `runtime`: leaves. hololinked's
+//!   exception payload is read by pool-core's
+//!   `wire::RemoteException`, the one reader the examples and test fixtures use too.
 //!
 //! The engine reaches the connection and timer tasks only through the small traits those
 //! files define (`LinkHost`, `TimerHost`), so neither knows the engine.
@@ -48,7 +49,6 @@ mod dispatch;
 mod endpoint;
 mod engine;
 mod error;
-mod exception;
 mod outcome;
 mod pending;
 mod pool;

@@ -16,9 +16,9 @@ use pool_core::pool::{Completion, Outcome};
 use pool_core::MessageIdText;
 
 use crate::error::Error;
-use crate::exception::RemoteException;
 use crate::reply::Reply;
 use crate::request::Job;
+use pool_core::wire::RemoteException;
 
 /// What the engine knows of a request's server when the request ends.
 pub(crate) struct ServerFacts {

@@ -14,6 +14,11 @@
 //! For fault tests a server can be killed and restarted on the same endpoints, and its
 //! [`Behaviour`] can delay replies, never reply, or interleave bad messages with good replies.
 //!
+//! Fixtures for live interop with real hololinked: [`python`] starts hololinked 0.4.2 and 0.3.12
+//! servers (`python/thing_server.py`) as subprocesses over tcp or ipc, waits for readiness, kills
+//! and restarts them; [`raw_client`] is a hololinked client on one libzmq DEALER with hand-built
+//! frames, to pin what real servers do independently of the pool.
+//!
 //! A [`ServerFarm`] serves many such servers (each its own ROUTER socket, identity and
 //! endpoints) from one thread and one libzmq context, for benchmarks over many servers whose
 //! own threads should not crowd the machine.
@@ -32,6 +37,8 @@ mod endpoints;
 mod farm;
 mod handling;
 pub mod protocol;
+pub mod python;
+pub mod raw_client;
 mod server;
 mod stats;
 pub mod thing;

@@ -1,15 +1,16 @@
 //! A live smoke test: the pool on a given runtime against a REAL hololinked 0.4.2 server.
 //!
-//! The full interop suite (both server lines, every feature) runs on tokio in `pool-tests`; this
-//! is the short version every other runtime runs too, so a runtime-specific break in socket
+//! The full interop suite (both server lines, every feature) runs on tokio in `pool-tests`, and
+//! its first part is [`requests_and_outcomes`], the core of this smoke test that every runtime
+//! runs too, so a runtime-specific break in socket
 //! handling, timers or reconnects against a real server cannot hide. The server is a Python
-//! subprocess (`tests/python/thing_server.py`) from the venv `scripts/python-venvs.sh` makes;
+//! subprocess (`pool-testkit/python/thing_server.py`) from the venv `scripts/python-venvs.sh` makes;
 //! `MMPOOL_SKIP_PYTHON_INTEROP=1` skips on purpose.
 
 use std::time::Duration;
 
 use pool_driver::{Error, Pool, Request, TimeoutKind};
-use pool_tests::python::{interop_skipped, Line, PythonServer};
+use pool_testkit::python::{interop_skipped, Line, PythonServer};
 use serde_json::{json, Value};
 
 use crate::{bounded, eventually, Harness};
@@ -35,7 +36,7 @@ macro_rules! interop_smoke_tests {
     };
 }
 
-pub use pool_tests::python::Transport;
+pub use pool_testkit::python::Transport;
 
 /// Reads, writes, actions, a remote exception, a server timeout, fan-out, 100 concurrent
 /// requests, and a kill/restart with the pool recovering on its own — against one hololinked
@@ -64,11 +65,16 @@ pub async fn smoke<H: Harness>(via: Transport) {
     assert_eq!(pool.live_tasks(), 0);
 }
 
-async fn requests_and_outcomes<Rt: Runtime>(pool: &Pool<Rt>, ctx: &str) {
+/// Reads, writes, actions (kwargs and positional), a remote exception, an execution timeout, a
+/// fan-out and 100 concurrent requests, on a pool over one freshly started hololinked server
+/// whose Things are `alpha` and `beta`: the part of the live tests every runtime shares, and
+/// the first part of pool-tests' full interop suite.
+pub async fn requests_and_outcomes<Rt: Runtime>(pool: &Pool<Rt>, ctx: &str) {
     pool.write_property("alpha", "number", &4.5).await.unwrap();
     let r = pool.read_property("alpha", "number").await.unwrap();
     assert_eq!(r.json::<f64>().unwrap(), 4.5, "{ctx}");
-    assert_eq!((r.thing(), r.server()), ("alpha", "smoke"));
+    assert_eq!(r.thing(), "alpha", "{ctx}");
+    let server_id = r.server().to_owned();
     let r = pool
         .invoke_action("alpha", "add", &json!({"a": 1, "b": 2}))
         .await
@@ -84,8 +90,24 @@ async fn requests_and_outcomes<Rt: Runtime>(pool: &Pool<Rt>, ctx: &str) {
         .invoke_action("alpha", "fail", &json!({"message": "boom"}))
         .await
     {
-        Err(Error::Remote { kind, message, .. }) => {
-            assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "boom"));
+        Err(Error::Remote {
+            kind,
+            message,
+            thing,
+            server,
+            traceback,
+            ..
+        }) => {
+            assert_eq!(
+                (kind.as_str(), message.as_str()),
+                ("ValueError", "boom"),
+                "{ctx}"
+            );
+            assert_eq!(
+                (thing.as_str(), server.as_str()),
+                ("alpha", server_id.as_str())
+            );
+            assert!(!traceback.is_empty(), "{ctx}");
         }
         other => panic!("{ctx}: {other:?}"),
     }

@@ -1,9 +1,5 @@
-//! Test support for the end-to-end and live-interop suites of the pool.
-//!
-//! * [`python`]: spawn REAL hololinked servers (0.4.2 and 0.3.12) as subprocesses over tcp or ipc, wait for
-//!   readiness, kill and restart them. Needs the venvs from `bash scripts/python-venvs.sh`.
-//! * [`raw`]: a raw hololinked client on one `zmq` DEALER socket (hand-built frames, recv timeouts).
+//! The live-interop tests of the pool against real hololinked servers are this package's
+//! integration tests (`tests/interop.rs`); it has no library code of its own. Their fixtures (the
+//! Python-server harness and the raw hololinked client) are pool-testkit's `python` and
+//! `raw_client`, and the part every runtime shares is pool-suite's `interop` module.
 #![forbid(unsafe_code)]
-
-pub mod python;
-pub mod raw;

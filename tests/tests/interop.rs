@@ -1,13 +1,13 @@
 //! The pool (pool-tokio) against REAL hololinked servers: 0.4.2 and 0.3.12, over tcp and ipc.
 //!
-//! Every server is a Python subprocess (`tests/python/thing_server.py`) in its own temp HOME,
+//! Every server is a Python subprocess (`pool-testkit/python/thing_server.py`) in its own temp HOME,
 //! killed at the end of its test. Needs the venvs from `scripts/python-venvs.sh` (which
 //! `scripts/test.sh` creates); `MMPOOL_SKIP_PYTHON_INTEROP=1` skips on purpose. Deadlines only
 //! bound hangs: nothing here asserts a duration.
 
 use std::time::Duration;
 
-use pool_tests::python::{interop_skipped, Line, PythonServer, Transport};
+use pool_testkit::python::{interop_skipped, Line, PythonServer, Transport};
 use pool_tokio::{Error, Pool, Request, TimeoutKind};
 use serde_json::{json, Value};
 
@@ -47,19 +47,12 @@ async fn exercise_one_server(line: Line, via: Transport) {
     let pool = pool_over(&[&server]).await;
     let ctx = format!("{line} over {via:?}");
     bounded(async {
-        // Properties.
-        let r = pool.read_property("alpha", "number").await.unwrap();
-        assert_eq!(r.json::<f64>().unwrap(), 1.5, "{ctx}");
-        assert_eq!(r.server(), "interop");
-        pool.write_property("alpha", "number", &4.5).await.unwrap();
-        assert_eq!(
-            pool.read_property("alpha", "number")
-                .await
-                .unwrap()
-                .json::<f64>()
-                .unwrap(),
-            4.5
-        );
+        // The part every runtime's live smoke test runs (pool-suite's `interop`): reads and
+        // writes, actions with kwargs and positional args, a remote exception, an execution
+        // timeout, a fan-out, 100 concurrent requests.
+        pool_suite::interop::requests_and_outcomes(&pool, &ctx).await;
+
+        // What only this full suite checks, on both lines.
         assert_eq!(
             pool.read_property("beta", "number")
                 .await
@@ -93,17 +86,7 @@ async fn exercise_one_server(line: Line, via: Transport) {
             "{ctx}"
         );
 
-        // Actions: kwargs, positional, preserialized.
-        let r = pool
-            .invoke_action("alpha", "add", &json!({"a": 1, "b": 2}))
-            .await
-            .unwrap();
-        assert_eq!(r.json::<i64>().unwrap(), 3, "{ctx}");
-        let r = pool
-            .call(Request::invoke_action("alpha", "add").args(&[10, 5]))
-            .await
-            .unwrap();
-        assert_eq!(r.json::<i64>().unwrap(), 15, "{ctx}");
+        // Actions: preserialized payloads and replies.
         let r = pool
             .call(
                 Request::invoke_action("alpha", "echo")
@@ -147,24 +130,8 @@ async fn exercise_one_server(line: Line, via: Transport) {
         // The Thing keeps working after it.
         assert!(pool.read_property("alpha", "text").await.is_ok());
 
-        // Server-side timeouts, honoured by both lines (the pool sends both key spellings).
-        let r = pool
-            .call(
-                Request::invoke_action("alpha", "sleep_for")
-                    .kwargs(&json!({"seconds": 1.5}))
-                    .execution_timeout(Some(Duration::from_millis(300))),
-            )
-            .await;
-        assert!(
-            matches!(
-                r,
-                Err(Error::ServerTimeout {
-                    kind: TimeoutKind::Execution,
-                    ..
-                })
-            ),
-            "{ctx}: {r:?}"
-        );
+        // An invokation timeout (the execution timeout is in the shared part): both lines
+        // honour it, the pool sends both key spellings.
         let busy = pool
             .request(
                 Request::invoke_action("beta", "sleep_for")

@@ -32,7 +32,7 @@ const BENCH_HELP: &str = "\
 Requests: `--request number` (default) reads property `number` and checks the reply is a JSON \
 number; `--request echo` invokes action `echo` with {\"value\": <sequence number>} and checks the \
 same number comes back. Both exist on testkit servers and on real hololinked Things that have \
-them (tests/python/thing_server.py). Every reply is checked; failures are counted by kind, never \
+them (pool-testkit/python/thing_server.py). Every reply is checked; failures are counted by kind, never \
 dropped silently.
 
 Report: throughput (good replies per second in the timed window), latency p50/p90/p99/max (from \

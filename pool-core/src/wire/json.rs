@@ -228,6 +228,18 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// How many bytes have been consumed.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The input from byte `start` up to the cursor.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+        self.bytes.get(start..self.pos).unwrap_or_default()
+    }
+
     /// Whether the whole input has been consumed.
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.bytes.len()

@@ -17,11 +17,15 @@
 //!   reproduces the Python pool's bytes exactly.
 //! * There is no way to encode `EXIT`: it stops a whole hololinked server.
 //! * Replies may have their keys in any order, with whitespace, escapes and unknown keys.
+//! * With the `alloc` feature, [`RemoteException`] reads an exception payload into owned text:
+//!   the one reader of hololinked's `{"exception": {...}}` for every crate of the project.
 
 #[cfg(feature = "alloc")]
 mod address;
 mod decode;
 mod encode;
+#[cfg(feature = "alloc")]
+mod exception;
 mod json;
 
 #[cfg(feature = "alloc")]
@@ -31,6 +35,8 @@ pub use decode::{
     ReplyKind, TimeoutKind,
 };
 pub use encode::{encode_request, encoded_len, encoded_len_at_most, BufferTooSmall};
+#[cfg(feature = "alloc")]
+pub use exception::RemoteException;
 
 use crate::time::Duration;
 

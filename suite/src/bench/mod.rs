@@ -67,7 +67,7 @@
 //! With `MMPOOL_BENCH_ENDPOINT=tcp://host:port` (or `ipc://...`) no server child is started and
 //! the clients go to that server instead, whose id (ROUTER identity, also the Thing asked) is
 //! `MMPOOL_BENCH_SERVER_ID` (default `srv`). It must answer `readproperty number` with `1.5`
-//! (a testkit server, e.g. `mmpool serve --id srv --send-hwm 0`, or `tests/python/thing_server.py`)
+//! (a testkit server, e.g. `mmpool serve --id srv --send-hwm 0`, or `pool-testkit/python/thing_server.py`)
 //! and, for windows above ~500, have no send high-water mark. `scripts/bench-anchors.sh` runs
 //! every adapter's bench this way against one shared server. Knobs of this mode:
 //!

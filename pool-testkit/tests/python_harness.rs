@@ -5,7 +5,7 @@
 //! explicitly (they fail with a message naming the script if the venvs are missing).
 //!
 //! Besides proving the harness, these tests pin the per-line behaviour the pool must cope with (see the summary
-//! at the top of `tests/src/python.rs`):
+//! at the top of `pool-testkit/src/python.rs`):
 //!
 //! * `execution_context_key_spellings_v0_4` / `_v0_3`: which context key spellings each line reads, and what
 //!   an execution timeout replies (`TIMEOUT` with payload `"execution"`).
@@ -16,8 +16,8 @@
 
 use std::time::Duration;
 
-use pool_tests::python::{interop_skipped, Line, PythonServer, Transport};
-use pool_tests::raw::{server_context, ContextKeys, RawClient, Reply, Request};
+use pool_testkit::python::{interop_skipped, Line, PythonServer, Transport};
+use pool_testkit::raw_client::{server_context, ContextKeys, RawClient, Reply, Request};
 use serde_json::{json, Value};
 
 /// Identity of the test DEALER.
@@ -146,8 +146,8 @@ fn basic_operations(line: Line, transport: Transport) {
         &Request::invoke_action(thing, "fail", &json!({"message": "boom"})),
     );
     assert_eq!(r.message_type, "EXCEPTION");
-    assert_eq!(r.exception_type().as_deref(), Some("ValueError"));
-    assert_eq!(r.exception_message().as_deref(), Some("boom"));
+    assert_eq!(r.exception().kind, "ValueError");
+    assert_eq!(r.exception().message, "boom");
     let exception = r.json().unwrap()["exception"].clone();
     assert!(exception["traceback"].is_array(), "{exception}");
     assert!(exception.get("notes").is_some(), "{exception}");
@@ -161,7 +161,7 @@ fn basic_operations(line: Line, transport: Transport) {
         &Request::read_property("no-such-thing", "number"),
     );
     assert_eq!(r.message_type, "INVALID_MESSAGE");
-    assert_eq!(r.exception_type().as_deref(), Some("KeyError"));
+    assert_eq!(r.exception().kind, "KeyError");
 
     // Unknown property / action names are EXCEPTION (not INVALID_MESSAGE) on both lines.
     let r = request(
@@ -338,7 +338,7 @@ fn positional_args_and_bytes(line: Line) {
         &Request::invoke_action(t, "add", &json!({"a": 1})),
     );
     assert_eq!(r.message_type, "EXCEPTION");
-    assert_eq!(r.exception_type().as_deref(), Some("TypeError"));
+    assert_eq!(r.exception().kind, "TypeError");
 
     // bytes return value: payload `null`, raw bytes in the preserialized frame, labelled application/json.
     let r = request(

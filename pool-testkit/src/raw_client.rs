@@ -15,6 +15,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use pool_core::wire::RemoteException;
 use serde_json::{json, Value};
 
 /// Default time a [`RawClient`] waits for one reply.
@@ -312,22 +313,10 @@ impl Reply {
         self.header.get(key).and_then(Value::as_str)
     }
 
-    /// For `EXCEPTION` / `INVALID_MESSAGE`: the `exception.type` of the payload.
-    pub fn exception_type(&self) -> Option<String> {
-        self.json()
-            .ok()?
-            .pointer("/exception/type")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    }
-
-    /// For `EXCEPTION` / `INVALID_MESSAGE`: the `exception.message` of the payload.
-    pub fn exception_message(&self) -> Option<String> {
-        self.json()
-            .ok()?
-            .pointer("/exception/message")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+    /// For `EXCEPTION` / `INVALID_MESSAGE`: the payload read by pool-core's lenient reader
+    /// (the one the pool uses), which never fails.
+    pub fn exception(&self) -> RemoteException {
+        RemoteException::parse(&self.payload)
     }
 }
 

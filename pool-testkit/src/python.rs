@@ -1,8 +1,8 @@
 //! Spawn REAL hololinked servers (Python subprocesses) for live-interop tests.
 //!
 //! ```no_run
-//! use pool_tests::python::{Line, PythonServer, Transport};
-//! use pool_tests::raw::{RawClient, Request};
+//! use pool_testkit::python::{Line, PythonServer, Transport};
+//! use pool_testkit::raw_client::{RawClient, Request};
 //! use std::time::Duration;
 //!
 //! let mut server = PythonServer::start(Line::V0_4, "srv", &["a", "b"], Transport::Tcp)?;
@@ -15,7 +15,7 @@
 //! ```
 //!
 //! The venvs come from `bash scripts/python-venvs.sh` (`$MMPOOL_VENV_DIR` or `<workspace>/target/venvs`); the
-//! server is `tests/python/thing_server.py`. Each server gets its own temp HOME (`HOME`, `TEMP_DIR`, `TMPDIR`,
+//! server is `pool-testkit/python/thing_server.py`. Each server gets its own temp HOME (`HOME`, `TEMP_DIR`, `TMPDIR`,
 //! XDG dirs), so its ipc socket is `ipc://<tmp>/.hololinked/sockets/<sanitized id>.ipc`. Every Thing has
 //! properties `number` (float, 1.5) and `text` (str, "hello"), and actions `echo(value)`, `add(a, b)`,
 //! `sleep_for(seconds)`, `fail(message)` (ValueError), `get_bytes()` (`b"\x00\x01\x02"`) and `get_mixed()`
@@ -62,7 +62,7 @@
 //! | time to READY (idle machine) | ~0.3 s after import | ~0.6 s |
 //!
 //! Consequences for the pool tests: always send both context spellings as objects with explicit numbers or
-//! `null` (what [`crate::raw::Request`] does), never rely on camelCase-only timeouts against 0.3, expect
+//! `null` (what [`crate::raw_client::Request`] does), never rely on camelCase-only timeouts against 0.3, expect
 //! unsolicited `TIMEOUT`s for oneway requests with timeouts, and own the client-side deadlines.
 //!
 //! Also on both lines: the server binds an event PUB socket at tcp PORT+1 (scanning 60000.. if taken) and
@@ -89,7 +89,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many stderr lines of the child are kept for error messages.
 const STDERR_TAIL_LINES: usize = 80;
 
-/// Exit code of `tests/python/thing_server.py` when its TCP port could not be bound.
+/// Exit code of `pool-testkit/python/thing_server.py` when its TCP port could not be bound.
 const EXIT_BIND_FAILED: i32 = 3;
 
 /// How many fresh ports [`PythonServer::start`] tries, and how many times [`PythonServer::restart`] retries
@@ -242,15 +242,14 @@ pub fn venv_python(line: Line) -> Result<PathBuf, HarnessError> {
     }
 }
 
-/// The interop server script, `tests/python/thing_server.py`.
+/// The interop server script, `pool-testkit/python/thing_server.py`.
 pub fn server_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("python")
         .join("thing_server.py")
 }
 
-/// hololinked's ipc file name for a server id (protocol §1.4; one implementation, in pool-core).
-pub use pool_core::wire::hololinked_ipc_filename as sanitized_ipc_filename;
+use crate::sanitized_ipc_filename;
 
 /// Shared tail of a child's stderr.
 type Tail = Arc<Mutex<VecDeque<String>>>;

@@ -11,7 +11,7 @@ Runs unchanged on both hololinked lines:
 Both lines can serve several Things from ONE server (one ROUTER socket per transport, requests pick the Thing
 with the header's `thingID`), so `--things a,b,c` works on both.
 
-Usage (the harness in tests/src/python.rs sets HOME and TEMP_DIR to a temp dir first):
+Usage (the harness in pool-testkit/src/python.rs sets HOME and TEMP_DIR to a temp dir first):
 
     python thing_server.py --id srv [--things a,b] [--tcp PORT] [--ipc]
 
