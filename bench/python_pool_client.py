@@ -145,7 +145,7 @@ async def run(args: argparse.Namespace) -> dict:
     pool.stop_polling()
     try:
         pool.exit()
-    except Exception:  # noqa: BLE001 - hololinked's exit() is known to raise (protocol §9.3)
+    except Exception:  # noqa: BLE001 - hololinked's exit() is known to raise, docs/protocol.md §18
         pass
 
     latencies.sort()

@@ -16,7 +16,7 @@ use pool_core::wire::{
     CONTENT_TYPE_TEXT, NULL_PAYLOAD,
 };
 
-/// hololinked's operation names (protocol §8.1).
+/// hololinked's operation names (docs/protocol.md §15).
 pub mod operation {
     /// Read a property.
     pub const READ_PROPERTY: &str = "readproperty";

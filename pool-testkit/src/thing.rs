@@ -597,7 +597,8 @@ fn py_add(a: Arg, b: Arg) -> Result<Returned, PyErr> {
     }
 }
 
-/// hololinked's `format_return_value` for each kind of return value (§4.4).
+/// hololinked's `format_return_value` for each kind of return value (docs/protocol.md §8, reply
+/// payloads).
 fn reply_outcome(returned: Returned) -> Outcome {
     let json = |v: &Value| serde_json::to_vec(v).expect("a serde_json::Value always serialises");
     let (payload, preserialized, preserialized_content_type) = match returned {

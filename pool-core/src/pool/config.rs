@@ -5,7 +5,8 @@ use crate::time::Duration;
 use crate::wire::KeyStyle;
 
 /// Longest HANDSHAKE resend interval: hololinked's own client resends every 500 ms, and a
-/// ROUTER drops messages to a peer whose ZMTP handshake has not finished (protocol §1.3, §6.2).
+/// ROUTER drops messages to a peer whose ZMTP handshake has not finished (docs/protocol.md §10,
+/// handshake and readiness).
 pub const MAX_HANDSHAKE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How the pool behaves; every field has a sensible default.

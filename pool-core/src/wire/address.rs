@@ -1,4 +1,4 @@
-//! hololinked's default IPC socket file name for a server id (protocol §1.4).
+//! hololinked's default IPC socket file name for a server id (docs/protocol.md §3, addresses).
 
 use alloc::string::String;
 
@@ -38,7 +38,7 @@ mod tests {
 
     #[test]
     fn sanitizes_like_hololinked() {
-        // The verified examples of protocol §1.4.
+        // The verified examples of docs/protocol.md §3 (addresses).
         for (id, file) in [
             ("demo-thing", "demo-thing.ipc"),
             ("a__b", "a_b.ipc"),

@@ -13,7 +13,7 @@
 //!   compact UTF-8 JSON. A hololinked server drops a header with any other key.
 //! * The execution contexts are always objects. [`KeyStyle::Both`] (the default) writes the
 //!   camelCase keys the Python pool writes *and* the snake_case keys that 0.3.x servers read, so
-//!   server-side timeouts work on both server lines (protocol §12.4). [`KeyStyle::Camel`]
+//!   server-side timeouts work on both server lines (docs/protocol.md §12). [`KeyStyle::Camel`]
 //!   reproduces the Python pool's bytes exactly.
 //! * There is no way to encode `EXIT`: it stops a whole hololinked server.
 //! * Replies may have their keys in any order, with whitespace, escapes and unknown keys.
@@ -44,7 +44,7 @@ use crate::time::Duration;
 pub const DEALER_FRAMES: usize = 4;
 
 /// The payload frame that means "no payload" (JSON `null`). Never send an empty JSON frame: the
-/// server fails to decode it and may lose the Thing's worker thread (protocol §4.3, §7.6).
+/// server fails to decode it and may lose the Thing's worker thread (docs/protocol.md §8, §14).
 pub const NULL_PAYLOAD: &[u8] = b"null";
 
 /// Content type of JSON payloads (hololinked's default).
@@ -83,7 +83,8 @@ pub enum KeyStyle {
     Camel,
     /// snake_case only, as hololinked's Python object proxies send (honoured by both lines).
     Snake,
-    /// Both spellings: camelCase first, then snake_case (protocol §12.4; harmless on both lines).
+    /// Both spellings: camelCase first, then snake_case (docs/protocol.md §12; harmless on both
+    /// lines).
     #[default]
     Both,
 }
@@ -113,7 +114,8 @@ impl Default for ServerContext {
 /// `thingExecutionContext`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ThingContext {
-    /// Ask the server to return the Thing's log lines with the result (fragile upstream, §7.4).
+    /// Ask the server to return the Thing's log lines with the result (fragile upstream,
+    /// docs/protocol.md §12).
     pub fetch_execution_logs: bool,
 }
 
@@ -165,7 +167,8 @@ pub struct RequestHeader<'a> {
     pub kind: RequestKind,
     /// `messageID` (the pool writes UUID-shaped ids; any string is legal on the wire).
     pub message_id: &'a str,
-    /// `senderID`: must equal the client socket identity, or the reply is lost (§2.2).
+    /// `senderID`: must equal the client socket identity, or the reply is lost (docs/protocol.md
+    /// §4, routing by `senderID`).
     pub sender_id: &'a str,
     /// `receiverID`: the server id (not checked by servers).
     pub receiver_id: &'a str,
