@@ -55,8 +55,8 @@
 //! | context keys read | `invokation_timeout`/`invokationTimeout`, `execution_timeout`/`executionTimeout`, `fetch_execution_logs`/`fetchExecutionLogs` (snake first), `oneway` | **snake_case only** (+ `oneway`) |
 //! | camelCase `executionTimeout: 0.3` on a 1.5 s action | `TIMEOUT "execution"` | `REPLY` after the full 1.5 s |
 //! | camelCase `invokationTimeout: 0.2` behind a busy Thing | `TIMEOUT "invokation"`, job dropped | job waits and runs: `REPLY` (after the busy action's REPLY) |
-//! | `serverExecutionContext` missing | accepted (`REPLY`; per the spec the 5 s/5 s defaults apply) | `INVALID_MESSAGE` |
-//! | `thingExecutionContext` missing | accepted (`REPLY`) | `EXCEPTION` (and, per spec §7.6, if it is the Thing's first operation its executor thread dies: never send this) |
+//! | `serverExecutionContext` missing | accepted (`REPLY`; per docs/protocol.md §16 the 5 s/5 s defaults apply) | `INVALID_MESSAGE` |
+//! | `thingExecutionContext` missing | accepted (`REPLY`) | `EXCEPTION` (and, per docs/protocol.md §14, if it is the Thing's first operation its executor thread dies: never send this) |
 //! | server internals | `hololinked.server.run` starts one `EventLoop` for all Things; one asyncio task per request | `ZMQServer` is an `RPCServer`: one thread per Thing, one listener loop per socket |
 //! | pip | `hololinked[zmq]` (pyzmq is an extra) | `hololinked` (pyzmq is a dependency); no pins needed: pyzmq 26.1.1 / libzmq 4.3.5 / msgspec 0.22.0 on both |
 //! | time to READY (idle machine) | ~0.3 s after import | ~0.6 s |

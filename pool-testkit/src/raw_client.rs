@@ -1,7 +1,7 @@
 //! A raw hololinked client on one `zmq` DEALER socket: builds request frames by hand, so tests can check
 //! exactly what a real server answers to exactly which bytes.
 //!
-//! Wire format (hololinked protocol §2–§3): a DEALER sends 4 frames `["", header_json, payload, preserialized]`
+//! Wire format (docs/protocol.md §4–§5): a DEALER sends 4 frames `["", header_json, payload, preserialized]`
 //! and receives 4 frames `["", header_json, payload, preserialized]`. The request header has exactly the 11 keys
 //! of [`request_header`] (an unknown top-level key makes the server drop the request silently), `senderID` must
 //! equal the socket identity (the server routes its reply by it), and the payload frame is `null` when there is
@@ -85,7 +85,7 @@ pub fn new_message_id() -> String {
     )
 }
 
-/// Which key spelling an execution context uses (protocol §7.2, §13).
+/// Which key spelling an execution context uses (docs/protocol.md §12, §16).
 ///
 /// * 0.3.x servers read only snake_case (`invokation_timeout`, `execution_timeout`, `fetch_execution_logs`).
 /// * 0.4.x servers read either, snake_case first.
@@ -231,7 +231,7 @@ impl Request {
     }
 }
 
-/// The request header: exactly the 11 keys of protocol §3.1 (serialized in serde_json's key order, which the
+/// The request header: exactly the 11 keys of docs/protocol.md §5 (serialized in serde_json's key order, which the
 /// server accepts: it decodes any key order).
 pub fn request_header(req: &Request, sender_id: &str, receiver_id: &str) -> Value {
     // serde_json's Map keeps insertion order only with `preserve_order`; order does not matter to the server
