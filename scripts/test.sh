@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   "mmpool-zeromq --lib"
   "pool-core"
+  "pool-measure"
   "pool-testkit"
   "pool-driver"
   "pool-tokio"
