@@ -11,7 +11,7 @@ use common::{
     wait_until_within, Background,
 };
 use pool_testkit::{
-    sanitized_ipc_filename, Behaviour, Lie, LyingPeer, ServerConfig, TestServer, Transport,
+    sanitized_ipc_filename, Behaviour, Bind, Lie, LyingPeer, ServerConfig, TestServer,
 };
 use serde_json::json;
 
@@ -459,7 +459,7 @@ fn server_killed_mid_request_exits_6() {
 fn a_frame_header_claiming_a_tebibyte_exits_6_naming_the_violation() {
     let peer = LyingPeer::start(
         "liar",
-        &Transport::Tcp("tcp://127.0.0.1:0".into()),
+        &Bind::Tcp("tcp://127.0.0.1:0".into()),
         &[Lie::HugeLength(1 << 40)],
     )
     .unwrap();

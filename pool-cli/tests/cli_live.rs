@@ -7,7 +7,8 @@
 mod common;
 
 use common::{run, Run};
-use pool_testkit::python::{interop_skipped, Line, PythonServer, Transport};
+use pool_testkit::python::{interop_skipped, Line, PythonServer};
+use pool_testkit::Transport;
 use serde_json::json;
 
 /// The server id; it is also one of the Things, so that `mmpool all` (which asks every server's

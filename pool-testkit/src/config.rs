@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::Error;
 
-/// What a [`crate::TestServer`] binds.
+/// Where a [`crate::TestServer`] binds (one of its endpoints).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transport {
+pub enum Bind {
     /// TCP on the given endpoint, e.g. `tcp://127.0.0.1:0` (port 0 = any free port; the port the
     /// OS chose is kept across [`crate::TestServer::restart`]).
     Tcp(String),
@@ -207,7 +207,7 @@ pub struct ServerConfig {
     /// Ids of the Things served (each with its own worker thread).
     pub thing_ids: Vec<String>,
     /// What to bind.
-    pub transports: Vec<Transport>,
+    pub transports: Vec<Bind>,
     /// Initial behaviour.
     pub behaviour: Behaviour,
     /// The ROUTER's send high-water mark per client (`ZMQ_SNDHWM`; 0 = unlimited). Default
@@ -268,7 +268,7 @@ impl ServerConfig {
 pub struct ServerConfigBuilder {
     server_id: String,
     thing_ids: Vec<String>,
-    transports: Vec<Transport>,
+    transports: Vec<Bind>,
     behaviour: Behaviour,
     send_hwm: i32,
 }
@@ -301,7 +301,7 @@ impl ServerConfigBuilder {
     /// Binds the given TCP endpoint, e.g. `tcp://127.0.0.1:5555`.
     #[must_use]
     pub fn tcp_at(mut self, endpoint: impl Into<String>) -> Self {
-        self.transports.push(Transport::Tcp(endpoint.into()));
+        self.transports.push(Bind::Tcp(endpoint.into()));
         self
     }
 
@@ -321,15 +321,15 @@ impl ServerConfigBuilder {
     /// Binds IPC at `path` (the socket file; its directory must exist).
     #[must_use]
     pub fn ipc_at(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.transports.push(Transport::IpcAt(path.into()));
+        self.transports.push(Bind::IpcAt(path.into()));
         self
     }
 
     /// Binds an IPC endpoint in a temporary directory.
     #[must_use]
     pub fn ipc(mut self) -> Self {
-        if !self.transports.contains(&Transport::Ipc) {
-            self.transports.push(Transport::Ipc);
+        if !self.transports.contains(&Bind::Ipc) {
+            self.transports.push(Bind::Ipc);
         }
         self
     }
@@ -356,7 +356,7 @@ impl ServerConfigBuilder {
             self.thing_ids
         };
         let transports = if self.transports.is_empty() {
-            vec![Transport::Tcp("tcp://127.0.0.1:0".to_owned())]
+            vec![Bind::Tcp("tcp://127.0.0.1:0".to_owned())]
         } else {
             self.transports
         };

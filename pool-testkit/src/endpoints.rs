@@ -3,14 +3,14 @@
 
 use std::path::PathBuf;
 
-use crate::config::{sanitized_ipc_filename, ServerConfig, Transport};
+use crate::config::{sanitized_ipc_filename, Bind, ServerConfig};
 use crate::Error;
 
-/// What one server binds, with the temporary directory of its `Transport::Ipc` socket.
+/// What one server binds, with the temporary directory of its `Bind::Ipc` socket.
 pub(crate) struct Endpoints {
     /// In `config.transports` order; tcp ports are concrete once [`open_router`] bound them.
     pub endpoints: Vec<String>,
-    /// The directory of a `Transport::Ipc` socket, removed on drop.
+    /// The directory of a `Bind::Ipc` socket, removed on drop.
     pub ipc_dir: Option<tempfile::TempDir>,
     /// The filesystem path of the (last) ipc socket.
     pub ipc_path: Option<PathBuf>,
@@ -18,7 +18,7 @@ pub(crate) struct Endpoints {
 
 impl Endpoints {
     /// The endpoints of `config` (tcp ports still as configured, e.g. `:0`); creates the
-    /// temporary directory of a `Transport::Ipc`.
+    /// temporary directory of a `Bind::Ipc`.
     pub(crate) fn of(config: &ServerConfig) -> Result<Endpoints, Error> {
         let mut out = Endpoints {
             endpoints: Vec::new(),
@@ -27,15 +27,15 @@ impl Endpoints {
         };
         for transport in &config.transports {
             match transport {
-                Transport::Tcp(endpoint) => out.endpoints.push(endpoint.clone()),
-                Transport::Ipc => {
+                Bind::Tcp(endpoint) => out.endpoints.push(endpoint.clone()),
+                Bind::Ipc => {
                     let dir = tempfile::Builder::new().prefix("pool-testkit-").tempdir()?;
                     let path = dir.path().join(sanitized_ipc_filename(&config.server_id));
                     out.endpoints.push(format!("ipc://{}", path.display()));
                     out.ipc_path = Some(path);
                     out.ipc_dir = Some(dir);
                 }
-                Transport::IpcAt(path) => {
+                Bind::IpcAt(path) => {
                     out.endpoints.push(format!("ipc://{}", path.display()));
                     out.ipc_path = Some(path.clone());
                 }

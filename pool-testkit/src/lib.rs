@@ -43,15 +43,17 @@ mod server;
 mod stats;
 pub mod thing;
 mod timers;
+mod transport;
 mod zmtp_peer;
 
 pub use config::{
-    sanitized_ipc_filename, Behaviour, HostileConfig, HostileKind, ServerConfig,
-    ServerConfigBuilder, Transport, DEFAULT_SEND_HWM,
+    sanitized_ipc_filename, Behaviour, Bind, HostileConfig, HostileKind, ServerConfig,
+    ServerConfigBuilder, DEFAULT_SEND_HWM,
 };
 pub use farm::{ServerFarm, ServerFarmBuilder, MAX_FARM_SERVERS};
 pub use server::TestServer;
 pub use stats::Stats;
+pub use transport::Transport;
 pub use zmtp_peer::{Lie, LyingPeer, LINGER};
 
 /// Errors from starting or restarting a [`TestServer`] or starting a [`ServerFarm`].

@@ -1,7 +1,8 @@
 //! Spawn REAL hololinked servers (Python subprocesses) for live-interop tests.
 //!
 //! ```no_run
-//! use pool_testkit::python::{Line, PythonServer, Transport};
+//! use pool_testkit::python::{Line, PythonServer};
+//! use pool_testkit::Transport;
 //! use pool_testkit::raw_client::{RawClient, Request};
 //! use std::time::Duration;
 //!
@@ -82,6 +83,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::{sanitized_ipc_filename, Transport};
+
 /// How long [`PythonServer::start`] / [`PythonServer::restart`] wait for the `READY` line (hololinked's
 /// import alone takes 0.3–1 s on an idle machine, much more on a loaded one).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -133,15 +136,6 @@ impl fmt::Display for Line {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "hololinked {}", self.version())
     }
-}
-
-/// Which transport a server binds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// `tcp://127.0.0.1:PORT`, PORT picked free by the harness (the event publisher takes PORT+1 or scans).
-    Tcp,
-    /// hololinked's default ipc path `ipc://$HOME/.hololinked/sockets/<sanitized id>.ipc`, HOME = a temp dir.
-    Ipc,
 }
 
 /// Why the harness could not start (or restart) a server.
@@ -248,8 +242,6 @@ pub fn server_script() -> PathBuf {
         .join("python")
         .join("thing_server.py")
 }
-
-use crate::sanitized_ipc_filename;
 
 /// Shared tail of a child's stderr.
 type Tail = Arc<Mutex<VecDeque<String>>>;

@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{parse_request_header, response_header};
-use crate::{Error, Transport};
+use crate::{Bind, Error};
 
 /// Longest a connection thread keeps a connection open after its lie, waiting for the pool to
 /// close it.
@@ -106,9 +106,9 @@ impl Stream for UnixStream {
 impl LyingPeer {
     /// Starts a peer for the server id `id` (the `senderID` of its replies) that tells
     /// `script[k]` on its `k`-th connection and behaves on every later one. It listens where
-    /// `transport` says: `Tcp("tcp://127.0.0.1:0")` (port 0: any free port), `Ipc` (a socket in
+    /// `bind` says: `Tcp("tcp://127.0.0.1:0")` (port 0: any free port), `Ipc` (a socket in
     /// a temporary directory) or `IpcAt(path)`.
-    pub fn start(id: &str, transport: &Transport, script: &[Lie]) -> Result<LyingPeer, Error> {
+    pub fn start(id: &str, bind: &Bind, script: &[Lie]) -> Result<LyingPeer, Error> {
         let bind_unix = |path: PathBuf| -> Result<(Listener, String), Error> {
             let listener = UnixListener::bind(&path)?;
             Ok((
@@ -116,8 +116,8 @@ impl LyingPeer {
                 format!("ipc://{}", path.display()),
             ))
         };
-        let (listener, endpoint, ipc_dir) = match transport {
-            Transport::Tcp(endpoint) => {
+        let (listener, endpoint, ipc_dir) = match bind {
+            Bind::Tcp(endpoint) => {
                 let address = endpoint
                     .strip_prefix("tcp://")
                     .ok_or_else(|| Error::Config(format!("not a tcp:// endpoint: {endpoint}")))?;
@@ -125,13 +125,13 @@ impl LyingPeer {
                 let endpoint = format!("tcp://{}", listener.local_addr()?);
                 (Listener::Tcp(listener), endpoint, None)
             }
-            Transport::Ipc => {
+            Bind::Ipc => {
                 let dir = tempfile::Builder::new().prefix("pool-testkit-").tempdir()?;
                 let (listener, endpoint) =
                     bind_unix(dir.path().join(crate::sanitized_ipc_filename(id)))?;
                 (listener, endpoint, Some(dir))
             }
-            Transport::IpcAt(path) => {
+            Bind::IpcAt(path) => {
                 let (listener, endpoint) = bind_unix(path.clone())?;
                 (listener, endpoint, None)
             }

@@ -16,8 +16,9 @@
 
 use std::time::Duration;
 
-use pool_testkit::python::{interop_skipped, Line, PythonServer, Transport};
+use pool_testkit::python::{interop_skipped, Line, PythonServer};
 use pool_testkit::raw_client::{server_context, ContextKeys, RawClient, Reply, Request};
+use pool_testkit::Transport;
 use serde_json::{json, Value};
 
 /// Identity of the test DEALER.

@@ -36,7 +36,7 @@ macro_rules! interop_smoke_tests {
     };
 }
 
-pub use pool_testkit::python::Transport;
+pub use pool_testkit::Transport;
 
 /// Reads, writes, actions, a remote exception, a server timeout, fan-out, 100 concurrent
 /// requests, and a kill/restart with the pool recovering on its own — against one hololinked

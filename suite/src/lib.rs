@@ -22,4 +22,5 @@ pub mod interop;
 mod servers;
 
 pub use harness::{bounded, eventually, secs, sleep, spawn, Harness};
-pub use servers::{builder, endpoint, ready_pool, server, Via, BOTH};
+pub use pool_testkit::Transport;
+pub use servers::{builder, endpoint, ready_pool, server};

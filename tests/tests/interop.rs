@@ -7,11 +7,10 @@
 
 use std::time::Duration;
 
-use pool_testkit::python::{interop_skipped, Line, PythonServer, Transport};
+use pool_testkit::python::{interop_skipped, Line, PythonServer};
+use pool_testkit::Transport;
 use pool_tokio::{Error, Pool, Request, TimeoutKind};
 use serde_json::{json, Value};
-
-const VIAS: [Transport; 2] = [Transport::Tcp, Transport::Ipc];
 
 fn start(line: Line, id: &str, things: &[&str], via: Transport) -> PythonServer {
     PythonServer::start(line, id, things, via)
@@ -173,7 +172,7 @@ async fn hololinked_0_4_over_tcp_and_ipc() {
     if interop_skipped() {
         return;
     }
-    for via in VIAS {
+    for via in Transport::ALL {
         exercise_one_server(Line::V0_4, via).await;
     }
 }
@@ -183,7 +182,7 @@ async fn hololinked_0_3_over_tcp_and_ipc() {
     if interop_skipped() {
         return;
     }
-    for via in VIAS {
+    for via in Transport::ALL {
         exercise_one_server(Line::V0_3, via).await;
     }
 }

@@ -24,9 +24,10 @@ use crate::escape::{escape_controls, json_text};
 use crate::outcome::{message_of, Exit};
 use crate::output::{stderr_line, stderr_text, write_failed, write_stdout};
 use load::{Load, Operation, Progress};
+use pool_testkit::Transport;
 use pool_tokio::Error;
 use report::Summary;
-use target::{EmbeddedTransport, Target, DEFAULT_MAX_IN_FLIGHT_PER_SERVER};
+use target::{Target, DEFAULT_MAX_IN_FLIGHT_PER_SERVER};
 
 const BENCH_HELP: &str = "\
 Requests: `--request number` (default) reads property `number` and checks the reply is a JSON \
@@ -106,8 +107,8 @@ pub struct BenchArgs {
     pub server_count: Option<usize>,
 
     /// With --embedded: the transport the servers bind (tcp, the default, or ipc).
-    #[arg(long, value_enum)]
-    pub transport: Option<EmbeddedTransport>,
+    #[arg(long, value_name = "tcp|ipc")]
+    pub transport: Option<Transport>,
 
     /// Requests kept in flight (1 = sequential; at most 1000000).
     #[arg(long, value_name = "N", default_value = "100", value_parser = count(MAX_INFLIGHT))]
@@ -175,7 +176,7 @@ pub async fn run(args: BenchArgs) -> Exit {
         if let Err(e) = target::check_open_files(count, crate::limits::open_files_limit()) {
             return fail(&e, Exit::Usage);
         }
-        let transport = args.transport.unwrap_or(EmbeddedTransport::Tcp);
+        let transport = args.transport.unwrap_or(Transport::Tcp);
         match Target::embedded(count, transport, args.client_id.clone()).await {
             Ok(target) => target,
             Err(e) => return fail(&e, Exit::Usage),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pool_testkit::{ServerConfig, TestServer};
+use pool_testkit::{ServerConfig, TestServer, Transport};
 use pool_tokio::{Pool, PoolBuilder};
 
 use crate::args::{ServerArg, Servers, ThingArg};
@@ -44,15 +44,6 @@ pub struct Target {
     pub things: Vec<String>,
 }
 
-/// Which transport embedded servers bind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum EmbeddedTransport {
-    /// `tcp://127.0.0.1:<any free port>`.
-    Tcp,
-    /// An IPC socket in a temporary directory.
-    Ipc,
-}
-
 impl Target {
     /// The servers given on the command line.
     pub fn given(
@@ -82,7 +73,7 @@ impl Target {
     /// outstanding to the pool).
     pub async fn embedded(
         count: usize,
-        transport: EmbeddedTransport,
+        transport: Transport,
         client_id: Option<String>,
     ) -> Result<Target, String> {
         // Started from a thread named `testkit-start`: libzmq's I/O and reaper threads are
@@ -95,8 +86,8 @@ impl Target {
                     let id = format!("bench-{i}");
                     let config = ServerConfig::builder(&id).send_hwm(0);
                     let config = match transport {
-                        EmbeddedTransport::Tcp => config.tcp(),
-                        EmbeddedTransport::Ipc => config.ipc(),
+                        Transport::Tcp => config.tcp(),
+                        Transport::Ipc => config.ipc(),
                     };
                     TestServer::start(config.build())
                         .map_err(|e| format!("cannot start embedded server {id}: {e}"))

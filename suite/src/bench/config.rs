@@ -2,21 +2,7 @@
 
 use std::time::Duration;
 
-/// Which transport a measurement runs over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Transport {
-    Tcp,
-    Ipc,
-}
-
-impl Transport {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Ipc => "ipc",
-        }
-    }
-}
+pub(crate) use pool_testkit::Transport;
 
 /// Which client a measurement drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

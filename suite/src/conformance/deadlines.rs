@@ -8,12 +8,12 @@ pub async fn client_deadlines_say_whether_the_server_was_ever_ready<H: Harness>(
     let silent = server(
         "silent",
         &[],
-        Via::Tcp,
+        Transport::Tcp,
         Behaviour::NeverReply {
             answer_handshake: true,
         },
     );
-    let pool = ready_pool::<H::Rt>(&[(&silent, Via::Tcp)]).await;
+    let pool = ready_pool::<H::Rt>(&[(&silent, Transport::Tcp)]).await;
     let r =
         bounded::<H, _>(pool.call(Request::read_property("silent", "number").timeout(secs(0.3))))
             .await;
@@ -69,8 +69,8 @@ pub async fn client_deadlines_say_whether_the_server_was_ever_ready<H: Harness>(
 
 /// Dropping a pending request cancels it and its late reply is dropped.
 pub async fn dropping_a_pending_request_cancels_it_and_its_late_reply_is_dropped<H: Harness>() {
-    let srv = server("cancel", &[], Via::Tcp, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Tcp)]).await;
+    let srv = server("cancel", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Tcp)]).await;
     let pending = pool
         .request(Request::invoke_action("cancel", "sleep_for").kwargs(&json!({"seconds": 0.3})))
         .unwrap();
@@ -99,8 +99,8 @@ pub async fn dropping_a_pending_request_cancels_it_and_its_late_reply_is_dropped
 /// deadline of `Duration::MAX` and every builder duration at `Duration::MAX` build a pool that
 /// serves.
 pub async fn absurd_durations_saturate_instead_of_panicking<H: Harness>() {
-    let srv = server("patient", &[], Via::Tcp, Behaviour::Normal);
-    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+    let srv = server("patient", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Transport::Tcp)])
         .request_timeout(Duration::MAX)
         .connect_timeout(Duration::MAX)
         .handshake_timeout(Some(Duration::MAX))

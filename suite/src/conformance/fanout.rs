@@ -8,11 +8,11 @@ pub async fn many_things_on_one_server_and_fan_out_over_servers<H: Harness>() {
     let multi = server(
         "multi",
         &["cam", "stage", "laser"],
-        Via::Tcp,
+        Transport::Tcp,
         Behaviour::Normal,
     );
-    let single = server("single", &[], Via::Ipc, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&multi, Via::Tcp), (&single, Via::Ipc)]).await;
+    let single = server("single", &[], Transport::Ipc, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&multi, Transport::Tcp), (&single, Transport::Ipc)]).await;
     assert_eq!(pool.things(), ["cam", "laser", "single", "stage"]);
     bounded::<H, _>(async {
         for thing in ["cam", "stage", "laser"] {
@@ -51,16 +51,16 @@ pub async fn many_things_on_one_server_and_fan_out_over_servers<H: Harness>() {
 
 /// Fan out gives each thing its own outcome.
 pub async fn fan_out_gives_each_thing_its_own_outcome<H: Harness>() {
-    let good = server("good", &[], Via::Tcp, Behaviour::Normal);
+    let good = server("good", &[], Transport::Tcp, Behaviour::Normal);
     let mute = server(
         "mute",
         &[],
-        Via::Tcp,
+        Transport::Tcp,
         Behaviour::NeverReply {
             answer_handshake: true,
         },
     );
-    let pool = ready_pool::<H::Rt>(&[(&good, Via::Tcp), (&mute, Via::Tcp)]).await;
+    let pool = ready_pool::<H::Rt>(&[(&good, Transport::Tcp), (&mute, Transport::Tcp)]).await;
     let all =
         bounded::<H, _>(pool.execute_in_all(Request::invoke_all("ping").timeout(secs(0.3)))).await;
     assert!(all[0].1.is_ok(), "{:?}", all[0]);
@@ -73,8 +73,13 @@ pub async fn fan_out_gives_each_thing_its_own_outcome<H: Harness>() {
 
 /// Fan out wider than the pool is refused not left waiting.
 pub async fn fan_out_wider_than_the_pool_is_refused_not_left_waiting<H: Harness>() {
-    let srv = server("wide", &["t1", "t2", "t3"], Via::Tcp, Behaviour::Normal);
-    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+    let srv = server(
+        "wide",
+        &["t1", "t2", "t3"],
+        Transport::Tcp,
+        Behaviour::Normal,
+    );
+    let pool = builder::<H::Rt>(&[(&srv, Transport::Tcp)])
         .capacity(2)
         .no_request_timeout()
         .build()
@@ -95,8 +100,13 @@ pub async fn fan_out_wider_than_the_pool_is_refused_not_left_waiting<H: Harness>
 /// every member at once; one that cannot get them in time ends `Busy` for every Thing, and
 /// nothing of it starts.
 pub async fn a_fan_out_into_a_full_pool_waits_for_its_slots_within_its_deadline<H: Harness>() {
-    let slow = server("slow", &["a", "b"], Via::Tcp, Behaviour::Delay(secs(0.3)));
-    let pool = builder::<H::Rt>(&[(&slow, Via::Tcp)])
+    let slow = server(
+        "slow",
+        &["a", "b"],
+        Transport::Tcp,
+        Behaviour::Delay(secs(0.3)),
+    );
+    let pool = builder::<H::Rt>(&[(&slow, Transport::Tcp)])
         .capacity(2)
         .build()
         .unwrap();

@@ -11,7 +11,7 @@ fn calls_to(server: &pool_testkit::TestServer) -> u64 {
 
 /// Killed server fails in flight requests and recovers after restart.
 pub async fn killed_server_fails_in_flight_requests_and_recovers_after_restart<H: Harness>() {
-    for via in BOTH {
+    for via in Transport::ALL {
         let mut victim = server("victim", &[], via, Behaviour::Normal);
         let bystander = server("bystander", &[], via, Behaviour::Normal);
         let pool = ready_pool::<H::Rt>(&[(&victim, via), (&bystander, via)]).await;
@@ -88,8 +88,8 @@ pub async fn killed_server_fails_in_flight_requests_and_recovers_after_restart<H
 
 /// A server killed before the pool starts is waited for.
 pub async fn a_server_killed_before_the_pool_starts_is_waited_for<H: Harness>() {
-    let mut late = server("late", &[], Via::Tcp, Behaviour::Normal);
-    let endpoint = endpoint(&late, Via::Tcp);
+    let mut late = server("late", &[], Transport::Tcp, Behaviour::Normal);
+    let endpoint = endpoint(&late, Transport::Tcp);
     late.kill();
     let pool = Pool::<H::Rt>::builder()
         .server("late", endpoint)
@@ -107,9 +107,9 @@ pub async fn a_server_killed_before_the_pool_starts_is_waited_for<H: Harness>() 
 
 /// Repeated kills never lose or misdeliver a request.
 pub async fn repeated_kills_never_lose_or_misdeliver_a_request<H: Harness>() {
-    let mut flaky = server("flaky", &[], Via::Tcp, Behaviour::Normal);
-    let steady = server("steady", &[], Via::Ipc, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&flaky, Via::Tcp), (&steady, Via::Ipc)]).await;
+    let mut flaky = server("flaky", &[], Transport::Tcp, Behaviour::Normal);
+    let steady = server("steady", &[], Transport::Ipc, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&flaky, Transport::Tcp), (&steady, Transport::Ipc)]).await;
     let load = {
         let pool = pool.clone();
         spawn::<H, _>(async move {
@@ -161,8 +161,8 @@ pub async fn repeated_kills_never_lose_or_misdeliver_a_request<H: Harness>() {
 /// peer): a request ends at its own deadline, the liveness probe then notices the silence,
 /// the pool reconnects, and serves again as soon as the server answers.
 pub async fn a_silent_server_is_caught_by_the_liveness_probe_and_reconnected<H: Harness>() {
-    let srv = server("quiet", &[], Via::Tcp, Behaviour::Normal);
-    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+    let srv = server("quiet", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Transport::Tcp)])
         .liveness(Some(secs(0.2)), secs(0.3))
         .build()
         .unwrap();
@@ -206,8 +206,8 @@ pub async fn a_silent_server_is_caught_by_the_liveness_probe_and_reconnected<H: 
 /// probe covers busy servers too, so the request ends `Disconnected` (saying the probe went
 /// unanswered) instead of waiting forever, and the pool serves again once the server answers.
 pub async fn a_request_without_deadline_ends_when_its_server_freezes<H: Harness>() {
-    let srv = server("frozen", &[], Via::Tcp, Behaviour::Normal);
-    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+    let srv = server("frozen", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Transport::Tcp)])
         .liveness(Some(secs(0.2)), secs(0.3))
         .build()
         .unwrap();

@@ -8,11 +8,11 @@ pub async fn hostile_servers_never_disturb_good_replies_and_every_drop_is_counte
     let hostile = server(
         "hostile",
         &[],
-        Via::Tcp,
+        Transport::Tcp,
         Behaviour::Hostile(HostileConfig::all(0.3, 7)),
     );
-    let good = server("good", &[], Via::Ipc, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&hostile, Via::Tcp), (&good, Via::Ipc)]).await;
+    let good = server("good", &[], Transport::Ipc, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&hostile, Transport::Tcp), (&good, Transport::Ipc)]).await;
     let tasks: Vec<_> = (0..400i64)
         .map(|n| {
             let pool = pool.clone();
@@ -60,10 +60,10 @@ pub async fn each_hostile_kind_alone_is_dropped_and_counted<H: Harness>() {
         let hostile = server(
             "h",
             &[],
-            Via::Ipc,
+            Transport::Ipc,
             Behaviour::Hostile(HostileConfig::only(kind, 1.0, 1)),
         );
-        let pool = ready_pool::<H::Rt>(&[(&hostile, Via::Ipc)]).await;
+        let pool = ready_pool::<H::Rt>(&[(&hostile, Transport::Ipc)]).await;
         for n in 0..10i64 {
             let r = bounded::<H, _>(pool.invoke_action("h", "echo", &json!({"value": n})))
                 .await
@@ -97,10 +97,10 @@ pub async fn a_sixteen_mebibyte_frame_is_dropped_without_harm<H: Harness>() {
     let hostile = server(
         "big",
         &[],
-        Via::Tcp,
+        Transport::Tcp,
         Behaviour::Hostile(HostileConfig::only(HostileKind::LargeFrame, 1.0, 3)),
     );
-    let pool = ready_pool::<H::Rt>(&[(&hostile, Via::Tcp)]).await;
+    let pool = ready_pool::<H::Rt>(&[(&hostile, Transport::Tcp)]).await;
     for n in 0..3i64 {
         let r = bounded::<H, _>(pool.invoke_action("big", "echo", &json!({"value": n})))
             .await
@@ -115,12 +115,12 @@ pub async fn handshake_timeout_reconnects_a_server_that_never_answers_it<H: Harn
     let mute = server(
         "mute",
         &[],
-        Via::Tcp,
+        Transport::Tcp,
         Behaviour::NeverReply {
             answer_handshake: false,
         },
     );
-    let pool = builder::<H::Rt>(&[(&mute, Via::Tcp)])
+    let pool = builder::<H::Rt>(&[(&mute, Transport::Tcp)])
         .handshake_timeout(Some(secs(0.3)))
         .build()
         .unwrap();
@@ -134,8 +134,8 @@ pub async fn handshake_timeout_reconnects_a_server_that_never_answers_it<H: Harn
 /// A reply over the pool's size limit is dropped and its request ends `ReplyTooLarge`, naming
 /// the size and the limit; the connection and the next requests are unharmed.
 pub async fn a_reply_over_the_size_limit_ends_its_request_with_a_clear_error<H: Harness>() {
-    let srv = server("big", &[], Via::Tcp, Behaviour::Normal);
-    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+    let srv = server("big", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = builder::<H::Rt>(&[(&srv, Transport::Tcp)])
         .max_reply_len(1024)
         .build()
         .unwrap();
@@ -165,11 +165,11 @@ pub async fn a_flooding_server_never_disturbs_the_good_one<H: Harness>() {
     let flood = server(
         "flood",
         &[],
-        Via::Ipc,
+        Transport::Ipc,
         Behaviour::Hostile(HostileConfig::all(1.0, 11).with(HostileKind::LargeFrame, 0.02)),
     );
-    let good = server("calm", &[], Via::Tcp, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&flood, Via::Ipc), (&good, Via::Tcp)]).await;
+    let good = server("calm", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&flood, Transport::Ipc), (&good, Transport::Tcp)]).await;
     let calls = (0..300i64).map(|n| {
         let pool = pool.clone();
         async move {

@@ -57,13 +57,13 @@ pub async fn bad_configuration_is_refused_at_build<H: Harness>() {
 
 /// Servers added and removed at run time.
 pub async fn servers_added_and_removed_at_run_time<H: Harness>() {
-    let first = server("first", &[], Via::Tcp, Behaviour::Normal);
-    let later = server("later", &[], Via::Ipc, Behaviour::Delay(secs(0.3)));
-    let pool = ready_pool::<H::Rt>(&[(&first, Via::Tcp)]).await;
-    pool.add_server("later", &endpoint(&later, Via::Ipc))
+    let first = server("first", &[], Transport::Tcp, Behaviour::Normal);
+    let later = server("later", &[], Transport::Ipc, Behaviour::Delay(secs(0.3)));
+    let pool = ready_pool::<H::Rt>(&[(&first, Transport::Tcp)]).await;
+    pool.add_server("later", &endpoint(&later, Transport::Ipc))
         .unwrap();
     assert!(matches!(
-        pool.add_server("later", &endpoint(&later, Via::Ipc)),
+        pool.add_server("later", &endpoint(&later, Transport::Ipc)),
         Err(Error::AlreadyExists { .. })
     ));
     assert!(matches!(
@@ -100,8 +100,8 @@ pub async fn servers_added_and_removed_at_run_time<H: Harness>() {
 
 /// Shutdown closes requests and stops every task.
 pub async fn shutdown_closes_requests_and_stops_every_task<H: Harness>() {
-    let srv = server("down", &[], Via::Tcp, Behaviour::Delay(secs(1.0)));
-    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Tcp)]).await;
+    let srv = server("down", &[], Transport::Tcp, Behaviour::Delay(secs(1.0)));
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Tcp)]).await;
     assert!(pool.live_tasks() >= 2, "timer and one connection");
     let pending = pool
         .request(Request::read_property("down", "number"))
@@ -125,8 +125,8 @@ pub async fn shutdown_closes_requests_and_stops_every_task<H: Harness>() {
 
 /// Dropping the last handle shuts the pool down.
 pub async fn dropping_the_last_handle_shuts_the_pool_down<H: Harness>() {
-    let srv = server("dropme", &[], Via::Tcp, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Tcp)]).await;
+    let srv = server("dropme", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Tcp)]).await;
     let probe = pool.clone();
     drop(pool);
     // One clone is still alive: the pool still serves.
@@ -154,8 +154,8 @@ pub async fn handles_cross_threads_and_tasks<H: Harness>() {
     send::<pool_driver::PoolBuilder<H::Rt>>();
     send::<pool_driver::Pending<H::Rt>>();
 
-    let srv = server("shared", &[], Via::Tcp, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Tcp)]).await;
+    let srv = server("shared", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Tcp)]).await;
     let task = {
         let pool = pool.clone();
         spawn::<H, _>(async move { pool.read_property("shared", "number").await })

@@ -5,9 +5,9 @@ use super::prelude::*;
 
 /// A thousand concurrent requests each get their own reply.
 pub async fn a_thousand_concurrent_requests_each_get_their_own_reply<H: Harness>() {
-    let a = server("a", &[], Via::Tcp, Behaviour::Normal);
-    let b = server("b", &[], Via::Ipc, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&a, Via::Tcp), (&b, Via::Ipc)]).await;
+    let a = server("a", &[], Transport::Tcp, Behaviour::Normal);
+    let b = server("b", &[], Transport::Ipc, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&a, Transport::Tcp), (&b, Transport::Ipc)]).await;
     let tasks: Vec<_> = (0..1000)
         .map(|n| {
             let pool = pool.clone();
@@ -36,8 +36,8 @@ pub async fn a_thousand_concurrent_requests_each_get_their_own_reply<H: Harness>
 
 /// A full pool refuses or waits as configured.
 pub async fn a_full_pool_refuses_or_waits_as_configured<H: Harness>() {
-    let srv = server("full", &[], Via::Tcp, Behaviour::Delay(secs(0.5)));
-    let builder = || builder::<H::Rt>(&[(&srv, Via::Tcp)]).capacity(2);
+    let srv = server("full", &[], Transport::Tcp, Behaviour::Delay(secs(0.5)));
+    let builder = || builder::<H::Rt>(&[(&srv, Transport::Tcp)]).capacity(2);
     let busy = builder().when_full(WhenFull::Busy).build().unwrap();
     busy.ready(secs(10.0)).await.unwrap();
     let first = busy
@@ -95,8 +95,8 @@ pub async fn more_requests_than_a_router_pipe_holds_all_get_their_replies<H: Har
     // A testkit server keeps libzmq's default send high-water mark (1000), as hololinked does,
     // and drops replies that find the pipe full. The pool's per-server in-flight limit (500 by
     // default) keeps every reply deliverable however many requests are started.
-    let srv = server("deep", &[], Via::Ipc, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Ipc)]).await;
+    let srv = server("deep", &[], Transport::Ipc, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Ipc)]).await;
     let pendings: Vec<_> = (0..3000i64)
         .map(|n| {
             pool.request(Request::invoke_action("deep", "echo").kwargs(&json!({ "value": n })))
@@ -118,7 +118,7 @@ pub async fn more_requests_than_a_router_pipe_holds_all_get_their_replies<H: Har
 /// Sixteen servers behind one pool: concurrent requests spread over all of them each get their
 /// own reply, a fan-out reaches every one, and killing one mid-flight fails only its requests.
 pub async fn sixteen_servers_share_one_pool_and_a_death_stays_local<H: Harness>() {
-    let vias: Vec<Via> = (0..16).map(|n| BOTH[n % 2]).collect();
+    let vias: Vec<Transport> = (0..16).map(|n| Transport::ALL[n % 2]).collect();
     let mut servers: Vec<_> = (0..16)
         .map(|n| server(&format!("s{n:02}"), &[], vias[n], Behaviour::Normal))
         .collect();

@@ -34,7 +34,7 @@ mod prelude {
 
     pub(crate) use crate::{
         bounded, builder, endpoint, eventually, ready_pool, secs, server, sleep, spawn, Harness,
-        Via, BOTH,
+        Transport,
     };
 }
 

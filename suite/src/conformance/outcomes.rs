@@ -5,7 +5,7 @@ use super::prelude::*;
 
 /// Properties and actions over tcp and ipc.
 pub async fn properties_and_actions_over_tcp_and_ipc<H: Harness>() {
-    for via in BOTH {
+    for via in Transport::ALL {
         let srv = server("props", &[], via, Behaviour::Normal);
         let pool = ready_pool::<H::Rt>(&[(&srv, via)]).await;
         bounded::<H, _>(async {
@@ -66,8 +66,13 @@ pub async fn properties_and_actions_over_tcp_and_ipc<H: Harness>() {
 
 /// Remote errors name thing server and message id.
 pub async fn remote_errors_name_thing_server_and_message_id<H: Harness>() {
-    let srv = server("errs", &["errs", "other"], Via::Tcp, Behaviour::Normal);
-    let pool = builder::<H::Rt>(&[(&srv, Via::Tcp)])
+    let srv = server(
+        "errs",
+        &["errs", "other"],
+        Transport::Tcp,
+        Behaviour::Normal,
+    );
+    let pool = builder::<H::Rt>(&[(&srv, Transport::Tcp)])
         .thing("not-on-server", "errs")
         .build()
         .unwrap();
@@ -131,8 +136,8 @@ pub async fn remote_errors_name_thing_server_and_message_id<H: Harness>() {
 
 /// Server timeouts are reported by kind.
 pub async fn server_timeouts_are_reported_by_kind<H: Harness>() {
-    let srv = server("slow", &[], Via::Tcp, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Tcp)]).await;
+    let srv = server("slow", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Tcp)]).await;
     bounded::<H, _>(async {
         let r = pool
             .call(
@@ -180,8 +185,8 @@ pub async fn server_timeouts_are_reported_by_kind<H: Harness>() {
 
 /// Oneway requests end when sent.
 pub async fn oneway_requests_end_when_sent<H: Harness>() {
-    let srv = server("ow", &[], Via::Ipc, Behaviour::Normal);
-    let pool = ready_pool::<H::Rt>(&[(&srv, Via::Ipc)]).await;
+    let srv = server("ow", &[], Transport::Ipc, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Ipc)]).await;
     bounded::<H, _>(async {
         let r = pool
             .call(

@@ -46,21 +46,24 @@ pub async fn soak_many_requests_with_timeouts_cancellations_and_restarts<H: Harn
         .and_then(|v| v.parse().ok())
         .unwrap_or(SHORT_RUN);
     let mut servers = [
-        server("soak-a", &[], Via::Tcp, Behaviour::Normal),
-        server("soak-b", &[], Via::Ipc, Behaviour::Normal),
-        server("soak-c", &[], Via::Tcp, Behaviour::Normal),
+        server("soak-a", &[], Transport::Tcp, Behaviour::Normal),
+        server("soak-b", &[], Transport::Ipc, Behaviour::Normal),
+        server("soak-c", &[], Transport::Tcp, Behaviour::Normal),
     ];
     // Answers its HANDSHAKE and nothing else: the client deadlines' target.
     let mute = server(
         "soak-mute",
         &[],
-        Via::Ipc,
+        Transport::Ipc,
         Behaviour::NeverReply {
             answer_handshake: true,
         },
     );
-    let mut wired: Vec<_> = servers.iter().zip([Via::Tcp, Via::Ipc, Via::Tcp]).collect();
-    wired.push((&mute, Via::Ipc));
+    let mut wired: Vec<_> = servers
+        .iter()
+        .zip([Transport::Tcp, Transport::Ipc, Transport::Tcp])
+        .collect();
+    wired.push((&mute, Transport::Ipc));
     let pool = ready_pool::<H::Rt>(&wired).await;
     drop(wired);
 

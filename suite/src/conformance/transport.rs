@@ -5,29 +5,22 @@
 //! flight ends `Disconnected` naming the violation, the pool serves again once the peer
 //! behaves, and a good server in the same pool (and in a fan-out) never notices.
 
-use pool_testkit::{Lie, LyingPeer, Transport};
+use pool_measure::{peak_rss_kib, reset_peak_rss};
+use pool_testkit::{Lie, LyingPeer};
 
 #[allow(unused_imports)]
 use super::prelude::*;
-use pool_measure::{peak_rss_kib, reset_peak_rss};
 
-/// Where a lying peer listens for `via`.
-fn transport(via: Via) -> Transport {
-    match via {
-        Via::Tcp => Transport::Tcp("tcp://127.0.0.1:0".into()),
-        Via::Ipc => Transport::Ipc,
-    }
-}
-
-fn liar(script: &[Lie], via: Via) -> LyingPeer {
-    LyingPeer::start("liar", &transport(via), script).expect("lying peer starts")
+/// A lying peer listening over `via`.
+fn liar(script: &[Lie], via: Transport) -> LyingPeer {
+    LyingPeer::start("liar", &via.bind(), script).expect("lying peer starts")
 }
 
 /// A pool over a good testkit server and the lying peer (Thing `liar`), with fast reconnects.
 fn pool_with_liar<Rt: pool_driver::Runtime>(
     good: &pool_testkit::TestServer,
     peer: &LyingPeer,
-    via: Via,
+    via: Transport,
 ) -> Pool<Rt> {
     builder::<Rt>(&[(good, via)])
         .server("liar", peer.endpoint())
@@ -41,7 +34,7 @@ fn pool_with_liar<Rt: pool_driver::Runtime>(
 /// answered throughout, and a fan-out over both gives each its own outcome.
 async fn lie_after_handshake<H: Harness>(lie: Lie, expect: &str) -> PoolStats {
     let mut stats = None;
-    for via in BOTH {
+    for via in Transport::ALL {
         let good = server("good", &[], via, Behaviour::Normal);
         let peer = liar(&[lie], via);
         let pool = pool_with_liar::<H::Rt>(&good, &peer, via);
@@ -114,7 +107,7 @@ pub async fn undecodable_bytes_lose_one_connection_and_the_next_serves<H: Harnes
 /// one. The connect attempts fail, the pool retries, and the request made meanwhile is answered
 /// once a connection behaves; the good server serves throughout.
 pub async fn lies_during_the_zmtp_handshake_fail_the_attempt_and_the_pool_retries<H: Harness>() {
-    for via in BOTH {
+    for via in Transport::ALL {
         let good = server("good", &[], via, Behaviour::Normal);
         let script = [
             Lie::HugeLengthInReady,
@@ -147,9 +140,9 @@ pub async fn lies_during_the_zmtp_handshake_fail_the_attempt_and_the_pool_retrie
 /// as `Timeout`, saying the server never became ready and why its last attempt failed; the
 /// pool backs off between attempts instead of hammering it.
 pub async fn a_peer_that_always_lies_times_out_with_the_reason<H: Harness>() {
-    let good = server("good", &[], Via::Tcp, Behaviour::Normal);
-    let peer = liar(&[Lie::HugeLengthInReady; 64], Via::Tcp);
-    let pool = pool_with_liar::<H::Rt>(&good, &peer, Via::Tcp);
+    let good = server("good", &[], Transport::Tcp, Behaviour::Normal);
+    let peer = liar(&[Lie::HugeLengthInReady; 64], Transport::Tcp);
+    let pool = pool_with_liar::<H::Rt>(&good, &peer, Transport::Tcp);
     let r = bounded::<H, _>(
         pool.request(Request::read_property("liar", "text").timeout(secs(1.0)))
             .unwrap(),
@@ -178,9 +171,9 @@ const MAX_GROWTH_KIB: u64 = 64 * 1024;
 
 /// Runs one lie after the handshake (over TCP) and returns the peak RSS growth in KiB.
 async fn peak_growth_during<H: Harness>(lie: Lie, expect: &str) -> u64 {
-    let good = server("good", &[], Via::Tcp, Behaviour::Normal);
-    let peer = liar(&[lie], Via::Tcp);
-    let pool = pool_with_liar::<H::Rt>(&good, &peer, Via::Tcp);
+    let good = server("good", &[], Transport::Tcp, Behaviour::Normal);
+    let peer = liar(&[lie], Transport::Tcp);
+    let pool = pool_with_liar::<H::Rt>(&good, &peer, Transport::Tcp);
     bounded::<H, _>(pool.ready(secs(10.0))).await.unwrap();
     reset_peak_rss();
     let before = peak_rss_kib().unwrap_or(0);
