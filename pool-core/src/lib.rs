@@ -62,15 +62,4 @@ pub mod wire;
 pub use id::{IdCodec, MessageIdText, MESSAGE_ID_LEN};
 pub use rng::SplitMix64;
 
-/// A deterministic xorshift64 stream for the unit tests' random inputs (no RNG crate needed,
-/// and a failure replays exactly).
-#[cfg(test)]
-pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
-    move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    }
-}
 pub use time::{Duration, Instant};
