@@ -230,10 +230,10 @@ mod tests {
     #[test]
     fn text_matches_plain_hex_formatting() {
         use std::string::String;
-        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
+        let mut rng = crate::SplitMix64::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
-            let codec = IdCodec::new(next());
-            let (slot, generation) = (next() as u32, next() as u32);
+            let codec = IdCodec::new(rng.next_u64());
+            let (slot, generation) = (rng.next_u64() as u32, rng.next_u64() as u32);
             let text = codec.encode(slot, generation);
             let digits: String = text.as_str().chars().filter(|&c| c != '-').collect();
             let uuid = u128::from_str_radix(&digits, 16).unwrap();
@@ -251,7 +251,7 @@ mod tests {
                 codec.decode(text.as_bytes()),
                 Some(DecodedId { slot, generation })
             );
-            let pos = (next() % 36) as usize;
+            let pos = rng.below(36) as usize;
             let mut bad = *text.as_bytes();
             bad[pos] = if bad[pos] == b'-' { b'0' } else { b'g' };
             assert_eq!(codec.decode(&bad), None, "{:?}", core::str::from_utf8(&bad));

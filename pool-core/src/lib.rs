@@ -6,13 +6,15 @@
 //! * [`pool::Pool`]: the state machine. It owns message ids, waiters (the caller's request
 //!   values), client deadlines, cancellation, each server's handshake / readiness / backoff, the
 //!   Thing → server map and fan-out. **It never reads a clock** (time is an [`Instant`] input)
-//!   nor an OS RNG (its only randomness, the reconnect jitter, comes from a PRNG seeded with
-//!   the nonce the adapter gives it), never performs I/O, never allocates after creation and
+//!   nor an OS RNG (its only randomness, the reconnect jitter, comes from a [`SplitMix64`]
+//!   stream seeded with the nonce the adapter gives it), never performs I/O, never allocates after creation and
 //!   never panics on any input.
 //! * [`wire`]: hololinked's ZMQ frames: request headers written into a caller buffer, reply
 //!   headers read tolerantly. Byte-exact against headers captured from live servers.
 //! * [`codec`]: postcard, the compact binary payload codec for Rust and embedded peers.
 //! * [`id`]: UUID-shaped message ids carrying slot, generation and a per-pool nonce.
+//! * [`SplitMix64`]: the seeded pseudorandom stream the reconnect jitter draws from, public so
+//!   that tests and simulations draw from the same one.
 //!
 //! ## The run loop a driver implements
 //!
@@ -53,20 +55,11 @@ extern crate std;
 pub mod codec;
 pub mod id;
 pub mod pool;
+mod rng;
 pub mod time;
 pub mod wire;
 
 pub use id::{IdCodec, MessageIdText, MESSAGE_ID_LEN};
+pub use rng::SplitMix64;
 
-/// A deterministic xorshift64 stream for the unit tests' random inputs (no RNG crate needed,
-/// and a failure replays exactly).
-#[cfg(test)]
-pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
-    move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    }
-}
 pub use time::{Duration, Instant};

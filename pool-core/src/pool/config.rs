@@ -1,8 +1,8 @@
 //! Pool configuration.
 
-use super::rng::Rng;
 use crate::time::Duration;
 use crate::wire::KeyStyle;
+use crate::SplitMix64;
 
 /// Longest HANDSHAKE resend interval: hololinked's own client resends every 500 ms, and a
 /// ROUTER drops messages to a peer whose ZMTP handshake has not finished (docs/protocol.md §10,
@@ -102,11 +102,11 @@ impl Config {
 
     /// The reconnect delay after `attempt` losses in a row: [`Self::backoff`], or with
     /// `backoff_jitter` a draw from `rng` in `[ceil(d/2), d]` (never less than half of it).
-    pub(crate) fn reconnect_delay(&self, attempt: u32, rng: &mut Rng) -> Duration {
+    pub(crate) fn reconnect_delay(&self, attempt: u32, rng: &mut SplitMix64) -> Duration {
         let full = self.backoff(attempt).as_micros();
         if !self.backoff_jitter {
             return Duration::from_micros(full);
         }
-        Duration::from_micros(rng.between(full - full / 2, full))
+        Duration::from_micros(rng.range(full - full / 2, full))
     }
 }

@@ -199,12 +199,12 @@ mod tests {
     /// Random pushes and removals (including from the middle) against a sorted reference.
     #[test]
     fn matches_a_reference_under_random_operations() {
-        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15u64);
+        let mut rng = crate::SplitMix64::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200 {
-            let n = 1 + (next() % 40) as usize;
+            let n = 1 + rng.below(40) as usize;
             let mut table: Vec<E> = (0..n)
                 .map(|_| E {
-                    at: Instant(next() % 50),
+                    at: Instant(rng.below(50)),
                     pos: NIL,
                 })
                 .collect();
@@ -212,7 +212,7 @@ mod tests {
             let mut h = DeadlineHeap::default();
             let mut inside: Vec<u32> = Vec::new();
             for _ in 0..200 {
-                let i = (next() % n as u64) as u32;
+                let i = rng.below(n as u64) as u32;
                 if inside.contains(&i) {
                     h.remove(&mut heap, &mut table, i);
                     inside.retain(|&x| x != i);

@@ -20,10 +20,10 @@ use super::event::{Completion, LostReason, Outcome};
 use super::handles::{FanoutId, RequestId, ServerId, ThingId};
 use super::list::{Links, List};
 use super::memory::{pending, Parts, ServerEntry, ServerState, Slot, SlotState};
-use super::rng::Rng;
 use super::stats::Stats;
 use super::Config;
 use crate::time::Instant;
+use crate::SplitMix64;
 
 /// Queues and counters that live beside the tables.
 #[derive(Debug, Default)]
@@ -42,7 +42,7 @@ pub(crate) struct State {
     /// The latest `now` given to any command or input (outputs take no time argument).
     pub now: Instant,
     /// Reconnect jitter, seeded from the pool's nonce; drawn once per loss.
-    pub rng: Rng,
+    pub rng: SplitMix64,
 }
 
 /// Everything an operation may touch.

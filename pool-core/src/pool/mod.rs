@@ -13,7 +13,6 @@ mod input;
 mod list;
 mod memory;
 mod outgoing;
-mod rng;
 mod route;
 mod stats;
 mod transmit;
@@ -40,11 +39,11 @@ use engine::{fanout_links, slot_links, State, View};
 use memory::{pending, Identity, SlotState};
 #[cfg(feature = "bench-internals")]
 pub use outgoing::Outgoing;
-use rng::Rng;
 
 use crate::id::{IdCodec, MessageIdText};
 use crate::time::Instant;
 use crate::wire::{self, RequestFields, RequestHeader, RequestKind};
+use crate::SplitMix64;
 
 /// What the pool needs to know about a request to write its header.
 ///
@@ -182,7 +181,7 @@ impl<R, M: Memory<R>> Pool<R, M> {
         }
         let client_id = Identity::try_from(client_id).map_err(|_| InvalidIdentity)?;
         let mut state = State {
-            rng: Rng::new(nonce),
+            rng: SplitMix64::new(nonce),
             ..State::default()
         };
         let parts = memory.parts();

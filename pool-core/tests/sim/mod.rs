@@ -1,5 +1,6 @@
-//! The simulated world of `tests/simulation.rs`: a seeded RNG, fake hololinked servers, a lossy
-//! link and a driver that follows the pool's polling contract, all on virtual time.
+//! The simulated world of `tests/simulation.rs`: fake hololinked servers, a lossy link and a
+//! driver that follows the pool's polling contract, all on virtual time, every random choice
+//! drawn from one seeded [`SplitMix64`] (the core's own stream), so a seed replays exactly.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -9,7 +10,7 @@ use pool_core::pool::{
     StartErrorKind, Stats, ThingId, TransmitKind,
 };
 use pool_core::wire::{RequestFields, TimeoutKind};
-use pool_core::{Duration, Instant};
+use pool_core::{Duration, Instant, SplitMix64};
 use serde_json::Value;
 
 pub const CLIENT: &str = "sim-client";
@@ -21,34 +22,6 @@ pub fn ms(n: u64) -> Duration {
 
 pub fn at(n: u64) -> Instant {
     Instant::ZERO + ms(n)
-}
-
-// ===== seeded randomness ==========================================================================
-
-/// splitmix64: tiny, seedable, good enough for a simulation.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-    pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
 }
 
 // ===== the request type ===========================================================================
@@ -242,7 +215,7 @@ pub type Outgoing = (
 pub struct Sim {
     pub pool: Pool<Req, HeapMemory<Req>>,
     pub now: Instant,
-    pub rng: Rng,
+    pub rng: SplitMix64,
     pub link: LinkCfg,
     pub connect_delay: Duration,
     pub servers: Vec<FakeServer>,
@@ -275,7 +248,7 @@ impl Sim {
         Sim {
             pool,
             now: Instant::ZERO,
-            rng: Rng(seed),
+            rng: SplitMix64::new(seed),
             link,
             connect_delay: ms(5),
             servers: Vec::new(),
