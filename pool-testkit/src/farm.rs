@@ -13,6 +13,7 @@ use mio::{Interest, Token};
 use crate::config::{Behaviour, ServerConfig};
 use crate::endpoints::{open_router, Endpoints};
 use crate::handling::{classify, Inbound, Operation, OutReply, Schedule};
+use crate::inproc;
 use crate::lock::lock;
 use crate::protocol;
 use crate::thing::Thing;
@@ -172,13 +173,8 @@ impl ServerFarm {
                 servers.push((config, bound));
                 sockets.push(Some(result?));
             }
-            let control_in = ctx.socket(zmq::PULL)?;
-            control_in.set_linger(0)?;
-            control_in.bind(CONTROL)?;
-            let control = ctx.socket(zmq::PUSH)?;
-            control.set_linger(0)?;
-            control.set_sndhwm(0)?;
-            control.connect(CONTROL)?;
+            let control_in = inproc::pull(&ctx, CONTROL)?;
+            let control = inproc::push(&ctx, CONTROL)?;
             Ok((control_in, control))
         };
         let (control_in, control) = match opened() {
@@ -252,18 +248,12 @@ impl ServerFarm {
 
     /// The first tcp endpoint of server `index`, if any.
     pub fn tcp_endpoint(&self, index: usize) -> Option<&str> {
-        self.endpoints(index)?
-            .iter()
-            .find(|e| e.starts_with("tcp://"))
-            .map(String::as_str)
+        self.servers.get(index)?.1.tcp_endpoint()
     }
 
     /// The ipc endpoint of server `index`, if any.
     pub fn ipc_endpoint(&self, index: usize) -> Option<&str> {
-        self.endpoints(index)?
-            .iter()
-            .find(|e| e.starts_with("ipc://"))
-            .map(String::as_str)
+        self.servers.get(index)?.1.ipc_endpoint()
     }
 
     /// The filesystem path of server `index`'s ipc socket, if any.
@@ -294,9 +284,7 @@ impl ServerFarm {
     /// Stops the thread (jobs still waiting or busy are abandoned, unanswered), closes every
     /// socket and removes the ipc socket files. Drop does the same.
     pub fn stop(&mut self) {
-        if let Some(control) = lock(&self.control).take() {
-            let _ = control.send("S", zmq::DONTWAIT);
-        }
+        inproc::signal_stop(&self.control);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

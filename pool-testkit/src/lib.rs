@@ -31,6 +31,7 @@ mod config;
 mod endpoints;
 mod farm;
 mod handling;
+mod inproc;
 mod lock;
 pub mod protocol;
 mod server;

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Behaviour, ServerConfig};
 use crate::endpoints::{open_router, Endpoints};
+use crate::inproc;
 use crate::lock::lock;
 use crate::thing::Thing;
 use crate::{Error, Stats};
@@ -93,23 +94,14 @@ impl TestServer {
     fn launch(&mut self) -> Result<(), Error> {
         let ctx = zmq::Context::new();
         let router = open_router(&ctx, &self.config, &mut self.bound.endpoints)?;
-        let inbox = ctx.socket(zmq::PULL)?;
-        inbox.set_linger(0)?;
-        inbox.set_rcvhwm(0)?;
-        inbox.bind(INBOX)?;
-        let control = ctx.socket(zmq::PUSH)?;
-        control.set_linger(0)?;
-        control.set_sndhwm(0)?;
-        control.connect(INBOX)?;
+        let inbox = inproc::pull(&ctx, INBOX)?;
+        let control = inproc::push(&ctx, INBOX)?;
 
         let alive = Arc::new(AtomicBool::new(true));
         let mut workers = Vec::new();
         let mut queues = HashMap::new();
         for thing_id in &self.config.thing_ids {
-            let push = ctx.socket(zmq::PUSH)?;
-            push.set_linger(0)?;
-            push.set_sndhwm(0)?;
-            push.connect(INBOX)?;
+            let push = inproc::push(&ctx, INBOX)?;
             let queue = Arc::new(WorkerQueue::default());
             let worker = Worker {
                 thing: Thing::new(thing_id.clone()),
@@ -170,20 +162,12 @@ impl TestServer {
 
     /// The first tcp endpoint, if any.
     pub fn tcp_endpoint(&self) -> Option<&str> {
-        self.bound
-            .endpoints
-            .iter()
-            .find(|e| e.starts_with("tcp://"))
-            .map(String::as_str)
+        self.bound.tcp_endpoint()
     }
 
     /// The ipc endpoint, if any.
     pub fn ipc_endpoint(&self) -> Option<&str> {
-        self.bound
-            .endpoints
-            .iter()
-            .find(|e| e.starts_with("ipc://"))
-            .map(String::as_str)
+        self.bound.ipc_endpoint()
     }
 
     /// The filesystem path of the ipc socket, if any.
@@ -281,9 +265,7 @@ struct Running {
 
 impl Running {
     fn shutdown(mut self) {
-        if let Some(control) = lock(&self.control).take() {
-            let _ = control.send("S", zmq::DONTWAIT);
-        }
+        inproc::signal_stop(&self.control);
         if let Some(router) = self.router.take() {
             let _ = router.join();
         }
