@@ -12,10 +12,11 @@ use mio::{Interest, Token};
 
 use crate::config::{Behaviour, ServerConfig};
 use crate::endpoints::{open_router, Endpoints};
-use crate::handling::{classify, Inbound, Operation, OutReply, Schedule};
+use crate::handling::{
+    classify, Inbound, Operation, OutReply, Schedule, EXECUTION_TIMEOUT, INVOKATION_TIMEOUT,
+};
 use crate::inproc;
 use crate::lock::lock;
-use crate::protocol;
 use crate::thing::Thing;
 use crate::timers::Timers;
 use crate::{Error, Stats};
@@ -558,19 +559,13 @@ impl FarmThread {
 
     fn operate(&mut self, server: usize, op: Operation, sockets: &Sockets) {
         let srv = &self.servers[server];
-        let thing = op
-            .header
-            .thing_id
-            .as_deref()
-            .and_then(|id| srv.by_id.get(id))
-            .copied();
-        if let Some((message_type, payload)) = op.refusal(thing.is_some()) {
-            let reply = OutReply::answer(&op.header, &srv.id, message_type, payload);
-            self.send(server, &reply, sockets);
-            return;
-        }
-        let Some(thing) = thing else {
-            return; // refused above
+        let thing = match op.admit(|id| srv.by_id.get(id).copied()) {
+            Ok(thing) => thing,
+            Err((message_type, payload)) => {
+                let reply = OutReply::answer(&op.header, &srv.id, message_type, payload);
+                self.send(server, &reply, sockets);
+                return;
+            }
         };
         let now = Instant::now();
         let t = &mut self.servers[server].things[thing];
@@ -603,7 +598,7 @@ impl FarmThread {
         let schedule = Schedule::of(&h.context, start, outcome.busy_for);
         t.busy_until = schedule.done_at;
         let timeout = schedule.timeout_at.map(|at| {
-            let reply = OutReply::answer(h, &srv.id, protocol::TIMEOUT, b"\"execution\"".to_vec());
+            let reply = OutReply::timeout(h, &srv.id, EXECUTION_TIMEOUT);
             (at, reply)
         });
         let result = schedule
@@ -641,12 +636,7 @@ impl FarmThread {
                         continue; // started (or its server closed) meanwhile
                     };
                     if let Some((_, op)) = queue.remove(at) {
-                        let reply = OutReply::answer(
-                            &op.header,
-                            &srv.id,
-                            protocol::TIMEOUT,
-                            b"\"invokation\"".to_vec(),
-                        );
+                        let reply = OutReply::timeout(&op.header, &srv.id, INVOKATION_TIMEOUT);
                         self.send(server, &reply, sockets);
                     }
                 }

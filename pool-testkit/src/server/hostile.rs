@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 
 use super::rng::SplitMix64;
 use crate::config::{HostileConfig, HostileKind};
-use crate::handling::OutReply;
+use crate::handling::{OutReply, EXECUTION_TIMEOUT, INVOKATION_TIMEOUT};
 use crate::protocol::{self, response_header, JSON_CONTENT_TYPE, TEXT_PLAIN};
 
 /// Good replies kept per client identity, for replays.
@@ -98,14 +98,11 @@ impl Hostile {
                     b"",
                 ])),
                 HostileKind::ThreeFrames => out.push(frames(&[&id, b"", &reply.header])),
-                HostileKind::SixFrames => out.push(frames(&[
-                    &id,
-                    b"",
-                    &reply.header,
-                    &reply.payload,
-                    &reply.preserialized,
-                    b"extra",
-                ])),
+                HostileKind::SixFrames => {
+                    let mut six = reply.frames().to_vec();
+                    six.push(b"extra");
+                    out.push(frames(&six));
+                }
                 HostileKind::UnknownMessageId => {
                     let h = header_to_client(protocol::REPLY, &uuid(&mut self.rng), TEXT_PLAIN);
                     out.push(frames(&[&id, b"", &h, b"null", b""]));
@@ -119,13 +116,7 @@ impl Hostile {
                         }
                     });
                     let Some(old) = old else { continue };
-                    out.push(frames(&[
-                        &id,
-                        b"",
-                        &old.header,
-                        &old.payload,
-                        &old.preserialized,
-                    ]));
+                    out.push(frames(&old.frames())); // to the same client: `old.identity` is `id`
                 }
                 HostileKind::UnsolicitedTimeout => {
                     let old_id = self
@@ -137,10 +128,10 @@ impl Hostile {
                         Some(old) if self.rng.coin() => old,
                         _ => uuid(&mut self.rng),
                     };
-                    let payload: &[u8] = if self.rng.coin() {
-                        b"\"execution\""
+                    let payload = if self.rng.coin() {
+                        EXECUTION_TIMEOUT
                     } else {
-                        b"\"invokation\""
+                        INVOKATION_TIMEOUT
                     };
                     let h = header_to_client(protocol::TIMEOUT, &message_id, TEXT_PLAIN);
                     out.push(frames(&[&id, b"", &h, payload, b""]));
@@ -181,13 +172,7 @@ impl Hostile {
             out.push(Step::Count(HostileKind::ExtraKeys));
         }
         if fire[&HostileKind::Duplicate] {
-            out.push(frames(&[
-                &id,
-                b"",
-                &reply.header,
-                &reply.payload,
-                &reply.preserialized,
-            ]));
+            out.push(frames(&reply.frames()));
             out.push(Step::Count(HostileKind::Duplicate));
         }
         let history = self.history.entry(id).or_default();

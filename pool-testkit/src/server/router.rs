@@ -20,19 +20,15 @@ use super::hostile::{Hostile, Step};
 use super::worker::{from_inbox, Job, JobStatus, WorkerQueue};
 use super::Shared;
 use crate::config::{Behaviour, HostileConfig, HostileKind};
-use crate::handling::{classify, Inbound, OutReply};
+use crate::handling::{classify, Inbound, OutReply, INVOKATION_TIMEOUT};
 use crate::lock::lock;
 use crate::protocol::{self, RequestHeader};
 use crate::timers::Timers;
 
 /// What a router timer does when it is due.
 enum TimerEvent {
-    /// A job's invokation timeout: `TIMEOUT` `"invokation"` if it still waits.
-    Invokation {
-        status: JobStatus,
-        message_id: String,
-        sender_id: String,
-    },
+    /// A job's invokation timeout: its `TIMEOUT` `"invokation"` is sent if it still waits.
+    Invokation { status: JobStatus, reply: OutReply },
     /// A delayed reply.
     Send(OutReply),
 }
@@ -163,27 +159,21 @@ impl RouterThread {
         if let Behaviour::NeverReply { .. } = self.current_behaviour() {
             return Flow::Continue;
         }
-        let queue = op
-            .header
-            .thing_id
-            .as_ref()
-            .and_then(|id| self.queues.get(id))
-            .cloned();
-        if let Some((message_type, payload)) = op.refusal(queue.is_some()) {
-            self.send_simple(message_type, &op.header, payload);
-            return Flow::Continue;
-        }
-        let Some(queue) = queue else {
-            return Flow::Continue; // refused above
+        let queue = match op.admit(|id| self.queues.get(id).cloned()) {
+            Ok(queue) => queue,
+            Err((message_type, payload)) => {
+                self.send_simple(message_type, &op.header, payload);
+                return Flow::Continue;
+            }
         };
         let status = JobStatus::default();
         if let Some(limit) = op.header.context.invokation_timeout {
+            let reply = OutReply::timeout(&op.header, &self.shared.server_id, INVOKATION_TIMEOUT);
             self.timers.add(
                 Instant::now() + limit,
                 TimerEvent::Invokation {
                     status: status.clone(),
-                    message_id: op.header.message_id.clone(),
-                    sender_id: op.header.sender_id.clone(),
+                    reply,
                 },
             );
         }
@@ -195,18 +185,8 @@ impl RouterThread {
         let now = Instant::now();
         while let Some((_, event)) = self.timers.pop_due(now) {
             match event {
-                TimerEvent::Invokation {
-                    status,
-                    message_id,
-                    sender_id,
-                } => {
+                TimerEvent::Invokation { status, reply } => {
                     if status.time_out() {
-                        let reply = self.build_reply(
-                            protocol::TIMEOUT,
-                            &message_id,
-                            &sender_id,
-                            b"\"invokation\"".to_vec(),
-                        );
                         self.reply(reply);
                     }
                 }
@@ -215,24 +195,9 @@ impl RouterThread {
         }
     }
 
-    fn build_reply(
-        &self,
-        message_type: &str,
-        message_id: &str,
-        sender_id: &str,
-        payload: Vec<u8>,
-    ) -> OutReply {
-        OutReply::simple(
-            message_type,
-            message_id,
-            sender_id,
-            &self.shared.server_id,
-            payload,
-        )
-    }
-
-    fn send_simple(&mut self, message_type: &str, header: &RequestHeader, payload: Vec<u8>) {
-        let reply = self.build_reply(message_type, &header.message_id, &header.sender_id, payload);
+    /// Answers `request` with `message_type` and `payload`, according to the behaviour.
+    fn send_simple(&mut self, message_type: &str, request: &RequestHeader, payload: Vec<u8>) {
+        let reply = OutReply::answer(request, &self.shared.server_id, message_type, payload);
         self.reply(reply);
     }
 

@@ -18,9 +18,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::handling::{Operation, OutReply, Schedule};
+use crate::handling::{Operation, OutReply, Schedule, EXECUTION_TIMEOUT};
 use crate::lock::lock;
-use crate::protocol;
 use crate::thing::Thing;
 
 /// The inproc address of the router thread's inbox.
@@ -142,12 +141,7 @@ impl Worker {
                 if !self.queue.sleep_until(timeout_at) {
                     return;
                 }
-                self.send(&OutReply::answer(
-                    h,
-                    &self.server_id,
-                    protocol::TIMEOUT,
-                    b"\"execution\"".to_vec(),
-                ));
+                self.send(&OutReply::timeout(h, &self.server_id, EXECUTION_TIMEOUT));
             }
             // The Thing stays busy until the job finishes; a late result is discarded.
             if !self.queue.sleep_until(schedule.done_at) {
