@@ -235,6 +235,61 @@ mod tests {
         assert!(out.starts_with(r#"{"messageID":"id-1","#), "{out}");
     }
 
+    fn good_reply(message_id: &str) -> OutReply {
+        OutReply::simple(protocol::REPLY, message_id, "cli", "srv", b"1".to_vec())
+    }
+
+    /// The steps as (kind of step, frame count or counted kind), for comparing plans.
+    fn shape(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Frames(f) => format!("frames {}", f.len()),
+                Step::Good(r) => format!("good {}", r.message_id),
+                Step::Count(k) => format!("count {k:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nothing_fires_at_rate_zero() {
+        let mut hostile = Hostile::default();
+        let steps = hostile.replies(&HostileConfig::default(), good_reply("a"), "srv");
+        assert_eq!(shape(&steps), ["good a"]);
+    }
+
+    #[test]
+    fn a_duplicate_follows_the_good_reply_and_a_replay_needs_history() {
+        let mut hostile = Hostile::default();
+        let dup = HostileConfig::only(HostileKind::Duplicate, 1.0, 3);
+        let steps = hostile.replies(&dup, good_reply("a"), "srv");
+        assert_eq!(shape(&steps), ["good a", "frames 5", "count Duplicate"]);
+        let Step::Frames(copy) = &steps[1] else {
+            panic!("frames");
+        };
+        assert_eq!(copy, &good_reply("a").frames().map(<[u8]>::to_vec));
+
+        let mut fresh = Hostile::default();
+        let replay = HostileConfig::only(HostileKind::Replay, 1.0, 3);
+        let first = fresh.replies(&replay, good_reply("a"), "srv");
+        assert_eq!(shape(&first), ["good a"], "no earlier reply to replay");
+        let second = fresh.replies(&replay, good_reply("b"), "srv");
+        assert_eq!(shape(&second), ["frames 5", "count Replay", "good b"]);
+    }
+
+    #[test]
+    fn the_plan_is_a_function_of_seed_and_reply_count() {
+        let cfg = HostileConfig::all(0.5, 11);
+        let run = || {
+            let mut hostile = Hostile::default();
+            hostile.reseed(cfg.seed);
+            (0..20)
+                .flat_map(|i| shape(&hostile.replies(&cfg, good_reply(&i.to_string()), "srv")))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+
     #[test]
     fn uuid_shape() {
         let mut rng = SplitMix64::new(7);
