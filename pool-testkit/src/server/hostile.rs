@@ -9,7 +9,9 @@
 //!   (only [`HostileKind::Duplicate`] follows it); its header carries `"hostileExtra":true` when
 //!   [`HostileKind::ExtraKeys`] fires;
 //! * a kind is counted in [`crate::Stats::hostile_sent`] when its message is sent (a replay with
-//!   no earlier reply to this client sends nothing and counts nothing);
+//!   no earlier reply to this client sends nothing and counts nothing); the exception, kept as it
+//!   always was: [`HostileKind::ExtraKeys`] counts twice for each good reply it marks, once in the
+//!   pass over the kinds and once after the good reply is sent;
 //! * the last [`HISTORY_PER_CLIENT`] good replies of each client are kept for replays and
 //!   unsolicited timeouts; reseeding keeps them.
 //!

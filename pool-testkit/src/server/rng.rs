@@ -5,8 +5,10 @@
 //! * draws are a pure function of (seed, number of draws), so a given request sequence gives the
 //!   same bad messages every run;
 //! * the API is exactly the part of `pool_core::SplitMix64` (`new`, `next_u64`, `next_f64`,
-//!   `coin`) the testkit uses, with the same outputs, so that this file can give way to a
-//!   `use pool_core::SplitMix64` once the core makes its generator public.
+//!   `coin`) the testkit uses, so that this file can give way to a `use pool_core::SplitMix64`
+//!   (in `hostile.rs`) once the core makes its generator public; `next_u64` is the reference
+//!   splitmix64, and the switch keeps every seed's bad messages only if the core's `next_f64`
+//!   takes the top 53 bits of one draw and its `coin` the top bit, as these do.
 
 /// splitmix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014).
 pub(super) struct SplitMix64 {
