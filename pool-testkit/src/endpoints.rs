@@ -44,6 +44,23 @@ impl Endpoints {
         Ok(out)
     }
 
+    /// The first tcp endpoint, if any.
+    pub(crate) fn tcp_endpoint(&self) -> Option<&str> {
+        self.first_on("tcp://")
+    }
+
+    /// The first ipc endpoint, if any.
+    pub(crate) fn ipc_endpoint(&self) -> Option<&str> {
+        self.first_on("ipc://")
+    }
+
+    fn first_on(&self, scheme: &str) -> Option<&str> {
+        self.endpoints
+            .iter()
+            .find(|e| e.starts_with(scheme))
+            .map(String::as_str)
+    }
+
     /// Removes the ipc socket file and the temporary directory, if any.
     pub(crate) fn remove_ipc(&mut self) {
         if let Some(path) = &self.ipc_path {

@@ -12,9 +12,11 @@ use mio::{Interest, Token};
 
 use crate::config::{Behaviour, ServerConfig};
 use crate::endpoints::{open_router, Endpoints};
-use crate::handling::{classify, Inbound, Operation, OutReply, Schedule};
-use crate::protocol;
-use crate::server::lock;
+use crate::handling::{
+    classify, Inbound, Operation, OutReply, Schedule, EXECUTION_TIMEOUT, INVOKATION_TIMEOUT,
+};
+use crate::inproc;
+use crate::lock::lock;
 use crate::thing::Thing;
 use crate::timers::Timers;
 use crate::{Error, Stats};
@@ -172,13 +174,8 @@ impl ServerFarm {
                 servers.push((config, bound));
                 sockets.push(Some(result?));
             }
-            let control_in = ctx.socket(zmq::PULL)?;
-            control_in.set_linger(0)?;
-            control_in.bind(CONTROL)?;
-            let control = ctx.socket(zmq::PUSH)?;
-            control.set_linger(0)?;
-            control.set_sndhwm(0)?;
-            control.connect(CONTROL)?;
+            let control_in = inproc::pull(&ctx, CONTROL)?;
+            let control = inproc::push(&ctx, CONTROL)?;
             Ok((control_in, control))
         };
         let (control_in, control) = match opened() {
@@ -252,18 +249,12 @@ impl ServerFarm {
 
     /// The first tcp endpoint of server `index`, if any.
     pub fn tcp_endpoint(&self, index: usize) -> Option<&str> {
-        self.endpoints(index)?
-            .iter()
-            .find(|e| e.starts_with("tcp://"))
-            .map(String::as_str)
+        self.servers.get(index)?.1.tcp_endpoint()
     }
 
     /// The ipc endpoint of server `index`, if any.
     pub fn ipc_endpoint(&self, index: usize) -> Option<&str> {
-        self.endpoints(index)?
-            .iter()
-            .find(|e| e.starts_with("ipc://"))
-            .map(String::as_str)
+        self.servers.get(index)?.1.ipc_endpoint()
     }
 
     /// The filesystem path of server `index`'s ipc socket, if any.
@@ -294,9 +285,7 @@ impl ServerFarm {
     /// Stops the thread (jobs still waiting or busy are abandoned, unanswered), closes every
     /// socket and removes the ipc socket files. Drop does the same.
     pub fn stop(&mut self) {
-        if let Some(control) = lock(&self.control).take() {
-            let _ = control.send("S", zmq::DONTWAIT);
-        }
+        inproc::signal_stop(&self.control);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -570,19 +559,13 @@ impl FarmThread {
 
     fn operate(&mut self, server: usize, op: Operation, sockets: &Sockets) {
         let srv = &self.servers[server];
-        let thing = op
-            .header
-            .thing_id
-            .as_deref()
-            .and_then(|id| srv.by_id.get(id))
-            .copied();
-        if let Some((message_type, payload)) = op.refusal(thing.is_some()) {
-            let reply = OutReply::answer(&op.header, &srv.id, message_type, payload);
-            self.send(server, &reply, sockets);
-            return;
-        }
-        let Some(thing) = thing else {
-            return; // refused above
+        let thing = match op.admit(|id| srv.by_id.get(id).copied()) {
+            Ok(thing) => thing,
+            Err((message_type, payload)) => {
+                let reply = OutReply::answer(&op.header, &srv.id, message_type, payload);
+                self.send(server, &reply, sockets);
+                return;
+            }
         };
         let now = Instant::now();
         let t = &mut self.servers[server].things[thing];
@@ -615,7 +598,7 @@ impl FarmThread {
         let schedule = Schedule::of(&h.context, start, outcome.busy_for);
         t.busy_until = schedule.done_at;
         let timeout = schedule.timeout_at.map(|at| {
-            let reply = OutReply::answer(h, &srv.id, protocol::TIMEOUT, b"\"execution\"".to_vec());
+            let reply = OutReply::timeout(h, &srv.id, EXECUTION_TIMEOUT);
             (at, reply)
         });
         let result = schedule
@@ -653,12 +636,7 @@ impl FarmThread {
                         continue; // started (or its server closed) meanwhile
                     };
                     if let Some((_, op)) = queue.remove(at) {
-                        let reply = OutReply::answer(
-                            &op.header,
-                            &srv.id,
-                            protocol::TIMEOUT,
-                            b"\"invokation\"".to_vec(),
-                        );
+                        let reply = OutReply::timeout(&op.header, &srv.id, INVOKATION_TIMEOUT);
                         self.send(server, &reply, sockets);
                     }
                 }

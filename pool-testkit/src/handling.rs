@@ -96,17 +96,21 @@ pub(crate) fn classify(mut frames: Vec<Vec<u8>>, stats: &mut Stats) -> Inbound {
     }
 }
 
+/// The payload of a `TIMEOUT` reply whose invokation timeout fired: the job never started.
+pub(crate) const INVOKATION_TIMEOUT: &[u8] = b"\"invokation\"";
+/// The payload of a `TIMEOUT` reply whose execution timeout fired: the job overran.
+pub(crate) const EXECUTION_TIMEOUT: &[u8] = b"\"execution\"";
+
+/// A reply sent at once instead of executing: its `messageType` and payload.
+pub(crate) type Refusal = (&'static str, Vec<u8>);
+
 impl Operation {
-    /// The reply (`messageType`, payload) sent at once instead of executing: `INVALID_MESSAGE`
-    /// (a `KeyError`) when no Thing of the server has the request's `thingID`
-    /// (`thing_known` false), `TIMEOUT` `"invokation"` when the invokation timeout is zero.
-    pub(crate) fn refusal(&self, thing_known: bool) -> Option<(&'static str, Vec<u8>)> {
+    /// The reply sent at once instead of executing: `INVALID_MESSAGE` (a `KeyError`) when no
+    /// Thing of the server has the request's `thingID` (`thing_known` false), `TIMEOUT`
+    /// `"invokation"` when the invokation timeout is zero.
+    pub(crate) fn refusal(&self, thing_known: bool) -> Option<Refusal> {
         if !thing_known {
-            let message = key_error_message(self.header.thing_id.as_deref());
-            let traceback = protocol::fake_traceback("process_request", "KeyError", &message);
-            let payload =
-                exception_payload("KeyError", &message, &traceback, &serde_json::Value::Null);
-            return Some((protocol::INVALID_MESSAGE, payload));
+            return Some(self.unknown_thing());
         }
         if self
             .header
@@ -114,9 +118,26 @@ impl Operation {
             .invokation_timeout
             .is_some_and(|t| t.is_zero())
         {
-            return Some((protocol::TIMEOUT, b"\"invokation\"".to_vec()));
+            return Some((protocol::TIMEOUT, INVOKATION_TIMEOUT.to_vec()));
         }
         None
+    }
+
+    /// The Thing that `find` gives for the request's `thingID`, or the [`Operation::refusal`]
+    /// sent instead of executing.
+    pub(crate) fn admit<T>(&self, find: impl FnOnce(&str) -> Option<T>) -> Result<T, Refusal> {
+        let found = self.header.thing_id.as_deref().and_then(find);
+        if let Some(refused) = self.refusal(found.is_some()) {
+            return Err(refused);
+        }
+        found.ok_or_else(|| self.unknown_thing()) // refused above already
+    }
+
+    fn unknown_thing(&self) -> Refusal {
+        let message = key_error_message(self.header.thing_id.as_deref());
+        let traceback = protocol::fake_traceback("process_request", "KeyError", &message);
+        let payload = exception_payload("KeyError", &message, &traceback, &serde_json::Value::Null);
+        (protocol::INVALID_MESSAGE, payload)
     }
 
     /// Executes the operation on `thing`.
@@ -242,6 +263,12 @@ impl OutReply {
         )
     }
 
+    /// `TIMEOUT` with `which` ([`INVOKATION_TIMEOUT`] or [`EXECUTION_TIMEOUT`]) from
+    /// `server_id` to the sender of `request`.
+    pub(crate) fn timeout(request: &RequestHeader, server_id: &str, which: &[u8]) -> OutReply {
+        OutReply::answer(request, server_id, protocol::TIMEOUT, which.to_vec())
+    }
+
     /// The reply carrying a Thing's outcome.
     pub(crate) fn of_outcome(
         header: &RequestHeader,
@@ -263,17 +290,19 @@ impl OutReply {
     /// never blocks: replies to unknown peers, or that find a full queue, are dropped, as on a
     /// real server.
     pub(crate) fn send(&self, router: &zmq::Socket, stats: &mut Stats) {
-        let _ = router.send_multipart(
-            [
-                &self.identity[..],
-                b"",
-                &self.header,
-                &self.payload,
-                &self.preserialized,
-            ],
-            zmq::DONTWAIT,
-        );
+        let _ = router.send_multipart(self.frames(), zmq::DONTWAIT);
         stats.count_reply(&self.message_type);
+    }
+
+    /// Its frames as a ROUTER sends them: `[identity, "", header, payload, preserialized]`.
+    pub(crate) fn frames(&self) -> [&[u8]; protocol::MESSAGE_LENGTH] {
+        [
+            &self.identity,
+            b"",
+            &self.header,
+            &self.payload,
+            &self.preserialized,
+        ]
     }
 }
 

@@ -36,6 +36,8 @@ mod config;
 mod endpoints;
 mod farm;
 mod handling;
+mod inproc;
+mod lock;
 pub mod protocol;
 pub mod python;
 pub mod raw_client;
