@@ -118,6 +118,21 @@ pub struct RequestHeader {
     pub context: ExecutionContext,
 }
 
+/// A uuid4-shaped message id (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`, lowercase, RFC 4122
+/// variant) from two draws of `rng`: what hololinked puts in `messageID` (docs/protocol.md §9).
+pub fn uuid4(rng: &mut pool_core::SplitMix64) -> String {
+    let a = rng.next_u64();
+    let b = rng.next_u64();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 /// Parses a request header the way hololinked 0.4.x does. `None` means the server drops the
 /// message silently: invalid JSON, not an object, an unknown top-level key, or a missing or
 /// non-string `messageType`/`messageID`/`senderID`/`receiverID`.
@@ -286,6 +301,16 @@ pub fn py_type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuid4_shape() {
+        let mut rng = pool_core::SplitMix64::new(7);
+        let u = uuid4(&mut rng);
+        assert_eq!(u.len(), 36, "{u}");
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+        assert_ne!(u, uuid4(&mut rng));
+    }
 
     #[test]
     fn header_key_order() {

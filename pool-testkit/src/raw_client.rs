@@ -12,11 +12,14 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pool_core::wire::RemoteException;
+use pool_core::SplitMix64;
 use serde_json::{json, Value};
+
+use crate::protocol::uuid4;
 
 /// Default time a [`RawClient`] waits for one reply.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,36 +56,24 @@ impl From<zmq::Error> for RawError {
     }
 }
 
-/// A fresh random message id formatted like a UUID4 (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`, lowercase).
+/// A fresh random message id formatted like a UUID4 (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`,
+/// lowercase): the next of one process-wide splitmix64 stream, seeded once from the standard
+/// library's per-process random hasher keys and the clock, so ids differ between runs.
 pub fn new_message_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let word = |salt: u64| {
+    static STREAM: OnceLock<Mutex<SplitMix64>> = OnceLock::new();
+    let stream = STREAM.get_or_init(|| {
         let mut h = RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_u128(nanos);
-        h.write_u64(salt);
-        h.finish()
-    };
-    let hi = word(1);
-    let lo = word(2);
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&hi.to_be_bytes());
-    bytes[8..].copy_from_slice(&lo.to_be_bytes());
-    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
-    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        Mutex::new(SplitMix64::new(h.finish()))
+    });
+    let mut rng = stream
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    uuid4(&mut rng)
 }
 
 /// Which key spelling an execution context uses (docs/protocol.md §12, §16).

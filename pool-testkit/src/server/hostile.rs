@@ -8,10 +8,9 @@
 //! * the good reply itself is always sent, once, after the made-up messages that precede it
 //!   (only [`HostileKind::Duplicate`] follows it); its header carries `"hostileExtra":true` when
 //!   [`HostileKind::ExtraKeys`] fires;
-//! * a kind is counted in [`crate::Stats::hostile_sent`] when its message is sent (a replay with
-//!   no earlier reply to this client sends nothing and counts nothing); the exception, kept as it
-//!   always was: [`HostileKind::ExtraKeys`] counts twice for each good reply it marks, once in the
-//!   pass over the kinds and once after the good reply is sent;
+//! * a kind is counted in [`crate::Stats::hostile_sent`] once per message it sends, when it is
+//!   sent (a replay with no earlier reply to this client sends nothing and counts nothing;
+//!   [`HostileKind::ExtraKeys`] counts once, after the good reply it marks);
 //! * the last [`HISTORY_PER_CLIENT`] good replies of each client are kept for replays and
 //!   unsolicited timeouts; reseeding keeps them.
 //!
@@ -20,10 +19,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::rng::SplitMix64;
+use pool_core::SplitMix64;
+
 use crate::config::{HostileConfig, HostileKind};
 use crate::handling::{OutReply, EXECUTION_TIMEOUT, INVOKATION_TIMEOUT};
-use crate::protocol::{self, response_header, JSON_CONTENT_TYPE, TEXT_PLAIN};
+use crate::protocol::{self, response_header, uuid4, JSON_CONTENT_TYPE, TEXT_PLAIN};
 
 /// Good replies kept per client identity, for replays.
 const HISTORY_PER_CLIENT: usize = 32;
@@ -106,7 +106,7 @@ impl Hostile {
                     out.push(frames(&six));
                 }
                 HostileKind::UnknownMessageId => {
-                    let h = header_to_client(protocol::REPLY, &uuid(&mut self.rng), TEXT_PLAIN);
+                    let h = header_to_client(protocol::REPLY, &uuid4(&mut self.rng), TEXT_PLAIN);
                     out.push(frames(&[&id, b"", &h, b"null", b""]));
                 }
                 HostileKind::Replay => {
@@ -128,7 +128,7 @@ impl Hostile {
                         .map(|r| r.message_id.clone());
                     let message_id = match old_id {
                         Some(old) if self.rng.coin() => old,
-                        _ => uuid(&mut self.rng),
+                        _ => uuid4(&mut self.rng),
                     };
                     let payload = if self.rng.coin() {
                         EXECUTION_TIMEOUT
@@ -155,7 +155,7 @@ impl Hostile {
                 }
                 HostileKind::LargeFrame => {
                     let h =
-                        header_to_client(protocol::REPLY, &uuid(&mut self.rng), JSON_CONTENT_TYPE);
+                        header_to_client(protocol::REPLY, &uuid4(&mut self.rng), JSON_CONTENT_TYPE);
                     let big = vec![b'x'; cfg.large_frame_size];
                     out.push(frames(&[&id, b"", &h, b"null", &big]));
                 }
@@ -164,6 +164,7 @@ impl Hostile {
                     h.pop(); // the closing brace
                     h.extend_from_slice(b",\"hostileExtra\":true}");
                     reply.header = h;
+                    continue; // counted once the good reply it marks is sent
                 }
                 HostileKind::Duplicate => continue, // after the good reply
             }
@@ -184,20 +185,6 @@ impl Hostile {
         history.push_back(reply);
         out
     }
-}
-
-/// A uuid4-shaped string of two draws.
-fn uuid(rng: &mut SplitMix64) -> String {
-    let a = rng.next_u64();
-    let b = rng.next_u64();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        0x8000 | (b >> 48) & 0x3fff,
-        b & 0xffff_ffff_ffff
-    )
 }
 
 /// The header JSON with one key removed, key order otherwise preserved.
@@ -293,11 +280,14 @@ mod tests {
     }
 
     #[test]
-    fn uuid_shape() {
-        let mut rng = SplitMix64::new(7);
-        let u = uuid(&mut rng);
-        assert_eq!(u.len(), 36, "{u}");
-        assert_eq!(&u[14..15], "4");
-        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+    fn extra_keys_mark_the_good_reply_and_count_once() {
+        let mut hostile = Hostile::default();
+        let extra = HostileConfig::only(HostileKind::ExtraKeys, 1.0, 3);
+        let steps = hostile.replies(&extra, good_reply("a"), "srv");
+        assert_eq!(shape(&steps), ["good a", "count ExtraKeys"]);
+        let Step::Good(marked) = &steps[0] else {
+            panic!("good reply first");
+        };
+        assert!(marked.header.ends_with(b",\"hostileExtra\":true}"));
     }
 }

@@ -13,7 +13,6 @@
 //! * the handle's public API is the crate's: nothing of the threads shows through it.
 
 mod hostile;
-mod rng;
 mod router;
 mod worker;
 
