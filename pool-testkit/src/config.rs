@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Where a [`crate::TestServer`] binds (one of its endpoints).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::{sanitized_ipc_filename, Bind, ServerConfig};
-use crate::Error;
+use crate::error::Error;
 
 /// What one server binds, with the temporary directory of its `Bind::Ipc` socket.
 pub(crate) struct Endpoints {

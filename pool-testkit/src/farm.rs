@@ -12,14 +12,15 @@ use mio::{Interest, Token};
 
 use crate::config::{Behaviour, ServerConfig};
 use crate::endpoints::{open_router, Endpoints};
+use crate::error::Error;
 use crate::handling::{
     classify, Inbound, Operation, OutReply, Schedule, EXECUTION_TIMEOUT, INVOKATION_TIMEOUT,
 };
 use crate::inproc;
 use crate::lock::lock;
+use crate::stats::Stats;
 use crate::thing::Thing;
 use crate::timers::Timers;
-use crate::{Error, Stats};
 
 const CONTROL: &str = "inproc://pool-testkit-farm-control";
 

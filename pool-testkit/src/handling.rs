@@ -9,8 +9,8 @@ use crate::protocol::{
     self, exception_payload, key_error_message, none_traceback, parse_request_header,
     response_header, ExecutionContext, RequestHeader, JSON_CONTENT_TYPE, TEXT_PLAIN,
 };
+use crate::stats::Stats;
 use crate::thing::{Outcome, Thing};
-use crate::Stats;
 
 /// A received message, sorted the way a hololinked 0.4.x `ZMQServer` sorts it.
 pub(crate) enum Inbound {

@@ -34,6 +34,7 @@
 
 mod config;
 mod endpoints;
+mod error;
 mod farm;
 mod handling;
 mod inproc;
@@ -52,30 +53,9 @@ pub use config::{
     sanitized_ipc_filename, Behaviour, Bind, HostileConfig, HostileKind, ServerConfig,
     ServerConfigBuilder, DEFAULT_SEND_HWM,
 };
+pub use error::Error;
 pub use farm::{ServerFarm, ServerFarmBuilder, MAX_FARM_SERVERS};
 pub use server::TestServer;
 pub use stats::Stats;
 pub use transport::Transport;
 pub use zmtp_peer::{Lie, LyingPeer, LINGER};
-
-/// Errors from starting or restarting a [`TestServer`] or starting a [`ServerFarm`].
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A libzmq call failed.
-    #[error("zeromq error: {0}")]
-    Zmq(#[from] zmq::Error),
-    /// Binding an endpoint failed.
-    #[error("cannot bind {endpoint}: {source}")]
-    Bind {
-        /// The endpoint that could not be bound.
-        endpoint: String,
-        /// The libzmq error.
-        source: zmq::Error,
-    },
-    /// Creating the temporary directory or a thread failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The configuration is unusable.
-    #[error("invalid configuration: {0}")]
-    Config(String),
-}

@@ -83,7 +83,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{sanitized_ipc_filename, Transport};
+use crate::config::sanitized_ipc_filename;
+use crate::transport::Transport;
 
 /// How long [`PythonServer::start`] / [`PythonServer::restart`] wait for the `READY` line (hololinked's
 /// import alone takes 0.3–1 s on an idle machine, much more on a loaded one).

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::HostileKind;
+use crate::config::HostileKind;
 
 /// Counters of one server, cumulative over restarts (see [`crate::TestServer::reset_stats`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::config::{sanitized_ipc_filename, Bind};
+use crate::error::Error;
 use crate::protocol::{parse_request_header, response_header};
-use crate::{Bind, Error};
 
 /// Longest a connection thread keeps a connection open after its lie, waiting for the pool to
 /// close it.
@@ -127,8 +128,7 @@ impl LyingPeer {
             }
             Bind::Ipc => {
                 let dir = tempfile::Builder::new().prefix("pool-testkit-").tempdir()?;
-                let (listener, endpoint) =
-                    bind_unix(dir.path().join(crate::sanitized_ipc_filename(id)))?;
+                let (listener, endpoint) = bind_unix(dir.path().join(sanitized_ipc_filename(id)))?;
                 (listener, endpoint, Some(dir))
             }
             Bind::IpcAt(path) => {

@@ -25,10 +25,11 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Behaviour, ServerConfig};
 use crate::endpoints::{open_router, Endpoints};
+use crate::error::Error;
 use crate::inproc;
 use crate::lock::lock;
+use crate::stats::Stats;
 use crate::thing::Thing;
-use crate::{Error, Stats};
 use router::RouterThread;
 use worker::{Worker, WorkerQueue, INBOX};
 
