@@ -34,7 +34,7 @@ impl std::fmt::Debug for Histogram {
 }
 
 impl Histogram {
-    /// An empty histogram (about 200 KiB, allocated now).
+    /// An empty histogram (a few hundred KiB of counters, allocated now and never again).
     pub fn new() -> Histogram {
         Histogram {
             ns: hdrhistogram::Histogram::new_with_bounds(1, MAX_NS, 3)

@@ -58,7 +58,7 @@ pub async fn smoke<H: Harness>(via: Transport) {
         panic!("{e}\n{}", server.stderr_tail());
     }
     let ctx = format!("{} over {via:?}", H::NAME);
-    bounded::<H, _>(requests_and_outcomes(&pool, &ctx)).await;
+    bounded::<H, _>(requests_and_outcomes(&pool, "smoke", &ctx)).await;
     bounded::<H, _>(kill_and_recover::<H>(&pool, &mut server, &ctx)).await;
     assert_eq!(pool.stats().in_flight, 0);
     pool.shutdown().await;
@@ -67,14 +67,15 @@ pub async fn smoke<H: Harness>(via: Transport) {
 
 /// Reads, writes, actions (kwargs and positional), a remote exception, an execution timeout, a
 /// fan-out and 100 concurrent requests, on a pool over one freshly started hololinked server
-/// whose Things are `alpha` and `beta`: the part of the live tests every runtime shares, and
+/// `server_id` whose Things are `alpha` and `beta`: the part of the live tests every runtime shares, and
 /// the first part of pool-tests' full interop suite.
-pub async fn requests_and_outcomes<Rt: Runtime>(pool: &Pool<Rt>, ctx: &str) {
+pub async fn requests_and_outcomes<Rt: Runtime>(pool: &Pool<Rt>, server_id: &str, ctx: &str) {
+    let r = pool.read_property("alpha", "number").await.unwrap();
+    assert_eq!(r.json::<f64>().unwrap(), 1.5, "{ctx}: a fresh server");
+    assert_eq!((r.thing(), r.server()), ("alpha", server_id), "{ctx}");
     pool.write_property("alpha", "number", &4.5).await.unwrap();
     let r = pool.read_property("alpha", "number").await.unwrap();
     assert_eq!(r.json::<f64>().unwrap(), 4.5, "{ctx}");
-    assert_eq!(r.thing(), "alpha", "{ctx}");
-    let server_id = r.server().to_owned();
     let r = pool
         .invoke_action("alpha", "add", &json!({"a": 1, "b": 2}))
         .await
@@ -105,7 +106,8 @@ pub async fn requests_and_outcomes<Rt: Runtime>(pool: &Pool<Rt>, ctx: &str) {
             );
             assert_eq!(
                 (thing.as_str(), server.as_str()),
-                ("alpha", server_id.as_str())
+                ("alpha", server_id),
+                "{ctx}"
             );
             assert!(!traceback.is_empty(), "{ctx}");
         }

@@ -46,10 +46,10 @@ async fn exercise_one_server(line: Line, via: Transport) {
     let pool = pool_over(&[&server]).await;
     let ctx = format!("{line} over {via:?}");
     bounded(async {
-        // The part every runtime's live smoke test runs (pool-suite's `interop`): reads and
-        // writes, actions with kwargs and positional args, a remote exception, an execution
+        // The part every runtime's live smoke test runs (pool-suite's `interop`): a fresh
+        // server's value, reads and writes, actions with kwargs and positional args, a remote exception, an execution
         // timeout, a fan-out, 100 concurrent requests.
-        pool_suite::interop::requests_and_outcomes(&pool, &ctx).await;
+        pool_suite::interop::requests_and_outcomes(&pool, "interop", &ctx).await;
 
         // What only this full suite checks, on both lines.
         assert_eq!(
