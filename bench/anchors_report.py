@@ -261,7 +261,7 @@ def report(r, info, notes):
         "prebuilt frames (one send per receive, same runtime as the pool beside it); the libzmq DEALER (the `zmq` "
         "crate, libzmq 4.3) does the same in a plain blocking loop without any async runtime. Throughput: N in "
         "flight for the run after a warm-up of two windows. Sequential latency: raw, pool and libzmq alternate in "
-        "10 chunks each, after 500 warm-up round trips. CPU from `/proc/self/stat`; peak RSS is `VmHWM` after "
+        "10 chunks each, after 500 warm-up round trips. CPU from `/proc/self/task/*/schedstat` (pool-measure, as for mmpool bench); peak RSS is `VmHWM` after "
         "resetting it (`/proc/self/clear_refs`) before each run, so it is that run's peak of the bench process "
         "(which also holds an idle pool)."
     )
