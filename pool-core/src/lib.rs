@@ -11,6 +11,8 @@
 //!   never panics on any input.
 //! * [`wire`]: hololinked's ZMQ frames: request headers written into a caller buffer, reply
 //!   headers read tolerantly. Byte-exact against headers captured from live servers.
+//! * [`events`] (with `alloc`): event subscriptions: the topics wanted from each publisher,
+//!   bounded per-subscription queues with lag counts, and what a publisher's loss means.
 //! * [`codec`]: postcard, the compact binary payload codec for Rust and embedded peers.
 //! * [`id`]: UUID-shaped message ids carrying slot, generation and a per-pool nonce.
 //! * [`SplitMix64`]: the seeded pseudorandom stream the reconnect jitter draws from, public so
@@ -53,6 +55,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod codec;
+#[cfg(feature = "alloc")]
+pub mod events;
 pub mod id;
 pub mod pool;
 mod rng;

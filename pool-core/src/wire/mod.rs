@@ -17,6 +17,8 @@
 //!   reproduces the Python pool's bytes exactly.
 //! * There is no way to encode `EXIT`: it stops a whole hololinked server.
 //! * Replies may have their keys in any order, with whitespace, escapes and unknown keys.
+//! * Events (the 5 frames a SUB receives from a Thing's publisher) are read as tolerantly by
+//!   [`classify_event`]; the payload frames are borrowed, never parsed.
 //! * With the `alloc` feature, [`RemoteException`] reads an exception payload into owned text:
 //!   the one reader of hololinked's `{"exception": {...}}` for every crate of the project.
 
@@ -24,6 +26,7 @@
 mod address;
 mod decode;
 mod encode;
+mod event;
 #[cfg(feature = "alloc")]
 mod exception;
 mod json;
@@ -35,6 +38,10 @@ pub use decode::{
     ReplyKind, TimeoutKind,
 };
 pub use encode::{encode_request, encoded_len, encoded_len_at_most, BufferTooSmall};
+pub use event::{
+    classify_event, decode_event_header, ContentType, EventFrames, EventHeader, MalformedEvent,
+    EVENT_FRAMES, MAX_CONTENT_TYPE_LEN,
+};
 #[cfg(feature = "alloc")]
 pub use exception::RemoteException;
 
