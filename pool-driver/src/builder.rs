@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use crate::endpoint::checked_endpoint;
 use crate::engine::{Core, Engine};
 use crate::error::Error;
 use crate::pool::Pool;
@@ -29,6 +30,8 @@ use pool_core::wire::KeyStyle;
 pub struct PoolBuilder<Rt> {
     servers: Vec<(String, String)>,
     things: Vec<(String, String)>,
+    publishers: Vec<(String, String)>,
+    events: pool_core::events::Config,
     client_id: Option<String>,
     settings: Settings,
     config: Config,
@@ -49,6 +52,8 @@ impl<Rt: Runtime> Default for PoolBuilder<Rt> {
         PoolBuilder {
             servers: Vec::new(),
             things: Vec::new(),
+            publishers: Vec::new(),
+            events: pool_core::events::Config::default(),
             client_id: None,
             settings: Settings::default(),
             config: Config::default(),
@@ -220,6 +225,29 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
         self.build_on(rt)
     }
 
+    /// The endpoint of server `server`'s event publisher, where its subscriptions connect.
+    /// By default it follows hololinked's convention from the server's endpoint (see
+    /// [`hololinked_event_endpoint`](crate::hololinked_event_endpoint)).
+    pub fn publisher(mut self, server: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        self.publishers.push((server.into(), endpoint.into()));
+        self
+    }
+
+    /// Events a subscription holds for a consumer that has not read them yet (default 1024):
+    /// when it is full the oldest is dropped and the consumer gets
+    /// [`EventItem::Lagged`](crate::EventItem::Lagged). Memory per subscription is bounded by
+    /// this times the largest event (`max_reply_len`).
+    pub fn event_queue_len(mut self, events: usize) -> Self {
+        self.settings.event_queue_len = events;
+        self
+    }
+
+    /// Most event subscriptions at once (default 4096).
+    pub fn max_subscriptions(mut self, subscriptions: usize) -> Self {
+        self.events.max_subscriptions = subscriptions;
+        self
+    }
+
     /// Builds the pool on `rt` and starts connecting.
     pub fn build_on(mut self, rt: Rt) -> Result<Pool<Rt>, Error> {
         if self.settings.capacity == 0 {
@@ -267,7 +295,23 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
                     identity: client_id.clone(),
                 }
             })?;
-        let pool = Pool::new(Engine::run(rt, self.settings, core));
+        if self.settings.event_queue_len == 0
+            || self.settings.event_queue_len > self.events.max_queue_len
+        {
+            return Err(Error::Config(format!(
+                "event_queue_len must be 1 to {}",
+                self.events.max_queue_len
+            )));
+        }
+        for (server, endpoint) in &self.publishers {
+            if !self.servers.iter().any(|(id, _)| id == server) {
+                return Err(Error::UnknownServer {
+                    server: server.clone(),
+                });
+            }
+            checked_endpoint(endpoint)?;
+        }
+        let pool = Pool::new(Engine::run(rt, self.settings, core, self.events));
         for (id, endpoint) in &self.servers {
             let named: Vec<&str> = self
                 .things
@@ -281,6 +325,9 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
                 named
             };
             pool.add_server_with_things(id, endpoint, &things)?;
+        }
+        for (server, endpoint) in &self.publishers {
+            pool.set_publisher(server, endpoint)?;
         }
         Ok(pool)
     }

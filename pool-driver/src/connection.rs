@@ -339,7 +339,7 @@ fn new_socket(settings: &Settings) -> Result<DealerSocket, ZmqError> {
 }
 
 /// Why a receive error ended the connection, in words for `Error::Disconnected`.
-fn receive_error(error: &ZmqError) -> String {
+pub(crate) fn receive_error(error: &ZmqError) -> String {
     match error {
         ZmqError::NoMessage => "the server closed the connection".into(),
         ZmqError::Codec(CodecError::MessageTooLarge { size, limit }) => format!(
@@ -380,7 +380,7 @@ async fn wait_closed<H: LinkHost>(host: &H, target: &Target) {
 
 /// Pending once, with the task woken at once: lets the executor and this task's other futures
 /// run before it continues.
-async fn yield_now() {
+pub(crate) async fn yield_now() {
     let mut yielded = false;
     futures::future::poll_fn(|cx| {
         if yielded {

@@ -76,6 +76,39 @@ pub fn hololinked_ipc_endpoint(server_id: &str) -> Option<String> {
     Some(format!("ipc://{}", path.display()))
 }
 
+/// The endpoint of the event publisher of hololinked server `server_id` whose requests go to
+/// `endpoint`, by hololinked's convention (docs/protocol.md §17): over tcp the next port, over
+/// ipc `<server id>.event-publisher.ipc` (sanitized as hololinked does) in the same directory.
+/// `None` for an endpoint it does not follow from (a tcp port of 65535, another transport).
+///
+/// ```
+/// use pool_driver::hololinked_event_endpoint;
+/// assert_eq!(
+///     hololinked_event_endpoint("spectrometer", "tcp://127.0.0.1:5555").as_deref(),
+///     Some("tcp://127.0.0.1:5556")
+/// );
+/// assert_eq!(
+///     hololinked_event_endpoint("spectrometer", "ipc:///run/spectrometer.ipc").as_deref(),
+///     Some("ipc:///run/spectrometer.event-publisher.ipc")
+/// );
+/// ```
+#[must_use]
+pub fn hololinked_event_endpoint(server_id: &str, endpoint: &str) -> Option<String> {
+    if let Some(address) = endpoint.strip_prefix("tcp://") {
+        let (host, port) = address.rsplit_once(':')?;
+        let next = port.parse::<u16>().ok()?.checked_add(1)?;
+        return Some(format!("tcp://{host}:{next}"));
+    }
+    let path = endpoint.strip_prefix("ipc://")?;
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let file = hololinked_ipc_filename(&format!("{server_id}/event-publisher"));
+    Some(if dir.is_empty() && !path.starts_with('/') {
+        format!("ipc://{file}")
+    } else {
+        format!("ipc://{dir}/{file}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +134,24 @@ mod tests {
         }
         let long = format!("ipc:///{}", "x".repeat(200));
         assert!(check_endpoint(&long).unwrap_err().contains("107"));
+    }
+
+    #[test]
+    fn event_endpoints_follow_hololinked() {
+        let ev = |id, e| hololinked_event_endpoint(id, e);
+        assert_eq!(
+            ev("s", "tcp://[::1]:7000").as_deref(),
+            Some("tcp://[::1]:7001")
+        );
+        assert_eq!(ev("s", "tcp://h:65535"), None);
+        assert_eq!(
+            ev("a:b", "ipc:///t/a_b.ipc").as_deref(),
+            Some("ipc:///t/a_b.event-publisher.ipc")
+        );
+        assert_eq!(
+            ev("s", "ipc://s.ipc").as_deref(),
+            Some("ipc://s.event-publisher.ipc")
+        );
+        assert_eq!(ev("s", "inproc://s"), None);
     }
 }

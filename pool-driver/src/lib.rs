@@ -22,6 +22,10 @@
 //!   socket monitor. zeromq's DEALER does not reconnect, so on a loss the task drops the
 //!   socket and reports; the core schedules a fresh attempt after its backoff.
 //! * `timer`: one task that gives the core its clock input at the next deadline.
+//! * `subscription` (the public [`Subscription`] stream and its [`EventItem`]s) and
+//!   `subscriber`: one task per server with subscriptions, owning a zeromq `SubSocket` on the
+//!   server's event publisher, subscribed to the topics pool-core's `events::Subscriptions`
+//!   wants; the engine's `events` part keeps both behind a lock of its own.
 //! * `outcome` (a finished request as a [`Reply`] or an [`Error`]), `request`, `reply`,
 //!   `error`, `settings`, `stats`, `endpoint`, `signal` and `runtime`: leaves. hololinked's
 //!   exception payload is read by pool-core's
@@ -59,10 +63,14 @@ mod settings;
 mod signal;
 mod slot_wait;
 mod stats;
+mod subscriber;
+mod subscription;
 mod timer;
 
 pub use builder::PoolBuilder;
-pub use endpoint::{hololinked_ipc_endpoint, hololinked_ipc_filename, MAX_IPC_PATH_LEN};
+pub use endpoint::{
+    hololinked_event_endpoint, hololinked_ipc_endpoint, hololinked_ipc_filename, MAX_IPC_PATH_LEN,
+};
 pub use error::{Error, TimeoutKind};
 pub use pending::Pending;
 pub use pool::Pool;
@@ -71,6 +79,7 @@ pub use request::{operation, Request};
 pub use runtime::Runtime;
 pub use settings::WhenFull;
 pub use stats::PoolStats;
+pub use subscription::{Event, EventItem, Subscription};
 
 #[cfg(feature = "async-dispatcher-runtime")]
 pub use dispatch::install_dispatcher;
@@ -86,8 +95,9 @@ pub use pool_core::wire::KeyStyle;
 macro_rules! adapter_api {
     ($rt:ty) => {
         pub use $crate::{
-            hololinked_ipc_endpoint, hololinked_ipc_filename, operation, pool_core, Error,
-            KeyStyle, PoolStats, Reply, Request, Runtime, Stats, TimeoutKind, WhenFull,
+            hololinked_event_endpoint, hololinked_ipc_endpoint, hololinked_ipc_filename, operation,
+            pool_core, Error, Event, EventItem, KeyStyle, PoolStats, Reply, Request, Runtime,
+            Stats, TimeoutKind, WhenFull,
         };
 
         /// The pool on this crate's runtime (see [`pool_driver::Pool`] for every method).
@@ -96,5 +106,7 @@ macro_rules! adapter_api {
         pub type PoolBuilder = $crate::PoolBuilder<$rt>;
         /// A request in progress (await it; drop it to cancel).
         pub type Pending = $crate::Pending<$rt>;
+        /// A subscription to a Thing's event (a `futures::Stream`; drop it to unsubscribe).
+        pub type Subscription = $crate::Subscription<$rt>;
     };
 }

@@ -16,6 +16,7 @@ use crate::request::Request;
 use crate::settings::WhenFull;
 use crate::slot_wait::SlotWait;
 use crate::stats::PoolStats;
+use crate::subscription::Subscription;
 use crate::Runtime;
 use pool_core::pool::is_valid_identity;
 
@@ -292,6 +293,35 @@ impl<Rt: Runtime> Pool<Rt> {
             });
         }
         self.engine.add_server(id, endpoint, things)
+    }
+
+    /// Sets where server `id`'s event publisher is, for subscriptions that connect from now
+    /// on (by default hololinked's convention: [`hololinked_event_endpoint`](crate::hololinked_event_endpoint)).
+    pub fn set_publisher(&self, id: &str, endpoint: &str) -> Result<(), Error> {
+        checked_endpoint(endpoint)?;
+        self.engine.set_publisher(id, endpoint)
+    }
+
+    // ----- events -----------------------------------------------------------------------------
+
+    /// Subscribes to `event` of `thing` (its event id `"<thing>/<event>"`). The first
+    /// subscription to a server connects a SUB socket to its event publisher; the returned
+    /// [`Subscription`] is a stream of [`EventItem`](crate::EventItem)s and unsubscribes when
+    /// dropped.
+    ///
+    /// PUB/SUB has no handshake: events the Thing publishes before the publisher has seen the
+    /// subscription (typically a few milliseconds) are not delivered.
+    pub fn subscribe_event(&self, thing: &str, event: &str) -> Result<Subscription<Rt>, Error> {
+        let at = self.engine.resolve_publisher(thing)?;
+        let event_id = format!("{}/{event}", at.thing());
+        self.engine.subscribe(at, &event_id)
+    }
+
+    /// Observes `property` of `thing`: a subscription to the event hololinked publishes when
+    /// an observable property changes (`<property>_change_event`), whose payload is the new
+    /// value.
+    pub fn observe_property(&self, thing: &str, property: &str) -> Result<Subscription<Rt>, Error> {
+        self.subscribe_event(thing, &format!("{property}_change_event"))
     }
 
     /// Adds a Thing served by an existing server.

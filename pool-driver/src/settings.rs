@@ -20,6 +20,9 @@ pub enum WhenFull {
 /// The default [`PoolBuilder::max_reply_len`](crate::PoolBuilder::max_reply_len): 64 MiB.
 pub(crate) const DEFAULT_MAX_REPLY_LEN: usize = 64 << 20;
 
+/// The default [`PoolBuilder::event_queue_len`](crate::PoolBuilder::event_queue_len).
+pub(crate) const DEFAULT_EVENT_QUEUE_LEN: usize = 1024;
+
 /// The pool's fixed settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -34,8 +37,10 @@ pub(crate) struct Settings {
     pub(crate) connect_timeout: Duration,
     /// Request slots.
     pub(crate) capacity: usize,
-    /// The largest reply accepted, all frames together.
+    /// The largest reply accepted, all frames together (and the largest event).
     pub(crate) max_reply_len: usize,
+    /// Events a subscription holds for its consumer before it drops the oldest.
+    pub(crate) event_queue_len: usize,
 }
 
 impl Default for Settings {
@@ -48,6 +53,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(2),
             capacity: 4096,
             max_reply_len: DEFAULT_MAX_REPLY_LEN,
+            event_queue_len: DEFAULT_EVENT_QUEUE_LEN,
         }
     }
 }

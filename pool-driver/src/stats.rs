@@ -41,6 +41,16 @@ pub struct PoolStats {
     /// on its way: if the connection breaks now it ends `Disconnected`; one not yet written
     /// goes out again after the reconnect.
     pub requests_written: u64,
+    /// The event subscriptions' counters: events received, delivered, dropped for lag,
+    /// malformed or unmatched, publishers lost.
+    pub events: pool_core::events::EventStats,
+    /// Event subscriptions that exist now.
+    pub subscriptions: usize,
+    /// Publisher links opened (one per server while it has subscriptions).
+    pub publisher_links: u64,
+    /// Publisher connections lost to a protocol violation (an event over the size or frame
+    /// limit, undecodable bytes, a stream cut inside a frame).
+    pub event_protocol_errors: u64,
 }
 
 /// One driver counter.
@@ -67,4 +77,6 @@ pub(crate) struct Counters {
     pub(crate) stale_messages: Counter,
     pub(crate) oversized_replies: Counter,
     pub(crate) requests_written: Counter,
+    pub(crate) publisher_connects: Counter,
+    pub(crate) event_protocol_errors: Counter,
 }

@@ -101,8 +101,11 @@ pub(crate) struct TooFew {
 }
 
 mod drain;
+mod events;
 mod records;
 mod tasks;
+
+use events::EventState;
 
 use records::{forget_server, is_ready, map_thing_in, unknown_thing, ServerSlot, ThingSlot};
 
@@ -148,11 +151,18 @@ pub(crate) struct Engine<Rt: Runtime> {
     batch_written: event_listener::Event,
     live_tasks: AtomicUsize,
     counters: Counters,
+    /// The event subscriptions (`events`); taken after `state` when both are needed.
+    events: Mutex<EventState>,
 }
 
 impl<Rt: Runtime> Engine<Rt> {
     /// An engine over `core`, its timer task running.
-    pub(crate) fn run(rt: Rt, settings: Settings, core: Core) -> Arc<Engine<Rt>> {
+    pub(crate) fn run(
+        rt: Rt,
+        settings: Settings,
+        core: Core,
+        events_config: pool_core::events::Config,
+    ) -> Arc<Engine<Rt>> {
         let epoch = rt.now();
         let header_buf = vec![0; core.config().max_header_len];
         let engine = Arc::new(Engine {
@@ -179,6 +189,7 @@ impl<Rt: Runtime> Engine<Rt> {
             batch_written: event_listener::Event::new(),
             live_tasks: AtomicUsize::new(0),
             counters: Counters::default(),
+            events: Mutex::new(EventState::new(events_config)),
         });
         let timer = timer::run(Arc::clone(&engine));
         engine.spawn_task(Arc::new(AtomicBool::new(true)), timer);
@@ -227,6 +238,7 @@ impl<Rt: Runtime> Engine<Rt> {
 
     pub(crate) fn stats(&self) -> PoolStats {
         let state = self.lock();
+        let events = self.events_lock();
         let core = &state.core;
         let counters = &self.counters;
         PoolStats {
@@ -246,6 +258,10 @@ impl<Rt: Runtime> Engine<Rt> {
             stale_messages: counters.stale_messages.get(),
             oversized_replies: counters.oversized_replies.get(),
             requests_written: counters.requests_written.get(),
+            events: events.stats(),
+            subscriptions: events.len(),
+            publisher_links: counters.publisher_connects.get(),
+            event_protocol_errors: counters.event_protocol_errors.get(),
         }
     }
 
@@ -423,6 +439,7 @@ impl<Rt: Runtime> Engine<Rt> {
                     epochs: 0,
                     link: None,
                     last_error: None,
+                    publisher: None,
                 },
             );
             for thing in things {
@@ -453,24 +470,26 @@ impl<Rt: Runtime> Engine<Rt> {
         self: &Arc<Self>,
         id: &str,
     ) -> Result<Option<Arc<AtomicBool>>, Error> {
-        self.input(|_, state, now| {
+        self.input(|engine, state, now| {
             let server = *state
                 .server_ids
                 .get(id)
                 .ok_or_else(|| Error::UnknownServer {
                     server: id.to_owned(),
                 })?;
+            engine.events_remove_server(server);
             Ok(forget_server(state, server, now))
         })
     }
 
     /// Closes the pool (idempotent): requests end `Closed`, links close, the timer stops.
     pub(crate) fn close(self: &Arc<Self>) {
-        let closing = self.input(|_, state, now| {
+        let closing = self.input(|engine, state, now| {
             if state.closed {
                 return false;
             }
             state.closed = true;
+            engine.events_close();
             let servers: Vec<ServerId> = state.servers.keys().copied().collect();
             for server in servers {
                 forget_server(state, server, now);
@@ -488,7 +507,10 @@ impl<Rt: Runtime> Engine<Rt> {
 
     /// Takes the lock, reads the clock, runs `input` (which gives the core its input) and
     /// drains the core before the lock is released.
-    fn input<T>(self: &Arc<Self>, input: impl FnOnce(&Self, &mut State, CoreInstant) -> T) -> T {
+    fn input<T>(
+        self: &Arc<Self>,
+        input: impl FnOnce(&Arc<Self>, &mut State, CoreInstant) -> T,
+    ) -> T {
         let mut state = self.lock();
         let now = self.now();
         let result = input(self, &mut state, now);

@@ -24,6 +24,8 @@ pub(super) struct ServerSlot {
     /// Why the server's last connection ended or its last connect failed, until it is ready
     /// again: what `Disconnected` and never-ready `Timeout` errors say.
     pub(super) last_error: Option<Arc<str>>,
+    /// The event publisher's endpoint, if set for this server (else hololinked's convention).
+    pub(super) publisher: Option<Arc<str>>,
 }
 
 /// The driver's record of one Thing.

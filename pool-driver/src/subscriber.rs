@@ -1,0 +1,230 @@
+//! One server's event subscriber: a task owning a zeromq `SubSocket` connected to the server's
+//! PUB socket, subscribed to the topics the pool's subscriptions want, for as long as any are
+//! wanted.
+//!
+//! Each attempt makes a fresh socket, subscribes it to every wanted topic (zeromq sends them to
+//! the publisher as soon as the connection is up), connects, and reads. When the wanted topics
+//! change the pool raises the task's signal and the task renews its subscriptions. When the
+//! connection breaks the task drops its socket (and with it zeromq's own reconnect task, so
+//! only one policy decides), reports the loss, waits the delay the core gives, and tries again.
+//!
+//! Invariants:
+//! * the task talks to the pool only through [`PublisherHost`], so it knows nothing of the
+//!   engine;
+//! * the SUB socket has the same receive limits as the request sockets (checked at every frame
+//!   header); a receive error other than an unknown ZMTP command ends the attempt;
+//! * the task ends when the pool closes its publisher link, whatever it is doing.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::{select, Either};
+use futures::{pin_mut, StreamExt};
+use zeromq::{CodecError, Socket, SocketEvent, SocketOptions, SocketRecv, SubSocket, ZmqError};
+
+use crate::connection::{receive_error, MAX_MESSAGE_FRAMES, REPLY_HEADER_ALLOWANCE};
+use crate::settings::Settings;
+use crate::signal::Signal;
+use crate::Runtime;
+use pool_core::pool::ServerId;
+
+/// Events read in a row before the reader lets other tasks run (as for replies).
+const READS_PER_TURN: u32 = 128;
+
+/// Which server and publisher link a subscriber task serves.
+pub(crate) struct PublisherTarget {
+    pub(crate) server: ServerId,
+    pub(crate) epoch: u64,
+    pub(crate) name: Arc<str>,
+    pub(crate) endpoint: Arc<str>,
+    /// Raised when the wanted topics change or the link closes.
+    pub(crate) wake: Arc<Signal>,
+}
+
+/// What a subscriber task needs from the pool.
+pub(crate) trait PublisherHost: Send + Sync + 'static {
+    /// The runtime the task runs on.
+    type Rt: Runtime;
+
+    /// The pool's settings (connect timeout, receive limit).
+    fn settings(&self) -> &Settings;
+
+    /// The runtime (for the reconnect delay).
+    fn runtime(&self) -> &Self::Rt;
+
+    /// The topics wanted now, or `None` if the link is closed.
+    fn wanted(&self, target: &PublisherTarget) -> Option<BTreeSet<String>>;
+
+    /// The socket is connected and subscribed to every topic of the last `wanted`.
+    fn connected(self: &Arc<Self>, target: &PublisherTarget);
+
+    /// An event (or what claims to be one) arrived.
+    fn event(self: &Arc<Self>, target: &PublisherTarget, message: zeromq::ZmqMessage);
+
+    /// The attempt ended; returns how long to wait before the next one, or `None` if the link
+    /// is closed.
+    fn lost(self: &Arc<Self>, target: &PublisherTarget, ended: &Ended) -> Option<Duration>;
+}
+
+/// How an attempt ended.
+pub(crate) struct Ended {
+    /// Why, in words.
+    pub(crate) error: String,
+    /// Whether the publisher broke the protocol (as opposed to going away or being absent).
+    pub(crate) protocol_error: bool,
+}
+
+impl Ended {
+    fn gone(error: String) -> Ended {
+        Ended {
+            error,
+            protocol_error: false,
+        }
+    }
+}
+
+/// Runs the subscriber of one publisher link until the pool closes it.
+pub(crate) async fn run<H: PublisherHost>(host: Arc<H>, target: PublisherTarget) {
+    loop {
+        let Some(ended) = session(&host, &target).await else {
+            return;
+        };
+        let Some(delay) = host.lost(&target, &ended) else {
+            return;
+        };
+        tracing::debug!(server = %target.name, endpoint = %target.endpoint, error = %ended.error, ?delay, "event publisher lost");
+        let rt = host.runtime();
+        let sleep = rt.sleep_until(crate::runtime::instant_after(rt.now(), delay));
+        let closed = wait_closed(&*host, &target);
+        pin_mut!(sleep, closed);
+        if let Either::Right(_) = select(sleep, closed).await {
+            return;
+        }
+    }
+}
+
+/// One attempt: `None` when the link was closed, else how the attempt ended.
+async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> Option<Ended> {
+    let mut subscribed = host.wanted(target)?;
+    let mut socket = new_socket(host.settings());
+    let mut monitor = socket.monitor();
+    for topic in &subscribed {
+        // Before a connection there is no peer: this only records the topic, which zeromq sends
+        // when the connection is up.
+        if let Err(e) = socket.subscribe(topic).await {
+            return Some(Ended::gone(format!("subscribe failed: {e}")));
+        }
+    }
+    {
+        let connect = socket.connect(&target.endpoint);
+        let closed = wait_closed(&**host, target);
+        pin_mut!(connect, closed);
+        match select(connect, closed).await {
+            Either::Left((Ok(()), _)) => {}
+            Either::Left((Err(e), _)) => {
+                return Some(Ended::gone(format!("connect failed: {e}")));
+            }
+            Either::Right(((), _)) => return None,
+        }
+    }
+    tracing::debug!(server = %target.name, endpoint = %target.endpoint, "event publisher connected");
+    // The wanted topics may have changed while connecting (the wait above took the signal).
+    let wanted = host.wanted(target)?;
+    if let Err(e) = renew(&mut socket, &mut subscribed, wanted).await {
+        return Some(Ended::gone(format!("subscribe failed: {e}")));
+    }
+    host.connected(target);
+    let mut since_yield = 0;
+    loop {
+        since_yield += 1;
+        if !H::Rt::YIELDS_BY_ITSELF && since_yield == READS_PER_TURN {
+            since_yield = 0;
+            crate::connection::yield_now().await;
+        }
+        let next = {
+            let recv = socket.recv();
+            let woken = target.wake.wait();
+            let dropped = async {
+                while let Some(event) = monitor.next().await {
+                    if let SocketEvent::Disconnected(_) = event {
+                        return;
+                    }
+                }
+            };
+            pin_mut!(recv, woken, dropped);
+            match select(recv, select(woken, dropped)).await {
+                Either::Left((received, _)) => Next::Received(received),
+                Either::Right((Either::Left(_), _)) => Next::Woken,
+                Either::Right((Either::Right(_), _)) => Next::Dropped,
+            }
+        };
+        match next {
+            Next::Received(Ok(message)) => host.event(target, message),
+            Next::Received(Err(ZmqError::Codec(CodecError::Command(e)))) => {
+                tracing::debug!(server = %target.name, error = %e, "unknown ZMTP command ignored");
+            }
+            Next::Received(Err(e)) => {
+                return Some(Ended {
+                    error: receive_error(&e),
+                    protocol_error: !matches!(e, ZmqError::NoMessage),
+                });
+            }
+            Next::Dropped => {
+                return Some(Ended::gone("the publisher closed the connection".into()));
+            }
+            Next::Woken => {
+                let wanted = host.wanted(target)?;
+                if let Err(e) = renew(&mut socket, &mut subscribed, wanted).await {
+                    return Some(Ended::gone(format!("subscribe failed: {e}")));
+                }
+                host.connected(target);
+            }
+        }
+    }
+}
+
+enum Next {
+    Received(Result<zeromq::ZmqMessage, ZmqError>),
+    Woken,
+    Dropped,
+}
+
+/// Subscribes to what is wanted and not yet subscribed, and unsubscribes from the rest.
+async fn renew(
+    socket: &mut SubSocket,
+    subscribed: &mut BTreeSet<String>,
+    wanted: BTreeSet<String>,
+) -> Result<(), ZmqError> {
+    for topic in wanted.difference(subscribed) {
+        socket.subscribe(topic).await?;
+    }
+    for topic in subscribed.difference(&wanted) {
+        socket.unsubscribe(topic).await?;
+    }
+    *subscribed = wanted;
+    Ok(())
+}
+
+fn new_socket(settings: &Settings) -> SubSocket {
+    let mut options = SocketOptions::default();
+    options.connect_timeout(settings.connect_timeout);
+    options
+        .max_message_size(
+            settings
+                .max_reply_len
+                .saturating_add(REPLY_HEADER_ALLOWANCE),
+        )
+        .max_message_frames(MAX_MESSAGE_FRAMES);
+    SubSocket::with_options(options)
+}
+
+/// Resolves when the pool has closed this publisher link.
+async fn wait_closed<H: PublisherHost>(host: &H, target: &PublisherTarget) {
+    loop {
+        target.wake.wait().await;
+        if host.wanted(target).is_none() {
+            return;
+        }
+    }
+}

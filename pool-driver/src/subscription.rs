@@ -1,0 +1,198 @@
+//! A subscription to one event of one Thing: a `futures::Stream` of [`EventItem`]s.
+//!
+//! Invariants:
+//! * the stream ends (`None`) only when the subscription can never yield again: its server
+//!   was removed or the pool closed, after everything queued was read;
+//! * gaps are items, never an end: [`EventItem::Lagged`] when the bounded queue dropped old
+//!   events for a slow consumer, [`EventItem::Disconnected`] and [`EventItem::Reconnected`]
+//!   around a publisher outage;
+//! * dropping the subscription unsubscribes it (the pool's SUB socket unsubscribes the topic
+//!   when no other subscription wants it, and closes when none is left).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use serde::de::DeserializeOwned;
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::Runtime;
+use pool_core::events::SubscriptionId;
+use pool_core::wire::{ContentType, CONTENT_TYPE_JSON};
+
+/// One event a Thing published.
+///
+/// The frames are reference-counted views of the received message: nothing is copied, and
+/// subscribers of the same event share them.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub(crate) thing: Arc<str>,
+    pub(crate) event_id: Arc<str>,
+    pub(crate) seq: u64,
+    pub(crate) header: pool_core::wire::EventHeader,
+    pub(crate) payload: Bytes,
+    pub(crate) preserialized: Bytes,
+}
+
+impl Event {
+    /// The Thing that published it.
+    #[must_use]
+    pub fn thing(&self) -> &str {
+        &self.thing
+    }
+
+    /// The event id, `"<thing id>/<event name>"` (the SUB topic).
+    #[must_use]
+    pub fn event_id(&self) -> &str {
+        &self.event_id
+    }
+
+    /// 1 for the first event of this subscription, counting every event that reached it: the
+    /// events an [`EventItem::Lagged`] reports dropped leave the same gap in the numbers.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The event message's id (a uuid4 on hololinked), if it had one.
+    #[must_use]
+    pub fn message_id(&self) -> Option<&str> {
+        self.header.message_id_str()
+    }
+
+    /// The serialized payload (frame 3).
+    #[must_use]
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// The preserialized payload (frame 4), empty when none.
+    #[must_use]
+    pub fn preserialized(&self) -> &Bytes {
+        &self.preserialized
+    }
+
+    /// `payloadContentType` (`application/json` when the header does not say).
+    #[must_use]
+    pub fn payload_content_type(&self) -> &str {
+        match self.header.payload_content_type.as_str() {
+            "" => CONTENT_TYPE_JSON,
+            named => named,
+        }
+    }
+
+    /// `preencodedPayloadContentType` (empty when the header does not say).
+    #[must_use]
+    pub fn preserialized_content_type(&self) -> &ContentType {
+        &self.header.preencoded_content_type
+    }
+
+    /// Decodes the payload as JSON into `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.payload).map_err(|e| Error::Decode {
+            thing: self.thing.to_string(),
+            content_type: self.payload_content_type().to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The payload as a JSON value.
+    pub fn value(&self) -> Result<serde_json::Value, Error> {
+        self.json()
+    }
+}
+
+/// What a [`Subscription`] yields, in the order things happened.
+// An event is moved a few times between its queue and its consumer; boxing it would cost an
+// allocation per event, for markers that are rare.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum EventItem {
+    /// An event.
+    Event(Event),
+    /// This many events were dropped, oldest first, because the consumer read too slowly and
+    /// the subscription's queue was full (`PoolBuilder::event_queue_len`).
+    Lagged(u64),
+    /// The connection to the Thing's event publisher was lost. What it publishes until
+    /// [`EventItem::Reconnected`] is lost: PUB/SUB keeps nothing for an absent subscriber.
+    Disconnected,
+    /// The publisher is connected again and the subscription renewed.
+    Reconnected,
+}
+
+impl EventItem {
+    /// The event, if this item is one.
+    #[must_use]
+    pub fn event(&self) -> Option<&Event> {
+        match self {
+            EventItem::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The event, if this item is one.
+    #[must_use]
+    pub fn into_event(self) -> Option<Event> {
+        match self {
+            EventItem::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A live subscription to one event of one Thing (from `Pool::subscribe_event` or
+/// `Pool::observe_property`). A [`Stream`] of [`EventItem`]s; dropping it unsubscribes.
+pub struct Subscription<Rt: Runtime> {
+    pub(crate) engine: Arc<Engine<Rt>>,
+    pub(crate) id: SubscriptionId,
+    pub(crate) thing: Arc<str>,
+    pub(crate) event_id: Arc<str>,
+}
+
+impl<Rt: Runtime> Subscription<Rt> {
+    /// The Thing subscribed to.
+    #[must_use]
+    pub fn thing(&self) -> &str {
+        &self.thing
+    }
+
+    /// The event id subscribed to, `"<thing id>/<event name>"`.
+    #[must_use]
+    pub fn event_id(&self) -> &str {
+        &self.event_id
+    }
+
+    /// Events queued and not yet read.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.engine.queued(self.id)
+    }
+}
+
+impl<Rt: Runtime> Stream for Subscription<Rt> {
+    type Item = EventItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EventItem>> {
+        let this = self.get_mut();
+        this.engine
+            .poll_subscription(this.id, &this.thing, &this.event_id, cx)
+    }
+}
+
+impl<Rt: Runtime> Drop for Subscription<Rt> {
+    fn drop(&mut self) {
+        self.engine.unsubscribe(self.id);
+    }
+}
+
+impl<Rt: Runtime> std::fmt::Debug for Subscription<Rt> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("event_id", &self.event_id)
+            .field("id", &self.id.get())
+            .finish_non_exhaustive()
+    }
+}
