@@ -4,6 +4,7 @@
 //! * `mmpool call`: one request to one Thing of any hololinked server.
 //! * `mmpool all`: one request to every Thing.
 //! * `mmpool serve`: a hololinked-compatible test server as a process.
+//! * `mmpool watch`: a Thing's events or an observable property's changes, as JSON lines.
 //! * `mmpool bench`: throughput and latency against servers or embedded ones.
 //!
 //! `RUST_LOG` (e.g. `RUST_LOG=pool_driver=debug`) turns on the pool's tracing on stderr.
@@ -20,6 +21,7 @@ mod limits;
 mod outcome;
 mod output;
 mod serve;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -42,6 +44,14 @@ reader is gone; no message, the status of a process killed by SIGPIPE).
 Durations are seconds from 0 to 315576000 (10 years); text from servers (exception types and \
 messages) is printed with control characters escaped (`\\u{1b}`).";
 
+/// The exit codes of `watch`.
+const WATCH_CODES: &str = "Exit codes: 0 --count events printed, --duration elapsed or Ctrl-C, \
+2 usage or configuration error (e.g. an unknown Thing), 5 --duration elapsed before --count \
+events came, 6 the pool closed, 1 output cannot be written, 141 output closed. Lines: \
+{\"kind\":\"event\",\"seq\",\"thing\",\"event\",\"message_id\",\"content_type\",\"payload\" (or \
+\"payload_base64\")}, {\"kind\":\"lagged\",\"events\":N} (dropped: read too slowly), \
+{\"kind\":\"disconnected\"} and {\"kind\":\"reconnected\"} (events published between them are lost).";
+
 /// The exit codes every subcommand shares (`demo --help`).
 const OUTPUT_CODES: &str = "Exit codes: 0 success, 1 a check failed or the output cannot be \
 written (e.g. a full disk), 2 usage error, 141 output closed (stdout is a pipe whose reader is \
@@ -61,6 +71,10 @@ enum Command {
     /// Run a hololinked-compatible test server, or many on one thread (--servers K).
     #[command(after_help = serve::SERVE_HELP)]
     Serve(serve::ServeArgs),
+    /// Print a Thing's events (or --property changes) as JSON lines until --count, --duration
+    /// or Ctrl-C.
+    #[command(after_help = WATCH_CODES)]
+    Watch(watch::WatchArgs),
     /// Measure throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -92,6 +106,7 @@ fn main() -> ExitCode {
             Command::Call(args) => call::run(args).await,
             Command::All(args) => all::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Watch(args) => watch::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     });

@@ -150,9 +150,25 @@ pub struct Subscription<Rt: Runtime> {
     pub(crate) id: SubscriptionId,
     pub(crate) thing: Arc<str>,
     pub(crate) event_id: Arc<str>,
+    pub(crate) server: pool_core::pool::ServerId,
+    pub(crate) endpoint: Arc<str>,
 }
 
 impl<Rt: Runtime> Subscription<Rt> {
+    /// The event publisher's endpoint this subscription connects to.
+    #[must_use]
+    pub fn publisher_endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Whether the SUB socket is connected to the publisher now (and subscribed). PUB/SUB
+    /// has no handshake, so "connected" says the connection is up, not that the Thing
+    /// publishes this event.
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        self.engine.publisher_connected(self.server)
+    }
+
     /// The Thing subscribed to.
     #[must_use]
     pub fn thing(&self) -> &str {

@@ -169,6 +169,8 @@ impl<Rt: Runtime> Engine<Rt> {
             id,
             thing: at.thing,
             event_id: Arc::from(event_id),
+            server: at.server,
+            endpoint: at.endpoint,
         })
     }
 
@@ -178,6 +180,11 @@ impl<Rt: Runtime> Engine<Rt> {
             events.subs.unsubscribe(id);
             events.wakers.remove(&id);
         });
+    }
+
+    /// Whether `server`'s publisher is connected.
+    pub(crate) fn publisher_connected(&self, server: ServerId) -> bool {
+        self.events_lock().subs.is_connected(server)
     }
 
     /// Events queued for `id`.
