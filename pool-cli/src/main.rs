@@ -6,6 +6,7 @@
 //! * `mmpool serve`: a hololinked-compatible test server as a process.
 //! * `mmpool watch`: a Thing's events or an observable property's changes, as JSON lines.
 //! * `mmpool bench`: throughput and latency against servers or embedded ones.
+//! * `mmpool bench-events`: event throughput and CPU per event, the pool against a raw SUB.
 //!
 //! `RUST_LOG` (e.g. `RUST_LOG=pool_driver=debug`) turns on the pool's tracing on stderr.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@
 mod all;
 mod args;
 mod bench;
+mod bench_events;
 mod call;
 mod demo;
 mod escape;
@@ -77,6 +79,9 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Measure throughput and latency.
     Bench(bench::BenchArgs),
+    /// Measure event throughput and CPU per event: the pool's subscription against a raw
+    /// zeromq SUB socket on the same publisher.
+    BenchEvents(bench_events::BenchEventsArgs),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Watch(args) => watch::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::BenchEvents(args) => bench_events::run(args).await,
         }
     });
     exit.into()

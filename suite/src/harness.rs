@@ -49,6 +49,17 @@ pub async fn bounded<H: Harness, F: Future>(future: F) -> F::Output {
     }
 }
 
+/// `future`'s output, or `None` if it takes longer than `limit` (for waits whose end is
+/// uncertain by nature, such as a PUB/SUB subscription reaching its publisher).
+pub async fn within<H: Harness, F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    let limit = sleep::<H>(limit);
+    pin_mut!(future, limit);
+    match select(future, limit).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
+
 /// Polls the pool's stats until `done` holds (at most 30 s), and returns them. For conditions
 /// that depend on messages still on their way, instead of sleeping for a guessed time.
 pub async fn eventually<H: Harness>(

@@ -21,6 +21,6 @@ mod harness;
 pub mod interop;
 mod servers;
 
-pub use harness::{bounded, eventually, secs, sleep, spawn, Harness};
+pub use harness::{bounded, eventually, secs, sleep, spawn, within, Harness};
 pub use pool_testkit::Transport;
 pub use servers::{builder, endpoint, ready_pool, server};

@@ -410,3 +410,110 @@ async fn a_busy_server_answers_the_liveness_probe_and_keeps_its_long_request() {
         pool.shutdown().await;
     }
 }
+
+/// The next item of `sub`, or `None` after `limit`.
+async fn next_within(sub: &mut pool_tokio::Subscription, limit: Duration) -> Option<pool_tokio::EventItem> {
+    use futures::StreamExt;
+    tokio::time::timeout(limit, sub.next()).await.ok().flatten()
+}
+
+/// Runs `trigger` until an event reaches `sub` (PUB/SUB drops what is published before the
+/// subscription reaches the publisher), then waits until the primers stop coming.
+async fn prime_with<F, Fut>(sub: &mut pool_tokio::Subscription, mut trigger: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..200 {
+        trigger().await;
+        if next_within(sub, Duration::from_millis(100)).await.is_some() {
+            while next_within(sub, Duration::from_millis(300)).await.is_some() {}
+            return;
+        }
+    }
+    panic!("{}: no event in 20 s", sub.event_id());
+}
+
+/// A real Thing's custom event and observable property reach the pool in order.
+async fn events_of_one_server(line: Line, via: Transport) {
+    let server = start(line, "events", &[], via);
+    let pool = pool_over(&[&server]).await;
+    let ctx = format!("{line} over {via:?}");
+    bounded(async {
+        let mut ticks = pool.subscribe_event("events", "tick").unwrap();
+        assert_eq!(
+            ticks.publisher_endpoint(),
+            server.event_endpoint(),
+            "{ctx}: hololinked's convention names the publisher the server bound"
+        );
+        let push = |count: u64| {
+            let pool = pool.clone();
+            async move {
+                let r = pool
+                    .invoke_action("events", "push_ticks", &json!({"count": count}))
+                    .await
+                    .unwrap();
+                assert_eq!(r.json::<u64>().unwrap(), count);
+            }
+        };
+        prime_with(&mut ticks, || push(1)).await;
+        push(50).await;
+        let mut last_seq = 0;
+        for n in 0..50u64 {
+            let item = next_within(&mut ticks, Duration::from_secs(20)).await;
+            let Some(pool_tokio::EventItem::Event(e)) = item else {
+                panic!("{ctx}: event {n}: {item:?}");
+            };
+            assert_eq!(e.value().unwrap(), json!({"n": n}), "{ctx}: in order");
+            assert_eq!(e.event_id(), "events/tick");
+            assert_eq!(e.payload_content_type(), "application/json");
+            assert!(e.seq() > last_seq);
+            last_seq = e.seq();
+        }
+
+        let mut level = pool.observe_property("events", "level").unwrap();
+        prime_with(&mut level, || {
+            let pool = pool.clone();
+            async move {
+                pool.write_property("events", "level", &-1.0).await.unwrap();
+            }
+        })
+        .await;
+        for v in [2.5, 3.0, -7.25] {
+            pool.write_property("events", "level", &v).await.unwrap();
+        }
+        for v in [2.5, 3.0, -7.25] {
+            let item = next_within(&mut level, Duration::from_secs(20)).await;
+            let Some(pool_tokio::EventItem::Event(e)) = item else {
+                panic!("{ctx}: level {v}: {item:?}");
+            };
+            assert_eq!(e.value().unwrap(), json!(v), "{ctx}");
+            assert_eq!(e.event_id(), "events/level_change_event");
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.events.malformed, 0, "{ctx}");
+        assert_eq!(stats.events.lagged, 0, "{ctx}");
+    })
+    .await;
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_observed_properties_of_hololinked_0_4() {
+    if interop_skipped() {
+        return;
+    }
+    for via in Transport::ALL {
+        events_of_one_server(Line::V0_4, via).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_observed_properties_of_hololinked_0_3() {
+    if interop_skipped() {
+        return;
+    }
+    for via in Transport::ALL {
+        events_of_one_server(Line::V0_3, via).await;
+    }
+}

@@ -15,6 +15,7 @@
 //! deadlines only bound hangs.
 
 pub mod deadlines;
+pub mod events;
 pub mod fanout;
 pub mod faults;
 pub mod hostile;
@@ -104,6 +105,16 @@ macro_rules! conformance_tests {
             transport::undecodable_bytes_lose_one_connection_and_the_next_serves,
             transport::lies_during_the_zmtp_handshake_fail_the_attempt_and_the_pool_retries,
             transport::a_peer_that_always_lies_times_out_with_the_reason,
+            events::events_arrive_in_order_over_tcp_and_ipc,
+            events::many_subscribers_share_one_event_and_each_gets_every_one,
+            events::dropping_a_subscription_unsubscribes_and_the_last_closes_the_socket,
+            events::a_slow_consumer_is_bounded_and_told_how_many_it_lost,
+            events::a_publisher_kill_and_restart_is_a_reported_gap,
+            events::hostile_event_frames_are_dropped_counted_and_survived,
+            events::an_event_nobody_subscribed_to_reaches_nobody,
+            events::observe_property_yields_each_written_value,
+            events::removing_the_server_or_closing_the_pool_ends_its_subscriptions,
+            events::subscriptions_are_checked,
         );
         // These measure the whole process (its resident set), so each runs while no other test
         // does.
