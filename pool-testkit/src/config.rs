@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::events::EventStream;
+use crate::thing::PROPERTY_NAMES;
 
 /// Where a [`crate::TestServer`] binds (one of its endpoints).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +217,14 @@ pub struct ServerConfig {
     /// full is dropped, as on a real server. Benchmarks that keep more than ~500 requests in
     /// flight to one server raise it.
     pub send_hwm: i32,
+    /// The event publisher's send high-water mark per subscriber (`ZMQ_SNDHWM`; 0 = unlimited);
+    /// default [`DEFAULT_SEND_HWM`]. Events a slow subscriber's full pipe cannot take are dropped.
+    pub event_send_hwm: i32,
+    /// Properties (of [`PROPERTY_NAMES`]) that are observable on every Thing: a successful
+    /// `writeproperty` of one publishes `{name}_change_event` with the new value. [`crate::TestServer`] only.
+    pub observable: Vec<String>,
+    /// Event streams started with every run of the server. [`crate::TestServer`] only.
+    pub event_streams: Vec<EventStream>,
 }
 
 /// libzmq's default `ZMQ_SNDHWM`, which hololinked servers keep.
@@ -229,6 +239,9 @@ impl ServerConfig {
             transports: Vec::new(),
             behaviour: Behaviour::Normal,
             send_hwm: DEFAULT_SEND_HWM,
+            event_send_hwm: DEFAULT_SEND_HWM,
+            observable: Vec::new(),
+            event_streams: Vec::new(),
         }
     }
 
@@ -259,7 +272,18 @@ impl ServerConfig {
         if self.transports.is_empty() {
             return Err(Error::Config("no transport to bind".to_owned()));
         }
-        Ok(())
+        if let Some(name) = self
+            .observable
+            .iter()
+            .find(|n| !PROPERTY_NAMES.contains(&n.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "observable property {name:?} is not one of {PROPERTY_NAMES:?}"
+            )));
+        }
+        self.event_streams
+            .iter()
+            .try_for_each(EventStream::validate)
     }
 }
 
@@ -271,6 +295,9 @@ pub struct ServerConfigBuilder {
     transports: Vec<Bind>,
     behaviour: Behaviour,
     send_hwm: i32,
+    event_send_hwm: i32,
+    observable: Vec<String>,
+    event_streams: Vec<EventStream>,
 }
 
 impl ServerConfigBuilder {
@@ -341,6 +368,28 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Sets the event publisher's send high-water mark per subscriber (0 = unlimited; see
+    /// [`ServerConfig::event_send_hwm`]).
+    #[must_use]
+    pub fn event_send_hwm(mut self, messages: i32) -> Self {
+        self.event_send_hwm = messages;
+        self
+    }
+
+    /// Makes property `name` observable on every Thing (see [`ServerConfig::observable`]).
+    #[must_use]
+    pub fn observable(mut self, name: impl Into<String>) -> Self {
+        self.observable.push(name.into());
+        self
+    }
+
+    /// Adds an event stream started with every run (see [`ServerConfig::event_streams`]).
+    #[must_use]
+    pub fn event_stream(mut self, stream: EventStream) -> Self {
+        self.event_streams.push(stream);
+        self
+    }
+
     /// Sets the initial behaviour.
     #[must_use]
     pub fn behaviour(mut self, behaviour: Behaviour) -> Self {
@@ -366,6 +415,9 @@ impl ServerConfigBuilder {
             transports,
             behaviour: self.behaviour,
             send_hwm: self.send_hwm,
+            event_send_hwm: self.event_send_hwm,
+            observable: self.observable,
+            event_streams: self.event_streams,
         }
     }
 }

@@ -61,6 +61,21 @@ impl Endpoints {
             .map(String::as_str)
     }
 
+    /// Puts back the configured port 0 of every tcp endpoint that had one (bound since to a port
+    /// the OS chose), so the next bind picks new ports; false when there was none.
+    pub(crate) fn reset_any_ports(&mut self, config: &ServerConfig) -> bool {
+        let mut any = false;
+        for (bind, endpoint) in config.transports.iter().zip(&mut self.endpoints) {
+            if let Bind::Tcp(configured) = bind {
+                if configured.ends_with(":0") {
+                    endpoint.clone_from(configured);
+                    any = true;
+                }
+            }
+        }
+        any
+    }
+
     /// Removes the ipc socket file and the temporary directory, if any.
     pub(crate) fn remove_ipc(&mut self) {
         if let Some(path) = &self.ipc_path {

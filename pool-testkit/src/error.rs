@@ -14,6 +14,15 @@ pub enum Error {
         /// The libzmq error.
         source: zmq::Error,
     },
+    /// Binding the event publisher (PUB socket) failed: over tcp it needs the request
+    /// endpoint's port + 1, which another socket may hold.
+    #[error("cannot bind the event publisher at {endpoint} (the request endpoint's tcp port + 1, or its ipc directory): {source}")]
+    EventBind {
+        /// The publisher endpoint that could not be bound.
+        endpoint: String,
+        /// The libzmq error.
+        source: zmq::Error,
+    },
     /// Creating the temporary directory or a thread failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

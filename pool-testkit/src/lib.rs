@@ -11,6 +11,19 @@
 //! (read-only, `null`), and the actions `echo`, `add`, `sleep_for`, `fail`, `get_bytes`,
 //! `get_mixed`, `ping`, `_get_properties` and `_set_properties` (see [`thing`]).
 //!
+//! Every [`TestServer`] also publishes hololinked events ([`events`], docs/protocol.md §17) on one
+//! PUB socket for all its Things, bound beside each request endpoint as hololinked 0.4.2 binds it:
+//! tcp port + 1, or `{id}.event-publisher.ipc` beside the `.ipc` socket
+//! ([`TestServer::event_endpoint`]). Events are 5 frames `[event id, "", header, payload,
+//! preserialized]` with event id `"{thing}/{event}"` and `senderID` `"{id}/event-publisher"`.
+//! Tests publish on demand ([`TestServer::publish`]), as steady [`EventStream`]s (`{"n":k}` at a
+//! rate; configured or [`TestServer::start_stream`]), from observable properties (a
+//! `writeproperty` of a property marked with [`ServerConfigBuilder::observable`] publishes
+//! `{name}_change_event` with the new value), and as raw or [`HostileEvent`] frames
+//! ([`TestServer::publish_raw`], [`TestServer::publish_hostile`]). The publisher dies with its
+//! server's kill and comes back on the same endpoints at restart. A [`ServerFarm`] publishes no
+//! events.
+//!
 //! For fault tests a server can be killed and restarted on the same endpoints, and its
 //! [`Behaviour`] can delay replies, never reply, or interleave bad messages with good replies.
 //!
@@ -35,6 +48,7 @@
 mod config;
 mod endpoints;
 mod error;
+pub mod events;
 mod farm;
 mod handling;
 mod inproc;
@@ -54,8 +68,9 @@ pub use config::{
     ServerConfigBuilder, DEFAULT_SEND_HWM,
 };
 pub use error::Error;
+pub use events::{EventStream, HostileEvent};
 pub use farm::{ServerFarm, ServerFarmBuilder, MAX_FARM_SERVERS};
-pub use server::TestServer;
+pub use server::{StreamId, TestServer};
 pub use stats::Stats;
 pub use transport::Transport;
 pub use zmtp_peer::{Lie, LyingPeer, LINGER};

@@ -98,6 +98,8 @@ pub struct Thing {
     id: String,
     number: Value,
     text: String,
+    /// Names of the properties marked observable (each write publishes a change event).
+    observable: Vec<String>,
 }
 
 impl Thing {
@@ -107,7 +109,41 @@ impl Thing {
             id: id.into(),
             number: Value::from(DEFAULT_NUMBER),
             text: DEFAULT_TEXT.to_owned(),
+            observable: Vec::new(),
         }
+    }
+
+    /// Marks the properties `names` observable: [`Thing::observed_change`] reports their writes.
+    #[must_use]
+    pub fn with_observable(mut self, names: &[String]) -> Thing {
+        self.observable.extend(names.iter().cloned());
+        self
+    }
+
+    /// Whether property `name` is marked observable.
+    pub fn is_observable(&self, name: &str) -> bool {
+        self.observable.iter().any(|n| n == name)
+    }
+
+    /// The current value of property `name`, if it exists.
+    pub fn property(&self, name: &str) -> Option<Value> {
+        self.read(Some(name)).ok()
+    }
+
+    /// The observable property a just-executed operation changed, with its new value as JSON:
+    /// a `writeproperty` of an observable property whose outcome is a `REPLY`.
+    pub fn observed_change(
+        &self,
+        operation: &str,
+        objekt: Option<&str>,
+        outcome: &Outcome,
+    ) -> Option<(String, Vec<u8>)> {
+        let name = objekt.filter(|n| operation == "writeproperty" && self.is_observable(n))?;
+        if outcome.message_type != crate::protocol::REPLY {
+            return None;
+        }
+        let value = serde_json::to_vec(&self.property(name)?).ok()?;
+        Some((name.to_owned(), value))
     }
 
     /// The Thing's id.

@@ -10,6 +10,8 @@
 //! * a worker never touches the ROUTER socket: every reply goes to the router thread as one
 //!   inbox message ([`to_inbox`] / [`from_inbox`]), so the behaviour (delay, hostile, ...) is
 //!   applied in one place;
+//! * a successful `writeproperty` of an observable property publishes its change event through
+//!   the run's [`Publisher`] right after executing, before its reply is handed on;
 //! * a stopped queue ends the worker at its next wait: queued jobs and a busy job's late reply
 //!   are abandoned, unanswered.
 
@@ -18,9 +20,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
+use super::publisher::Publisher;
+use crate::events::change_event_name;
 use crate::handling::{Operation, OutReply, Schedule, EXECUTION_TIMEOUT};
 use crate::lock::lock;
-use crate::thing::Thing;
+use crate::thing::{Outcome, Thing};
 
 /// The inproc address of the router thread's inbox.
 pub(super) const INBOX: &str = "inproc://pool-testkit-inbox";
@@ -125,6 +129,8 @@ pub(super) struct Worker {
     pub queue: Arc<WorkerQueue>,
     /// Connected to [`INBOX`].
     pub push: zmq::Socket,
+    /// Where the Thing's observable properties publish their change events.
+    pub publisher: Arc<Publisher>,
 }
 
 impl Worker {
@@ -136,6 +142,7 @@ impl Worker {
             let start = Instant::now();
             let outcome = job.op.execute_on(&mut self.thing);
             let h = &job.op.header;
+            self.publish_change(h.operation.as_str(), h.objekt.as_deref(), &outcome);
             let schedule = Schedule::of(&h.context, start, outcome.busy_for);
             if let Some(timeout_at) = schedule.timeout_at {
                 if !self.queue.sleep_until(timeout_at) {
@@ -150,6 +157,15 @@ impl Worker {
             if schedule.sends_outcome(&h.context) {
                 self.send(&OutReply::of_outcome(h, &self.server_id, outcome));
             }
+        }
+    }
+
+    /// Publishes the change event of an observable property the job wrote, if any (before the
+    /// reply, as hololinked's property setter does).
+    fn publish_change(&self, operation: &str, objekt: Option<&str>, outcome: &Outcome) {
+        if let Some((name, value)) = self.thing.observed_change(operation, objekt, outcome) {
+            self.publisher
+                .publish(self.thing.id(), &change_event_name(&name), value);
         }
     }
 
