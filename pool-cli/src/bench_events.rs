@@ -61,8 +61,8 @@ pub struct BenchEventsArgs {
     pub event: String,
 
     /// With the embedded publisher: `"pad"` bytes added to each payload.
-    #[arg(long, value_name = "BYTES", default_value = "0", value_parser = count(1 << 20))]
-    pub padding: usize,
+    #[arg(long, value_name = "BYTES", default_value = "0", value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
+    pub padding: u64,
 
     /// Which clients.
     #[arg(long, value_enum, default_value = "both")]
@@ -200,12 +200,20 @@ fn embedded_publisher(args: &BenchEventsArgs) -> Result<Target, String> {
     let thing = args.thing.clone().unwrap_or_else(|| "bench".to_owned());
     let stream = EventStream::new(&thing, &args.event)
         .as_fast_as_possible()
-        .padding(args.padding);
+        .padding(args.padding as usize);
     let config = ServerConfig::builder(&thing)
         .tcp()
         .event_stream(stream)
         .build();
-    let server = TestServer::start(config).map_err(|e| format!("embedded publisher: {e}"))?;
+    // Started from a thread named `testkit-start`, so that libzmq's threads inherit the name
+    // and count as the publisher's CPU, not the client's (pool_measure::cpu).
+    let server = std::thread::Builder::new()
+        .name("testkit-start".to_owned())
+        .spawn(move || TestServer::start(config))
+        .map_err(|e| format!("embedded publisher: {e}"))?
+        .join()
+        .map_err(|_| "starting the embedded publisher panicked".to_owned())?
+        .map_err(|e| format!("embedded publisher: {e}"))?;
     let endpoint = server
         .tcp_endpoint()
         .ok_or("the embedded server has no tcp endpoint")?
@@ -380,16 +388,21 @@ fn report(
     rounds: &[(&'static str, Round)],
     slow: Option<&(Round, Vec<u64>)>,
 ) -> Value {
-    let of = |name: &str| rounds.iter().filter(move |(n, _)| *n == name).map(|(_, r)| r);
     let client = |name: &str| {
-        if of(name).next().is_none() {
+        let of: Vec<&Round> = rounds
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, r)| r)
+            .collect();
+        if of.is_empty() {
             return Value::Null;
         }
+        let med = |f: fn(&Round) -> f64| median(of.iter().map(|r| f(r)));
         json!({
-            "rounds": of(name).count(),
-            "events_per_s": pool_measure::summary::round(median(of(name).map(Round::rate)), 0),
-            "cpu_us_per_event": pool_measure::summary::round(median(of(name).map(Round::cpu_us_per_event)), 3),
-            "lost_per_round": median(of(name).map(|r| r.lost as f64)),
+            "rounds": of.len(),
+            "events_per_s": pool_measure::summary::round(med(Round::rate), 0),
+            "cpu_us_per_event": pool_measure::summary::round(med(Round::cpu_us_per_event), 3),
+            "lost_per_round": med(|r| r.lost as f64),
         })
     };
     let raw = client(name_of(Clients::Raw));

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{select, Either};
-use futures::{pin_mut, StreamExt};
+use futures::{pin_mut, FutureExt, StreamExt};
 use zeromq::{CodecError, Socket, SocketEvent, SocketOptions, SocketRecv, SubSocket, ZmqError};
 
 use crate::connection::{receive_error, MAX_MESSAGE_FRAMES, REPLY_HEADER_ALLOWANCE};
@@ -138,11 +138,23 @@ async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> O
     let mut since_yield = 0;
     loop {
         since_yield += 1;
-        if !H::Rt::YIELDS_BY_ITSELF && since_yield == READS_PER_TURN {
+        if since_yield == READS_PER_TURN {
             since_yield = 0;
-            crate::connection::yield_now().await;
+            if !H::Rt::YIELDS_BY_ITSELF {
+                crate::connection::yield_now().await;
+            }
         }
-        let next = {
+        // An event that is already there is read at once, without setting up the waits for the
+        // signal and the monitor; they are looked at whenever nothing is ready, and at least
+        // every READS_PER_TURN events.
+        let ready = if since_yield == 0 {
+            None
+        } else {
+            socket.recv().now_or_never()
+        };
+        let next = if let Some(received) = ready {
+            Next::Received(received)
+        } else {
             let recv = socket.recv();
             let woken = target.wake.wait();
             let dropped = async {

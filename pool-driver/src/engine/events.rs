@@ -53,7 +53,7 @@ pub(super) struct EventState {
     wakers: HashMap<SubscriptionId, Waker>,
     /// Publisher links made so far; the current one's epoch.
     epochs: u64,
-    /// Wakers to wake once the lock is released.
+    /// Wakers to wake once the lock is released (allocated only when there are some).
     to_wake: Vec<Waker>,
 }
 
@@ -251,15 +251,10 @@ impl<Rt: Runtime> Engine<Rt> {
         let mut events = self.events_lock();
         let result = input(&mut events);
         self.events_drain(&mut events);
-        let mut to_wake = std::mem::take(&mut events.to_wake);
+        let to_wake = std::mem::take(&mut events.to_wake);
         drop(events);
-        for waker in to_wake.drain(..) {
+        for waker in to_wake {
             waker.wake();
-        }
-        // Keep the allocation for the next input.
-        let mut events = self.events_lock();
-        if events.to_wake.capacity() < to_wake.capacity() {
-            events.to_wake = to_wake;
         }
         result
     }
