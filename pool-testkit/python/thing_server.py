@@ -15,7 +15,8 @@ Usage (the harness in pool-testkit/src/python.rs sets HOME and TEMP_DIR to a tem
 
     python thing_server.py --id srv [--things a,b] [--tcp PORT] [--ipc]
 
-stdout carries exactly one line, `READY {"tcp": ..., "ipc": ..., "version": ...}`, printed (flushed) only after a
+stdout carries exactly one line, `READY {"tcp": ..., "ipc": ..., "version": ..., "event_tcp": ..., "event_ipc": ...}`
+(`event_*` = the server's event PUB endpoints, or null), printed (flushed) only after a
 DEALER of this process got a HANDSHAKE reply from every endpoint. Everything else goes to stderr (fd 1 is
 redirected to fd 2 before hololinked is imported, so even hololinked's own prints cannot corrupt stdout).
 
@@ -150,7 +151,7 @@ def main() -> None:
         cfg["TEMP_DIR"] = os.environ["TEMP_DIR"]
     global_config.set(**cfg)
 
-    from hololinked.core import Thing, action
+    from hololinked.core import Event, Thing, action
     from hololinked.core.properties import Number, String
     from hololinked.server import run
     from hololinked.server.zmq import ZMQServer
@@ -160,6 +161,53 @@ def main() -> None:
 
         number = Number(default=1.5, doc="a writable float property")
         text = String(default="hello", doc="a writable string property")
+        level = Number(
+            default=0.0,
+            observable=True,
+            doc="an observable float property: every write publishes `level_change_event` (payload = new value)",
+        )
+        tick = Event(doc="a custom event; payload {\"n\": i} (plus \"pad\": \"x\"*pad when padded)")
+
+        def _tick_payload(self, n, pad):
+            return {"n": n, "pad": "x" * pad} if pad else {"n": n}
+
+        @action()
+        def push_ticks(self, count, interval=0.0, pad=0):
+            """Push `count` tick events with payload {"n": i} (i from 0), `interval` seconds apart, and return
+            `count` only then: all of them are on the PUB socket before the REPLY is sent."""
+            for i in range(int(count)):
+                if i and interval:
+                    time.sleep(interval)
+                self.tick.push(self._tick_payload(i, int(pad)))
+            return count
+
+        @action()
+        def start_ticks(self, interval=0.0, pad=0):
+            """Push ticks {"n": 0}, {"n": 1}, ... every `interval` seconds (0 = as fast as possible) until
+            `stop_ticks()`; `pad` > 0 adds "pad": "x" * pad to each payload. Restarts the counter if already
+            running. Returns null."""
+            self.stop_ticks()
+            stop = threading.Event()
+
+            def run():
+                n = 0
+                while not stop.is_set():
+                    self.tick.push(self._tick_payload(n, int(pad)))
+                    n += 1
+                    if interval:
+                        stop.wait(interval)
+
+            self._ticker = (stop, threading.Thread(target=run, name="ticker", daemon=True))
+            self._ticker[1].start()
+
+        @action()
+        def stop_ticks(self):
+            """Stop the ticker of `start_ticks` (no-op if none runs); returns null."""
+            ticker = getattr(self, "_ticker", None)
+            if ticker is not None:
+                ticker[0].set()
+                ticker[1].join()
+                self._ticker = None
 
         @action()
         def echo(self, value):
@@ -211,7 +259,7 @@ def main() -> None:
             os._exit(EXIT_BIND_FAILED)
         raise
 
-    info = {"tcp": None, "ipc": None, "version": version}
+    info = {"tcp": None, "ipc": None, "version": version, "event_tcp": None, "event_ipc": None}
     if tcp_wanted is not None:
         bound = server.tcp_server.socket_address if server.tcp_server is not None else None
         if bound != tcp_wanted:
@@ -221,6 +269,17 @@ def main() -> None:
         info["tcp"] = bound
     if args.ipc:
         info["ipc"] = server.ipc_server.socket_address
+    # ONE PUB socket per transport for all Things' events (same attribute names on both lines).
+    for key, attr in (("event_tcp", "tcp_event_publisher"), ("event_ipc", "ipc_event_publisher")):
+        publisher = getattr(server, attr, None)
+        if publisher is not None:
+            info[key] = publisher.socket_address
+    if tcp_wanted is not None:
+        want_pub = f"tcp://127.0.0.1:{args.tcp + 1}"
+        if info["event_tcp"] != want_pub:
+            # PORT+1 was taken and hololinked scanned for another port: refuse, like the request port.
+            log(f"BIND_FAILED: event publisher asked for {want_pub}, hololinked bound {info['event_tcp']}")
+            os._exit(EXIT_BIND_FAILED)
     log(f"server {args.id!r} things={thing_ids} endpoints tcp={info['tcp']} ipc={info['ipc']} line={line}")
 
     def announce() -> None:

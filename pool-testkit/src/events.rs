@@ -18,12 +18,10 @@ use serde::Serialize;
 
 use crate::config::sanitized_ipc_filename;
 use crate::error::Error;
-use crate::protocol::JSON_CONTENT_TYPE;
+use crate::protocol::{JSON_CONTENT_TYPE, TEXT_PLAIN};
 
 /// The `messageType` of every event.
 pub const EVENT: &str = "EVENT";
-/// `preencodedPayloadContentType` of the events published (their preserialized frame is empty).
-pub const OCTET_STREAM: &str = "application/octet-stream";
 /// Appended to the server id to make the publisher's id (`senderID` of every event).
 pub const PUBLISHER_SUFFIX: &str = "/event-publisher";
 /// The frame 0 of [`HostileEvent::UnsubscribedTopic`]: a topic no Thing has.
@@ -87,7 +85,7 @@ struct EventHeader<'a> {
 }
 
 /// Encodes an event header exactly as hololinked does (compact JSON, fixed key order, JSON
-/// payload, octet-stream preserialized payload).
+/// payload, text/plain preserialized payload).
 pub fn event_header(
     message_type: &str,
     message_id: &str,
@@ -100,7 +98,8 @@ pub fn event_header(
         sender_id,
         event_id,
         payload_content_type: JSON_CONTENT_TYPE,
-        preencoded_payload_content_type: OCTET_STREAM,
+        // `text/plain`, as hololinked 0.4.2 and 0.3.12 send (golden vectors `event_*.json`).
+        preencoded_payload_content_type: TEXT_PLAIN,
     })
     .expect("serialising a struct of strings cannot fail")
 }
@@ -279,7 +278,7 @@ mod tests {
         let h = event_header(EVENT, "m", "ev/event-publisher", "ev/tick");
         assert_eq!(
             h,
-            br#"{"messageType":"EVENT","messageID":"m","senderID":"ev/event-publisher","eventID":"ev/tick","payloadContentType":"application/json","preencodedPayloadContentType":"application/octet-stream"}"#
+            br#"{"messageType":"EVENT","messageID":"m","senderID":"ev/event-publisher","eventID":"ev/tick","payloadContentType":"application/json","preencodedPayloadContentType":"text/plain"}"#
         );
     }
 

@@ -20,7 +20,13 @@
 //! XDG dirs), so its ipc socket is `ipc://<tmp>/.hololinked/sockets/<sanitized id>.ipc`. Every Thing has
 //! properties `number` (float, 1.5) and `text` (str, "hello"), and actions `echo(value)`, `add(a, b)`,
 //! `sleep_for(seconds)`, `fail(message)` (ValueError), `get_bytes()` (`b"\x00\x01\x02"`) and `get_mixed()`
-//! (`("foobar", b"foobar")`). Set `MMPOOL_PY_VERBOSE=1` to see the servers' stderr live.
+//! (`("foobar", b"foobar")`). For events every Thing also has an observable Number `level` (default 0.0; a
+//! write publishes `level_change_event` with the new value as payload), an `Event` `tick`, and actions
+//! `push_ticks(count, interval=0.0, pad=0)` (pushes `count` ticks `{"n": i}`, i from 0, `interval` s apart, and
+//! replies `count` after the last one is on the PUB socket), `start_ticks(interval=0.0, pad=0)` (ticks until
+//! `stop_ticks()`; `interval` 0 = as fast as possible) and `stop_ticks()`; `pad` > 0 adds `"pad": "x"*pad` to
+//! each payload. [`PythonServer::event_endpoint`] is the event PUB socket. Set `MMPOOL_PY_VERBOSE=1` to see
+//! the servers' stderr live.
 //!
 //! # What the two hololinked lines do (verified by `tests/tests/python_harness.rs`, tcp and ipc)
 //!
@@ -66,8 +72,13 @@
 //! `null` (what [`crate::raw_client::Request`] does), never rely on camelCase-only timeouts against 0.3, expect
 //! unsolicited `TIMEOUT`s for oneway requests with timeouts, and own the client-side deadlines.
 //!
-//! Also on both lines: the server binds an event PUB socket at tcp PORT+1 (scanning 60000.. if taken) and
-//! `<id>.event-publisher.ipc`; hololinked silently falls back to scanning `0.0.0.0:60000..` when the request
+//! **Events, same on both lines** (verified by `tests/python_events.rs`, tcp and ipc, and captured in
+//! `pool-core/tests/data/golden/event_*.json`): the server binds ONE event PUB socket per transport for all its
+//! Things, at tcp PORT+1 (hololinked scans 60000.. if taken; the script refuses that with exit 3) and
+//! `ipc://<TEMP_DIR>/sockets/<id>.event-publisher.ipc`. An event is 5 frames `[eventID, b"", header, payload,
+//! b""]`, topic = `eventID` = `"<thing id>/<event name>"`; header keys in order `messageType` (`"EVENT"`),
+//! `messageID` (fresh uuid4), `senderID` (`"<server id>/event-publisher"`), `eventID`, `payloadContentType`
+//! (`application/json`), `preencodedPayloadContentType` (`text/plain`). hololinked silently falls back to scanning `0.0.0.0:60000..` when the request
 //! port is taken, which the script refuses (exit 3, the harness retries another port).
 
 use std::collections::VecDeque;
@@ -283,6 +294,7 @@ pub struct PythonServer {
     things: Vec<String>,
     transport: Transport,
     endpoint: String,
+    event_endpoint: String,
     version: String,
     tcp_port: Option<u16>,
     running: Option<Running>,
@@ -298,6 +310,7 @@ impl fmt::Debug for PythonServer {
             .field("id", &self.id)
             .field("things", &self.things)
             .field("endpoint", &self.endpoint)
+            .field("event_endpoint", &self.event_endpoint)
             .field("version", &self.version)
             .field("pid", &self.running.as_ref().map(|r| r.child.id()))
             .finish()
@@ -330,6 +343,7 @@ impl PythonServer {
             things,
             transport,
             endpoint: String::new(),
+            event_endpoint: String::new(),
             version: String::new(),
             tcp_port: None,
             running: None,
@@ -356,6 +370,22 @@ impl PythonServer {
     /// The endpoint a client connects to: `tcp://127.0.0.1:PORT` or `ipc:///tmp/.../<id>.ipc`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The endpoint of the server's event PUB socket for its transport, from the `READY` line (field
+    /// `event_tcp` / `event_ipc`): `tcp://127.0.0.1:PORT+1` or `ipc:///tmp/.../<id>.event-publisher.ipc`
+    /// beside [`endpoint`](Self::endpoint). ONE PUB socket carries the events of all the server's Things; an
+    /// event is 5 frames `[event id, b"", header JSON, payload, preserialized payload]` with the SUB topic
+    /// (= header `eventID`) `"{thing id}/{event name}"`, e.g. `"a/tick"` or `"a/level_change_event"`.
+    /// Checked by `tests/python_events.rs`; see docs/protocol.md §17.
+    pub fn event_endpoint(&self) -> &str {
+        &self.event_endpoint
+    }
+
+    /// The event PUB endpoint for `transport`: `Some(`[`event_endpoint`](Self::event_endpoint)`)` if it is the
+    /// server's transport, else `None` (a harness server binds only the transport it was started with).
+    pub fn event_endpoint_for(&self, transport: Transport) -> Option<&str> {
+        (transport == self.transport).then_some(self.event_endpoint.as_str())
     }
 
     /// The server id (= the server's ROUTER identity).
@@ -572,6 +602,41 @@ impl PythonServer {
                 got
             }
         };
+        let event_endpoint = match self.transport {
+            Transport::Tcp => {
+                let want = format!("tcp://127.0.0.1:{}", self.tcp_port.unwrap_or(0) + 1);
+                let got =
+                    field("event_tcp").ok_or_else(|| HarnessError::BadReady(info.to_string()))?;
+                if got != want {
+                    return Err(HarnessError::BadReady(format!(
+                        "expected the event publisher at {want}, server bound {got}"
+                    )));
+                }
+                got
+            }
+            Transport::Ipc => {
+                let got =
+                    field("event_ipc").ok_or_else(|| HarnessError::BadReady(info.to_string()))?;
+                let want = format!(
+                    "ipc://{}",
+                    self.home
+                        .path()
+                        .join(".hololinked")
+                        .join("sockets")
+                        .join(sanitized_ipc_filename(&format!(
+                            "{}/event-publisher",
+                            self.id
+                        )))
+                        .display()
+                );
+                if got != want {
+                    return Err(HarnessError::BadReady(format!(
+                        "expected event publisher {want}, server bound {got}"
+                    )));
+                }
+                got
+            }
+        };
         if !self.endpoint.is_empty() && self.endpoint != endpoint {
             return Err(HarnessError::BadReady(format!(
                 "restart moved the endpoint from {} to {endpoint}",
@@ -579,6 +644,7 @@ impl PythonServer {
             )));
         }
         self.endpoint = endpoint;
+        self.event_endpoint = event_endpoint;
         self.version = version;
         Ok(())
     }

@@ -140,7 +140,7 @@ fn events_have_five_frames_and_the_hololinked_header() {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4", "uuid4: {id}");
         let expected = format!(
-            r#"{{"messageType":"EVENT","messageID":"{id}","senderID":"ev-frames/event-publisher","eventID":"ev-frames/tick","payloadContentType":"application/json","preencodedPayloadContentType":"application/octet-stream"}}"#
+            r#"{{"messageType":"EVENT","messageID":"{id}","senderID":"ev-frames/event-publisher","eventID":"ev-frames/tick","payloadContentType":"application/json","preencodedPayloadContentType":"text/plain"}}"#
         );
         assert_eq!(String::from_utf8(m[2].clone()).unwrap(), expected);
         assert!(s.publish("ev-frames", "tick", b"1"));
