@@ -1,5 +1,6 @@
 //! The golden vectors captured from live hololinked 0.4.2 servers are the test of record for the
-//! wire codec: requests must be reproduced byte for byte, replies must classify.
+//! wire codec: requests must be reproduced byte for byte, replies must classify, events must
+//! decode and reach their subscription.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -441,4 +442,60 @@ fn timing() {
         encoded_len(&both),
         reply_header.len()
     );
+}
+
+/// Every EVENT captured from live hololinked 0.4.2 and 0.3.12 servers (`event_*.json`) decodes,
+/// with the topic, message id, content types and payload the server sent, and reaches a
+/// subscription of its topic through `pool_core::events`.
+#[test]
+fn captured_events_decode_and_reach_their_subscription() {
+    use pool_core::events::{Config, Item, Pop, Subscriptions};
+    use pool_core::wire::classify_event;
+
+    let mut files: Vec<PathBuf> = fs::read_dir(golden_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("event_") && n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 8, "both lines, both transports, tick and change events");
+    for path in files {
+        let name = path.display().to_string();
+        let vector = load(&path);
+        let events = vector["events"].as_array().expect("events");
+        assert!(!events.is_empty(), "{name}");
+        let topic = events[0]["header"]["eventID"].as_str().unwrap().to_owned();
+        let mut subs: Subscriptions<u8, Vec<u8>> = Subscriptions::new(Config::default());
+        let id = subs.subscribe(0, &topic, events.len()).unwrap();
+        for (i, event) in events.iter().enumerate() {
+            let frames = hex_frames(&event["frames_hex"]);
+            let parts: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            let decoded = classify_event(&parts).unwrap_or_else(|e| panic!("{name} #{i}: {e}"));
+            let header = &event["header"];
+            assert_eq!(decoded.event_id, header["eventID"].as_str().unwrap(), "{name}");
+            assert_eq!(
+                decoded.header.message_id_str(),
+                header["messageID"].as_str(),
+                "{name}"
+            );
+            assert_eq!(
+                decoded.header.payload_content_type.as_str(),
+                header["payloadContentType"].as_str().unwrap()
+            );
+            assert_eq!(
+                decoded.header.preencoded_content_type.as_str(),
+                header["preencodedPayloadContentType"].as_str().unwrap()
+            );
+            assert_eq!(subs.handle_event(0, &frames), Ok(1), "{name} #{i}");
+            let Pop::Item(Item::Event(got)) = subs.pop(id) else {
+                panic!("{name} #{i}: not delivered");
+            };
+            assert_eq!(got.payload, frames[3], "{name}");
+            assert_eq!(got.seq, i as u64 + 1);
+        }
+    }
 }
