@@ -293,29 +293,39 @@ pub async fn an_event_nobody_subscribed_to_reaches_nobody<H: Harness>() {
 /// `observe_property` yields each value written to an observable property, in order.
 pub async fn observe_property_yields_each_written_value<H: Harness>() {
     let via = Transport::Tcp;
-    let srv = server("ev", &[], via, Behaviour::Normal);
+    let config = pool_testkit::ServerConfig::builder("ev")
+        .tcp()
+        .observable("number")
+        .build();
+    let srv = TestServer::start(config).expect("testkit server starts");
     let pool = ready_pool::<H::Rt>(&[(&srv, via)]).await;
-    let mut level = pool.observe_property("ev", "level").unwrap();
-    assert_eq!(level.event_id(), "ev/level_change_event");
-    // Prime by writing until a change arrives.
+    let mut number = pool.observe_property("ev", "number").unwrap();
+    assert_eq!(number.event_id(), "ev/number_change_event");
+    // Prime by writing until a change arrives, then let the primers still on their way pass.
     let mut primed = false;
     for _ in 0..400 {
-        pool.write_property("ev", "level", &-1.0).await.unwrap();
-        if let Some(Some(item)) = within::<H, _>(secs(0.05), level.next()).await {
+        pool.write_property("ev", "number", &-1.0).await.unwrap();
+        if let Some(Some(item)) = within::<H, _>(secs(0.05), number.next()).await {
             assert_eq!(item.event().unwrap().value().unwrap(), json!(-1.0));
             primed = true;
             break;
         }
     }
     assert!(primed, "no change event in 20 s");
-    // Drain primer changes still on their way.
-    while let Some(Some(_)) = within::<H, _>(secs(0.2), level.next()).await {}
+    while let Some(Some(_)) = within::<H, _>(secs(0.2), number.next()).await {}
     for v in [2.5, 3.0, -7.25] {
-        pool.write_property("ev", "level", &v).await.unwrap();
+        pool.write_property("ev", "number", &v).await.unwrap();
     }
     for v in [2.5, 3.0, -7.25] {
-        assert_eq!(next_event::<H>(&mut level).await.0, json!(v));
+        assert_eq!(next_event::<H>(&mut number).await.0, json!(v));
     }
+    // A property that is not observable publishes nothing; a read publishes nothing.
+    let mut text = pool.observe_property("ev", "text").unwrap();
+    pool.write_property("ev", "text", &"quiet").await.unwrap();
+    pool.read_property("ev", "number").await.unwrap();
+    pool.write_property("ev", "number", &9.0).await.unwrap();
+    assert_eq!(next_event::<H>(&mut number).await.0, json!(9.0));
+    assert!(within::<H, _>(secs(0.2), text.next()).await.is_none());
     pool.shutdown().await;
 }
 
