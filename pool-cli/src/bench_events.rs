@@ -115,7 +115,9 @@ pub async fn run(args: BenchEventsArgs) -> Exit {
                 .clone()
                 .or_else(|| hololinked_event_endpoint(&server.id, &server.endpoint));
             let Some(publisher) = publisher else {
-                return usage("no event publisher follows from the server's endpoint: give --publisher");
+                return usage(
+                    "no event publisher follows from the server's endpoint: give --publisher",
+                );
             };
             Target {
                 _server: None,
@@ -153,7 +155,15 @@ pub async fn run(args: BenchEventsArgs) -> Exit {
     let slow = match args.slow {
         Some(ms) => {
             let pause = Duration::from_millis(ms as u64);
-            match pool_round(&target, &args.event, args.duration * 3, embedded, Some(pause)).await {
+            match pool_round(
+                &target,
+                &args.event,
+                args.duration * 3,
+                embedded,
+                Some(pause),
+            )
+            .await
+            {
                 Ok((round, rss)) => Some((round, rss)),
                 Err(e) => {
                     stderr_line(format_args!("error: {}", escape_controls(&e)));
@@ -450,7 +460,10 @@ fn table(report: &Value) -> String {
     }
     let mut text = format!(
         "events {} from {} ({} s rounds)\n{}",
-        report["event"], report["publisher"], report["seconds_per_round"], t.render()
+        report["event"],
+        report["publisher"],
+        report["seconds_per_round"],
+        t.render()
     );
     let r = &report["pool_over_raw"];
     if !r["events_per_s"].is_null() {

@@ -175,9 +175,8 @@ fn event_line(event: &Event) -> Value {
         }
     }
     if !event.preserialized().is_empty() {
-        line["preserialized_base64"] = Value::String(
-            base64::engine::general_purpose::STANDARD.encode(event.preserialized()),
-        );
+        line["preserialized_base64"] =
+            Value::String(base64::engine::general_purpose::STANDARD.encode(event.preserialized()));
     }
     line
 }

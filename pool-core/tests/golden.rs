@@ -462,7 +462,11 @@ fn captured_events_decode_and_reach_their_subscription() {
         })
         .collect();
     files.sort();
-    assert_eq!(files.len(), 8, "both lines, both transports, tick and change events");
+    assert_eq!(
+        files.len(),
+        8,
+        "both lines, both transports, tick and change events"
+    );
     for path in files {
         let name = path.display().to_string();
         let vector = load(&path);
@@ -476,7 +480,11 @@ fn captured_events_decode_and_reach_their_subscription() {
             let parts: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
             let decoded = classify_event(&parts).unwrap_or_else(|e| panic!("{name} #{i}: {e}"));
             let header = &event["header"];
-            assert_eq!(decoded.event_id, header["eventID"].as_str().unwrap(), "{name}");
+            assert_eq!(
+                decoded.event_id,
+                header["eventID"].as_str().unwrap(),
+                "{name}"
+            );
             assert_eq!(
                 decoded.header.message_id_str(),
                 header["messageID"].as_str(),

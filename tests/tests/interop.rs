@@ -412,7 +412,10 @@ async fn a_busy_server_answers_the_liveness_probe_and_keeps_its_long_request() {
 }
 
 /// The next item of `sub`, or `None` after `limit`.
-async fn next_within(sub: &mut pool_tokio::Subscription, limit: Duration) -> Option<pool_tokio::EventItem> {
+async fn next_within(
+    sub: &mut pool_tokio::Subscription,
+    limit: Duration,
+) -> Option<pool_tokio::EventItem> {
     use futures::StreamExt;
     tokio::time::timeout(limit, sub.next()).await.ok().flatten()
 }

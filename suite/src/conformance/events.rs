@@ -25,7 +25,10 @@ async fn prime<H: Harness>(server: &TestServer, sub: &mut Subscription<H::Rt>, e
         if let Some(Some(item)) = within::<H, _>(secs(0.05), sub.next()).await {
             match item {
                 EventItem::Event(e) if e.payload().as_ref() == PRIMER => return,
-                other => panic!("{}: unexpected item while priming: {other:?}", sub.event_id()),
+                other => panic!(
+                    "{}: unexpected item while priming: {other:?}",
+                    sub.event_id()
+                ),
             }
         }
     }
@@ -174,10 +177,22 @@ pub async fn a_slow_consumer_is_bounded_and_told_how_many_it_lost<H: Harness>() 
         srv.publish("ev", "tick", &n(k));
     }
     let stats = eventually::<H>(&pool, |s| s.events.received >= before.received + burst).await;
-    assert_eq!(stats.events.received - before.received, burst, "all {burst} arrived");
-    assert!(sub.queued() <= 16, "the queue holds {} events", sub.queued());
+    assert_eq!(
+        stats.events.received - before.received,
+        burst,
+        "all {burst} arrived"
+    );
+    assert!(
+        sub.queued() <= 16,
+        "the queue holds {} events",
+        sub.queued()
+    );
     let dropped = stats.events.lagged - before.lagged;
-    assert_eq!(dropped, burst - 16, "everything beyond the queue was dropped and counted");
+    assert_eq!(
+        dropped,
+        burst - 16,
+        "everything beyond the queue was dropped and counted"
+    );
     let EventItem::Lagged(lagged) = next_item::<H>(&mut sub).await else {
         panic!("the lag comes first");
     };
@@ -253,14 +268,24 @@ pub async fn hostile_event_frames_are_dropped_counted_and_survived<H: Harness>()
     }
     srv.publish_hostile("ev", "tick", HostileEvent::UnsubscribedTopic);
     srv.publish("ev", "tick", &n(1));
-    assert_eq!(next_event::<H>(&mut sub).await.0, json!({"n": 1}), "nothing hostile came through");
+    assert_eq!(
+        next_event::<H>(&mut sub).await.0,
+        json!({"n": 1}),
+        "nothing hostile came through"
+    );
     let stats = pool.stats();
     assert_eq!(stats.events.malformed, 2 * malformed.len() as u64);
     assert_eq!(stats.event_protocol_errors, 0);
     // Over the limit, refused at its frame header: the connection goes, the pool reconnects.
     srv.publish_hostile("ev", "tick", HostileEvent::Oversized(1 << 20));
-    assert!(matches!(next_item::<H>(&mut sub).await, EventItem::Disconnected));
-    assert!(matches!(next_item::<H>(&mut sub).await, EventItem::Reconnected));
+    assert!(matches!(
+        next_item::<H>(&mut sub).await,
+        EventItem::Disconnected
+    ));
+    assert!(matches!(
+        next_item::<H>(&mut sub).await,
+        EventItem::Reconnected
+    ));
     prime::<H>(&srv, &mut sub, "tick").await;
     srv.publish("ev", "tick", &n(2));
     assert_eq!(next_event::<H>(&mut sub).await.0, json!({"n": 2}));
@@ -286,7 +311,11 @@ pub async fn an_event_nobody_subscribed_to_reaches_nobody<H: Harness>() {
     srv.publish("a", "tick", &n(3));
     assert_eq!(next_event::<H>(&mut sub).await.0, json!({"n": 3}));
     let stats = eventually::<H>(&pool, |s| s.events.unmatched > before.unmatched).await;
-    assert_eq!(stats.events.unmatched - before.unmatched, 1, "a/tick_longer");
+    assert_eq!(
+        stats.events.unmatched - before.unmatched,
+        1,
+        "a/tick_longer"
+    );
     pool.shutdown().await;
 }
 
@@ -343,7 +372,11 @@ pub async fn removing_the_server_or_closing_the_pool_ends_its_subscriptions<H: H
     one.publish("one", "tick", &n(1));
     eventually::<H>(&pool, |_| a.queued() == 1).await;
     bounded::<H, _>(pool.remove_server("one")).await.unwrap();
-    assert_eq!(next_event::<H>(&mut a).await.0, json!({"n": 1}), "what was queued");
+    assert_eq!(
+        next_event::<H>(&mut a).await.0,
+        json!({"n": 1}),
+        "what was queued"
+    );
     assert!(bounded::<H, _>(a.next()).await.is_none(), "then the end");
     assert!(matches!(
         pool.subscribe_event("one", "tick"),
