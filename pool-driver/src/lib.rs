@@ -97,7 +97,7 @@ macro_rules! adapter_api {
         pub use $crate::{
             hololinked_event_endpoint, hololinked_ipc_endpoint, hololinked_ipc_filename, operation,
             pool_core, Error, Event, EventItem, KeyStyle, PoolStats, Reply, Request, Runtime,
-            Stats, TimeoutKind, WhenFull,
+            Stats, Subscription, TimeoutKind, WhenFull,
         };
 
         /// The pool on this crate's runtime (see [`pool_driver::Pool`] for every method).
@@ -106,7 +106,5 @@ macro_rules! adapter_api {
         pub type PoolBuilder = $crate::PoolBuilder<$rt>;
         /// A request in progress (await it; drop it to cancel).
         pub type Pending = $crate::Pending<$rt>;
-        /// A subscription to a Thing's event (a `futures::Stream`; drop it to unsubscribe).
-        pub type Subscription = $crate::Subscription<$rt>;
     };
 }

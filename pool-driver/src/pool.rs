@@ -311,7 +311,7 @@ impl<Rt: Runtime> Pool<Rt> {
     ///
     /// PUB/SUB has no handshake: events the Thing publishes before the publisher has seen the
     /// subscription (typically a few milliseconds) are not delivered.
-    pub fn subscribe_event(&self, thing: &str, event: &str) -> Result<Subscription<Rt>, Error> {
+    pub fn subscribe_event(&self, thing: &str, event: &str) -> Result<Subscription, Error> {
         let at = self.engine.resolve_publisher(thing)?;
         let event_id = format!("{}/{event}", at.thing());
         self.engine.subscribe(at, &event_id)
@@ -320,7 +320,7 @@ impl<Rt: Runtime> Pool<Rt> {
     /// Observes `property` of `thing`: a subscription to the event hololinked publishes when
     /// an observable property changes (`<property>_change_event`), whose payload is the new
     /// value.
-    pub fn observe_property(&self, thing: &str, property: &str) -> Result<Subscription<Rt>, Error> {
+    pub fn observe_property(&self, thing: &str, property: &str) -> Result<Subscription, Error> {
         self.subscribe_event(thing, &format!("{property}_change_event"))
     }
 

@@ -13,15 +13,21 @@
 //!   engine;
 //! * the SUB socket has the same receive limits as the request sockets (checked at every frame
 //!   header); a receive error other than an unknown ZMTP command ends the attempt;
-//! * the task ends when the pool closes its publisher link, whatever it is doing.
+//! * the task ends when the pool closes its publisher link, whatever it is doing;
+//! * events that are ready together are handed to the pool as one burst (one lock), and the
+//!   subscriptions they woke are woken right after, before the task waits, yields or acts on
+//!   anything else: never later than the end of the burst, never once per event.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::Duration;
 
 use futures::future::{select, Either};
 use futures::{pin_mut, FutureExt, StreamExt};
-use zeromq::{CodecError, Socket, SocketEvent, SocketOptions, SocketRecv, SubSocket, ZmqError};
+use zeromq::{
+    CodecError, Socket, SocketEvent, SocketOptions, SocketRecv, SubSocket, ZmqError, ZmqMessage,
+};
 
 use crate::connection::{receive_error, MAX_MESSAGE_FRAMES, REPLY_HEADER_ALLOWANCE};
 use crate::settings::Settings;
@@ -59,8 +65,15 @@ pub(crate) trait PublisherHost: Send + Sync + 'static {
     /// The socket is connected and subscribed to every topic of the last `wanted`.
     fn connected(self: &Arc<Self>, target: &PublisherTarget);
 
-    /// An event (or what claims to be one) arrived.
-    fn event(self: &Arc<Self>, target: &PublisherTarget, message: zeromq::ZmqMessage);
+    /// A burst of events (or what claim to be some) arrived, oldest first; takes them all out
+    /// of `messages`. The wakers of the subscriptions they woke are added to `to_wake`, for
+    /// the task to wake once it holds nothing of the pool's.
+    fn events(
+        self: &Arc<Self>,
+        target: &PublisherTarget,
+        messages: &mut Vec<ZmqMessage>,
+        to_wake: &mut Vec<Waker>,
+    );
 
     /// The attempt ended; returns how long to wait before the next one, or `None` if the link
     /// is closed.
@@ -135,11 +148,13 @@ async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> O
         return Some(Ended::gone(format!("subscribe failed: {e}")));
     }
     host.connected(target);
+    let mut burst = Burst::default();
     let mut since_yield = 0;
     loop {
         since_yield += 1;
         if since_yield == READS_PER_TURN {
             since_yield = 0;
+            burst.deliver(host, target);
             if !H::Rt::YIELDS_BY_ITSELF {
                 crate::connection::yield_now().await;
             }
@@ -155,6 +170,7 @@ async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> O
         let next = if let Some(received) = ready {
             Next::Received(received)
         } else {
+            burst.deliver(host, target);
             let recv = socket.recv();
             let woken = target.wake.wait();
             let dropped = async {
@@ -172,20 +188,23 @@ async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> O
             }
         };
         match next {
-            Next::Received(Ok(message)) => host.event(target, message),
+            Next::Received(Ok(message)) => burst.messages.push(message),
             Next::Received(Err(ZmqError::Codec(CodecError::Command(e)))) => {
                 tracing::debug!(server = %target.name, error = %e, "unknown ZMTP command ignored");
             }
             Next::Received(Err(e)) => {
+                burst.deliver(host, target);
                 return Some(Ended {
                     error: receive_error(&e),
                     protocol_error: !matches!(e, ZmqError::NoMessage),
                 });
             }
             Next::Dropped => {
+                burst.deliver(host, target);
                 return Some(Ended::gone("the publisher closed the connection".into()));
             }
             Next::Woken => {
+                burst.deliver(host, target);
                 let wanted = host.wanted(target)?;
                 if let Err(e) = renew(&mut socket, &mut subscribed, wanted).await {
                     return Some(Ended::gone(format!("subscribe failed: {e}")));
@@ -196,8 +215,29 @@ async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> O
     }
 }
 
+/// Events read in a row, handed to the pool together, and the wakers of the subscriptions they
+/// woke.
+#[derive(Default)]
+struct Burst {
+    messages: Vec<ZmqMessage>,
+    wakes: Vec<Waker>,
+}
+
+impl Burst {
+    /// Hands the events to the pool and wakes the subscriptions that have news.
+    fn deliver<H: PublisherHost>(&mut self, host: &Arc<H>, target: &PublisherTarget) {
+        if !self.messages.is_empty() {
+            host.events(target, &mut self.messages, &mut self.wakes);
+            self.messages.clear();
+        }
+        for waker in self.wakes.drain(..) {
+            waker.wake();
+        }
+    }
+}
+
 enum Next {
-    Received(Result<zeromq::ZmqMessage, ZmqError>),
+    Received(Result<ZmqMessage, ZmqError>),
     Woken,
     Dropped,
 }

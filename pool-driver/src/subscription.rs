@@ -9,6 +9,7 @@
 //! * dropping the subscription unsubscribes it (the pool's SUB socket unsubscribes the topic
 //!   when no other subscription wants it, and closes when none is left).
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,10 +18,9 @@ use bytes::Bytes;
 use futures::Stream;
 use serde::de::DeserializeOwned;
 
-use crate::engine::Engine;
 use crate::error::Error;
-use crate::Runtime;
-use pool_core::events::SubscriptionId;
+use pool_core::events::{Item, SubscriptionId};
+use pool_core::pool::ServerId;
 use pool_core::wire::{ContentType, CONTENT_TYPE_JSON};
 
 /// One event a Thing published.
@@ -143,18 +143,72 @@ impl EventItem {
     }
 }
 
+/// Items a [`Subscription`] moves out of the pool's queue under one lock, at most: a consumer
+/// that keeps up takes a burst at a time instead of one lock per event. They are the oldest
+/// items, so the bounded queue still drops the oldest of what is left.
+pub(crate) const BATCH: usize = 64;
+
+/// What a [`Subscription`] needs from the pool (the engine is one).
+pub(crate) trait EventSource: Send + Sync {
+    /// Moves up to [`BATCH`] items of `id`, oldest first, into `into` (`Ready(Some(()))`), or
+    /// keeps the waker for when there are some (`Pending`); `Ready(None)` once the
+    /// subscription has ended and everything queued was taken.
+    fn poll_items(
+        &self,
+        id: SubscriptionId,
+        cx: &mut Context<'_>,
+        into: &mut VecDeque<Item<Bytes>>,
+    ) -> Poll<Option<()>>;
+
+    /// Ends subscription `id` (it was dropped).
+    fn unsubscribe(self: Arc<Self>, id: SubscriptionId);
+
+    /// Whether `server`'s publisher is connected.
+    fn publisher_connected(&self, server: ServerId) -> bool;
+
+    /// Items of `id` still in the pool's queue.
+    fn queued(&self, id: SubscriptionId) -> usize;
+}
+
 /// A live subscription to one event of one Thing (from `Pool::subscribe_event` or
 /// `Pool::observe_property`). A [`Stream`] of [`EventItem`]s; dropping it unsubscribes.
-pub struct Subscription<Rt: Runtime> {
-    pub(crate) engine: Arc<Engine<Rt>>,
+///
+/// It holds at most [`PoolBuilder::event_queue_len`](crate::PoolBuilder::event_queue_len)
+/// items in the pool's queue plus one burst of up to 64 taken out of it.
+pub struct Subscription {
+    source: Arc<dyn EventSource>,
+    id: SubscriptionId,
+    thing: Arc<str>,
+    event_id: Arc<str>,
+    server: ServerId,
+    endpoint: Arc<str>,
+    /// Items taken from the pool's queue and not yet yielded, oldest first.
+    taken: VecDeque<Item<Bytes>>,
+}
+
+/// What a new [`Subscription`] is to (see `Subscription::new`).
+pub(crate) struct Target {
     pub(crate) id: SubscriptionId,
     pub(crate) thing: Arc<str>,
     pub(crate) event_id: Arc<str>,
-    pub(crate) server: pool_core::pool::ServerId,
+    pub(crate) server: ServerId,
     pub(crate) endpoint: Arc<str>,
 }
 
-impl<Rt: Runtime> Subscription<Rt> {
+impl Subscription {
+    /// The stream of subscription `target.id`, read from `source`.
+    pub(crate) fn new(source: Arc<dyn EventSource>, target: Target) -> Subscription {
+        Subscription {
+            source,
+            id: target.id,
+            thing: target.thing,
+            event_id: target.event_id,
+            server: target.server,
+            endpoint: target.endpoint,
+            taken: VecDeque::new(),
+        }
+    }
+
     /// The event publisher's endpoint this subscription connects to.
     #[must_use]
     pub fn publisher_endpoint(&self) -> &str {
@@ -166,7 +220,7 @@ impl<Rt: Runtime> Subscription<Rt> {
     /// publishes this event.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.engine.publisher_connected(self.server)
+        self.source.publisher_connected(self.server)
     }
 
     /// The Thing subscribed to.
@@ -181,34 +235,66 @@ impl<Rt: Runtime> Subscription<Rt> {
         &self.event_id
     }
 
-    /// Events queued and not yet read.
+    /// Items (events and gap markers) received and not yet read.
     #[must_use]
     pub fn queued(&self) -> usize {
-        self.engine.queued(self.id)
+        self.taken.len() + self.source.queued(self.id)
+    }
+
+    /// The core's item as the public one.
+    fn item(&self, item: Item<Bytes>) -> EventItem {
+        match item {
+            Item::Event(e) => EventItem::Event(Event {
+                thing: Arc::clone(&self.thing),
+                event_id: Arc::clone(&self.event_id),
+                seq: e.seq,
+                header: e.header,
+                payload: e.payload,
+                preserialized: e.preserialized,
+            }),
+            Item::Lagged(n) => EventItem::Lagged(n),
+            Item::Disconnected => EventItem::Disconnected,
+            Item::Reconnected => EventItem::Reconnected,
+        }
     }
 }
 
-impl<Rt: Runtime> Stream for Subscription<Rt> {
+impl Stream for Subscription {
     type Item = EventItem;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EventItem>> {
         let this = self.get_mut();
-        this.engine
-            .poll_subscription(this.id, &this.thing, &this.event_id, cx)
+        if this.taken.is_empty() {
+            match this.source.poll_items(this.id, cx, &mut this.taken) {
+                Poll::Ready(Some(())) => {}
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match this.taken.pop_front() {
+            Some(item) => Poll::Ready(Some(this.item(item))),
+            // A source that said Ready took at least one item; should it not have, the next
+            // poll asks again.
+            None => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 }
 
-impl<Rt: Runtime> Drop for Subscription<Rt> {
+impl Drop for Subscription {
     fn drop(&mut self) {
-        self.engine.unsubscribe(self.id);
+        Arc::clone(&self.source).unsubscribe(self.id);
     }
 }
 
-impl<Rt: Runtime> std::fmt::Debug for Subscription<Rt> {
+impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("event_id", &self.event_id)
             .field("id", &self.id.get())
+            .field("taken", &self.taken.len())
             .finish_non_exhaustive()
     }
 }

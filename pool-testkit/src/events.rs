@@ -16,9 +16,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::sanitized_ipc_filename;
 use crate::error::Error;
 use crate::protocol::{JSON_CONTENT_TYPE, TEXT_PLAIN};
+use pool_core::wire::hololinked_ipc_filename;
 
 /// The `messageType` of every event.
 pub const EVENT: &str = "EVENT";
@@ -60,7 +60,7 @@ pub fn publisher_endpoint(endpoint: &str, server_id: &str) -> Result<String, Err
         Ok(format!("tcp://{host}:{next}"))
     } else if let Some(path) = endpoint.strip_prefix("ipc://") {
         let dir = Path::new(path).parent().unwrap_or(Path::new(""));
-        let file = sanitized_ipc_filename(&publisher_id(server_id));
+        let file = hololinked_ipc_filename(&publisher_id(server_id));
         Ok(format!("ipc://{}", dir.join(file).display()))
     } else {
         Err(unusable("neither tcp nor ipc"))

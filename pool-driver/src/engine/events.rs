@@ -5,7 +5,8 @@
 //! Every input (a subscribe, a drop, an event, a publisher's loss or return) takes the events
 //! lock, gives the core its input and drains the core's outputs before the lock is released:
 //! changed servers open, renew or close their publisher link; woken subscriptions have their
-//! wakers woken, after the lock is released.
+//! wakers woken after the lock is released (on the event path, by the subscriber task once per
+//! burst of events, so a consumer that keeps up is woken once per burst, not per event).
 //!
 //! Invariants:
 //! * lock order: the engine's state lock, then the events lock, never the other way; the
@@ -13,7 +14,7 @@
 //! * a server has a publisher link exactly while the core wants topics from it;
 //! * a subscription's waker is kept only while it waits, and goes with the subscription.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -28,7 +29,7 @@ use crate::error::Error;
 use crate::settings::Settings;
 use crate::signal::Signal;
 use crate::subscriber::{self, Ended, PublisherHost, PublisherTarget};
-use crate::subscription::{Event, EventItem, Subscription};
+use crate::subscription::{EventSource, Subscription, Target, BATCH};
 use crate::Runtime;
 use pool_core::events::{Item, Pop, Refused, SubscribeError, SubscriptionId, Subscriptions};
 use pool_core::pool::ServerId;
@@ -53,8 +54,6 @@ pub(super) struct EventState {
     wakers: HashMap<SubscriptionId, Waker>,
     /// Publisher links made so far; the current one's epoch.
     epochs: u64,
-    /// Wakers to wake once the lock is released (allocated only when there are some).
-    to_wake: Vec<Waker>,
 }
 
 impl EventState {
@@ -64,7 +63,6 @@ impl EventState {
             publishers: HashMap::new(),
             wakers: HashMap::new(),
             epochs: 0,
-            to_wake: Vec::new(),
         }
     }
 
@@ -147,7 +145,7 @@ impl<Rt: Runtime> Engine<Rt> {
         self: &Arc<Self>,
         at: Resolved,
         event_id: &str,
-    ) -> Result<Subscription<Rt>, Error> {
+    ) -> Result<Subscription, Error> {
         let queue_len = self.settings.event_queue_len;
         let id = self.events_input(|events| {
             let id = events
@@ -164,69 +162,17 @@ impl<Rt: Runtime> Engine<Rt> {
             }
             Ok(id)
         })?;
-        Ok(Subscription {
-            engine: Arc::clone(self),
-            id,
-            thing: at.thing,
-            event_id: Arc::from(event_id),
-            server: at.server,
-            endpoint: at.endpoint,
-        })
-    }
-
-    /// Drops subscription `id`.
-    pub(crate) fn unsubscribe(self: &Arc<Self>, id: SubscriptionId) {
-        self.events_input(|events| {
-            events.subs.unsubscribe(id);
-            events.wakers.remove(&id);
-        });
-    }
-
-    /// Whether `server`'s publisher is connected.
-    pub(crate) fn publisher_connected(&self, server: ServerId) -> bool {
-        self.events_lock().subs.is_connected(server)
-    }
-
-    /// Events queued for `id`.
-    pub(crate) fn queued(&self, id: SubscriptionId) -> usize {
-        self.events_lock().subs.queued(id)
-    }
-
-    /// The next item of subscription `id`, or its waker kept for when there is one.
-    pub(crate) fn poll_subscription(
-        &self,
-        id: SubscriptionId,
-        thing: &Arc<str>,
-        event_id: &Arc<str>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<EventItem>> {
-        let mut events = self.events_lock();
-        match events.subs.pop(id) {
-            Pop::Item(item) => Poll::Ready(Some(match item {
-                Item::Event(e) => EventItem::Event(Event {
-                    thing: Arc::clone(thing),
-                    event_id: Arc::clone(event_id),
-                    seq: e.seq,
-                    header: e.header,
-                    payload: e.payload,
-                    preserialized: e.preserialized,
-                }),
-                Item::Lagged(n) => EventItem::Lagged(n),
-                Item::Disconnected => EventItem::Disconnected,
-                Item::Reconnected => EventItem::Reconnected,
-            })),
-            Pop::Empty => {
-                match events.wakers.get_mut(&id) {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    Some(w) => w.clone_from(cx.waker()),
-                    None => {
-                        events.wakers.insert(id, cx.waker().clone());
-                    }
-                }
-                Poll::Pending
-            }
-            Pop::Ended | Pop::Unknown => Poll::Ready(None),
-        }
+        let source: Arc<dyn EventSource> = Arc::clone(self) as Arc<dyn EventSource>;
+        Ok(Subscription::new(
+            source,
+            Target {
+                id,
+                thing: at.thing,
+                event_id: Arc::from(event_id),
+                server: at.server,
+                endpoint: at.endpoint,
+            },
+        ))
     }
 
     /// Ends the subscriptions of `server` (it left the pool). Called with the state lock held.
@@ -248,18 +194,28 @@ impl<Rt: Runtime> Engine<Rt> {
     /// Takes the events lock, runs `input`, carries out the core's outputs, releases the lock
     /// and wakes the subscriptions that have news.
     fn events_input<T>(self: &Arc<Self>, input: impl FnOnce(&mut EventState) -> T) -> T {
-        let mut events = self.events_lock();
-        let result = input(&mut events);
-        self.events_drain(&mut events);
-        let to_wake = std::mem::take(&mut events.to_wake);
-        drop(events);
+        let mut to_wake = Vec::new();
+        let result = self.events_input_deferred(&mut to_wake, input);
         for waker in to_wake {
             waker.wake();
         }
         result
     }
 
-    fn events_drain(self: &Arc<Self>, events: &mut EventState) {
+    /// As [`Self::events_input`], but the wakers of the subscriptions that have news are added
+    /// to `to_wake`, for the caller to wake once it holds no lock.
+    fn events_input_deferred<T>(
+        self: &Arc<Self>,
+        to_wake: &mut Vec<Waker>,
+        input: impl FnOnce(&mut EventState) -> T,
+    ) -> T {
+        let mut events = self.events_lock();
+        let result = input(&mut events);
+        self.events_drain(&mut events, to_wake);
+        result
+    }
+
+    fn events_drain(self: &Arc<Self>, events: &mut EventState, to_wake: &mut Vec<Waker>) {
         while let Some(server) = events.subs.poll_change() {
             let wanted = events.subs.wanted(server).next().is_some();
             if wanted {
@@ -272,7 +228,7 @@ impl<Rt: Runtime> Engine<Rt> {
         }
         while let Some(id) = events.subs.poll_woken() {
             if let Some(waker) = events.wakers.remove(&id) {
-                events.to_wake.push(waker);
+                to_wake.push(waker);
             }
         }
     }
@@ -344,18 +300,28 @@ impl<Rt: Runtime> PublisherHost for Engine<Rt> {
         });
     }
 
-    fn event(self: &Arc<Self>, target: &PublisherTarget, message: ZmqMessage) {
-        let frames = message.into_vec();
-        self.events_input(|events| {
+    fn events(
+        self: &Arc<Self>,
+        target: &PublisherTarget,
+        messages: &mut Vec<ZmqMessage>,
+        to_wake: &mut Vec<Waker>,
+    ) {
+        self.events_input_deferred(to_wake, |events| {
             if !Self::is_current_publisher(events, target) {
+                messages.clear();
                 return;
             }
-            match events.subs.handle_event(target.server, &frames) {
-                Ok(_) => {}
-                Err(Refused::Malformed(why)) => {
-                    tracing::debug!(server = %target.name, %why, "malformed event dropped");
+            for message in messages.drain(..) {
+                let mut frames = message.into_vecdeque();
+                match events
+                    .subs
+                    .handle_event(target.server, frames.make_contiguous())
+                {
+                    Ok(_) | Err(Refused::Unmatched) => {}
+                    Err(Refused::Malformed(why)) => {
+                        tracing::debug!(server = %target.name, %why, "malformed event dropped");
+                    }
                 }
-                Err(Refused::Unmatched) => {}
             }
         });
     }
@@ -368,6 +334,56 @@ impl<Rt: Runtime> PublisherHost for Engine<Rt> {
             Self::is_current_publisher(events, target)
                 .then(|| events.subs.handle_lost(target.server).into())
         })
+    }
+}
+
+impl<Rt: Runtime> EventSource for Engine<Rt> {
+    fn poll_items(
+        &self,
+        id: SubscriptionId,
+        cx: &mut Context<'_>,
+        into: &mut VecDeque<Item<Bytes>>,
+    ) -> Poll<Option<()>> {
+        let mut events = self.events_lock();
+        loop {
+            match events.subs.pop(id) {
+                Pop::Item(item) => {
+                    into.push_back(item);
+                    if into.len() == BATCH {
+                        return Poll::Ready(Some(()));
+                    }
+                }
+                Pop::Empty | Pop::Ended | Pop::Unknown if !into.is_empty() => {
+                    return Poll::Ready(Some(()));
+                }
+                Pop::Empty => {
+                    match events.wakers.get_mut(&id) {
+                        Some(w) if w.will_wake(cx.waker()) => {}
+                        Some(w) => w.clone_from(cx.waker()),
+                        None => {
+                            events.wakers.insert(id, cx.waker().clone());
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Pop::Ended | Pop::Unknown => return Poll::Ready(None),
+            }
+        }
+    }
+
+    fn unsubscribe(self: Arc<Self>, id: SubscriptionId) {
+        self.events_input(|events| {
+            events.subs.unsubscribe(id);
+            events.wakers.remove(&id);
+        });
+    }
+
+    fn publisher_connected(&self, server: ServerId) -> bool {
+        self.events_lock().subs.is_connected(server)
+    }
+
+    fn queued(&self, id: SubscriptionId) -> usize {
+        self.events_lock().subs.queued(id)
     }
 }
 

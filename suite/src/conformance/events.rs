@@ -18,7 +18,7 @@ use pool_testkit::{HostileEvent, TestServer};
 const PRIMER: &[u8] = br#"{"primer":true}"#;
 
 /// Publishes primers until one reaches `sub` (the subscription is live at the publisher).
-async fn prime<H: Harness>(server: &TestServer, sub: &mut Subscription<H::Rt>, event: &str) {
+async fn prime<H: Harness>(server: &TestServer, sub: &mut Subscription, event: &str) {
     let thing = sub.thing().to_owned();
     for _ in 0..400 {
         server.publish(&thing, event, PRIMER);
@@ -36,7 +36,7 @@ async fn prime<H: Harness>(server: &TestServer, sub: &mut Subscription<H::Rt>, e
 }
 
 /// The next item that is not a primer (fails the test after 20 s).
-async fn next_item<H: Harness>(sub: &mut Subscription<H::Rt>) -> EventItem {
+async fn next_item<H: Harness>(sub: &mut Subscription) -> EventItem {
     loop {
         match within::<H, _>(secs(20.0), sub.next()).await {
             Some(Some(EventItem::Event(e))) if e.payload().as_ref() == PRIMER => continue,
@@ -48,7 +48,7 @@ async fn next_item<H: Harness>(sub: &mut Subscription<H::Rt>) -> EventItem {
 }
 
 /// The next item, which must be an event; returns its payload as JSON and its `seq`.
-async fn next_event<H: Harness>(sub: &mut Subscription<H::Rt>) -> (Value, u64) {
+async fn next_event<H: Harness>(sub: &mut Subscription) -> (Value, u64) {
     match next_item::<H>(sub).await {
         EventItem::Event(e) => (e.value().expect("JSON payload"), e.seq()),
         other => panic!("{}: expected an event, got {other:?}", sub.event_id()),
