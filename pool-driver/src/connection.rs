@@ -323,11 +323,18 @@ async fn session<H: LinkHost>(host: &Arc<H>, target: &Target) -> Exit {
 
 fn new_socket(settings: &Settings) -> Result<DealerSocket, ZmqError> {
     let identity = zeromq::util::PeerIdentity::try_from(settings.client_id.as_bytes().to_vec())?;
-    let mut options = SocketOptions::default();
+    let mut options = socket_options(settings);
     options.peer_identity(identity);
+    Ok(DealerSocket::with_options(options))
+}
+
+/// The options every socket of the pool has (request DEALERs and event SUBs alike): the connect
+/// timeout and the receive limits. The limits are checked at every frame header, before
+/// anything is reserved for the body: no peer can make the pool hold more than this for one
+/// message, during the ZMTP handshake or after it.
+pub(crate) fn socket_options(settings: &Settings) -> SocketOptions {
+    let mut options = SocketOptions::default();
     options.connect_timeout(settings.connect_timeout);
-    // Checked at every frame header, before anything is reserved for the body: no peer can make
-    // the pool hold more than this for one message, during the ZMTP handshake or after it.
     options
         .max_message_size(
             settings
@@ -335,7 +342,7 @@ fn new_socket(settings: &Settings) -> Result<DealerSocket, ZmqError> {
                 .saturating_add(REPLY_HEADER_ALLOWANCE),
         )
         .max_message_frames(MAX_MESSAGE_FRAMES);
-    Ok(DealerSocket::with_options(options))
+    options
 }
 
 /// Why a receive error ended the connection, in words for `Error::Disconnected`.

@@ -25,11 +25,9 @@ use std::time::Duration;
 
 use futures::future::{select, Either};
 use futures::{pin_mut, FutureExt, StreamExt};
-use zeromq::{
-    CodecError, Socket, SocketEvent, SocketOptions, SocketRecv, SubSocket, ZmqError, ZmqMessage,
-};
+use zeromq::{CodecError, Socket, SocketEvent, SocketRecv, SubSocket, ZmqError, ZmqMessage};
 
-use crate::connection::{receive_error, MAX_MESSAGE_FRAMES, REPLY_HEADER_ALLOWANCE};
+use crate::connection::{receive_error, socket_options};
 use crate::settings::Settings;
 use crate::signal::Signal;
 use crate::Runtime;
@@ -259,16 +257,7 @@ async fn renew(
 }
 
 fn new_socket(settings: &Settings) -> SubSocket {
-    let mut options = SocketOptions::default();
-    options.connect_timeout(settings.connect_timeout);
-    options
-        .max_message_size(
-            settings
-                .max_reply_len
-                .saturating_add(REPLY_HEADER_ALLOWANCE),
-        )
-        .max_message_frames(MAX_MESSAGE_FRAMES);
-    SubSocket::with_options(options)
+    SubSocket::with_options(socket_options(settings))
 }
 
 /// Resolves when the pool has closed this publisher link.
