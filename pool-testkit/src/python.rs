@@ -562,6 +562,19 @@ impl PythonServer {
         }
     }
 
+    /// The `ipc://` endpoint hololinked binds for socket `name` in this server's home.
+    fn ipc_endpoint(&self, name: &str) -> String {
+        format!(
+            "ipc://{}",
+            self.home
+                .path()
+                .join(".hololinked")
+                .join("sockets")
+                .join(sanitized_ipc_filename(name))
+                .display()
+        )
+    }
+
     /// Record the endpoint and version of a READY line and check them against what was asked for.
     fn apply_ready(&mut self, info: &Value) -> Result<(), HarnessError> {
         let field = |key: &str| info.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -572,71 +585,37 @@ impl PythonServer {
                 self.line.venv_name()
             )));
         }
-        let endpoint = match self.transport {
+        // Where the server must have bound its request socket and its event publisher: the TCP
+        // port asked for and the next one, or hololinked's IPC files in this server's home.
+        let (endpoint_key, event_key, want, want_event) = match self.transport {
             Transport::Tcp => {
-                let want = format!("tcp://127.0.0.1:{}", self.tcp_port.unwrap_or(0));
-                let got = field("tcp").ok_or_else(|| HarnessError::BadReady(info.to_string()))?;
-                if got != want {
-                    return Err(HarnessError::BadReady(format!(
-                        "asked for {want}, server bound {got}"
-                    )));
-                }
-                got
+                let port = self.tcp_port.unwrap_or(0);
+                (
+                    "tcp",
+                    "event_tcp",
+                    format!("tcp://127.0.0.1:{port}"),
+                    format!("tcp://127.0.0.1:{}", port + 1),
+                )
             }
-            Transport::Ipc => {
-                let got = field("ipc").ok_or_else(|| HarnessError::BadReady(info.to_string()))?;
-                let want = format!(
-                    "ipc://{}",
-                    self.home
-                        .path()
-                        .join(".hololinked")
-                        .join("sockets")
-                        .join(sanitized_ipc_filename(&self.id))
-                        .display()
-                );
-                if got != want {
-                    return Err(HarnessError::BadReady(format!(
-                        "expected ipc endpoint {want}, server bound {got}"
-                    )));
-                }
-                got
+            Transport::Ipc => (
+                "ipc",
+                "event_ipc",
+                self.ipc_endpoint(&self.id),
+                self.ipc_endpoint(&format!("{}/event-publisher", self.id)),
+            ),
+        };
+        let bound = |key: &str, want: String, what: &str| {
+            let got = field(key).ok_or_else(|| HarnessError::BadReady(info.to_string()))?;
+            if got == want {
+                Ok(got)
+            } else {
+                Err(HarnessError::BadReady(format!(
+                    "expected {what} at {want}, server bound {got}"
+                )))
             }
         };
-        let event_endpoint = match self.transport {
-            Transport::Tcp => {
-                let want = format!("tcp://127.0.0.1:{}", self.tcp_port.unwrap_or(0) + 1);
-                let got =
-                    field("event_tcp").ok_or_else(|| HarnessError::BadReady(info.to_string()))?;
-                if got != want {
-                    return Err(HarnessError::BadReady(format!(
-                        "expected the event publisher at {want}, server bound {got}"
-                    )));
-                }
-                got
-            }
-            Transport::Ipc => {
-                let got =
-                    field("event_ipc").ok_or_else(|| HarnessError::BadReady(info.to_string()))?;
-                let want = format!(
-                    "ipc://{}",
-                    self.home
-                        .path()
-                        .join(".hololinked")
-                        .join("sockets")
-                        .join(sanitized_ipc_filename(&format!(
-                            "{}/event-publisher",
-                            self.id
-                        )))
-                        .display()
-                );
-                if got != want {
-                    return Err(HarnessError::BadReady(format!(
-                        "expected event publisher {want}, server bound {got}"
-                    )));
-                }
-                got
-            }
-        };
+        let endpoint = bound(endpoint_key, want, "the request socket")?;
+        let event_endpoint = bound(event_key, want_event, "the event publisher")?;
         if !self.endpoint.is_empty() && self.endpoint != endpoint {
             return Err(HarnessError::BadReady(format!(
                 "restart moved the endpoint from {} to {endpoint}",
