@@ -235,8 +235,9 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
 
     /// Events a subscription holds for a consumer that has not read them yet (default 1024):
     /// when it is full the oldest is dropped and the consumer gets
-    /// [`EventItem::Lagged`](crate::EventItem::Lagged). Memory per subscription is bounded by
-    /// this times the largest event (`max_reply_len`).
+    /// [`EventItem::Lagged`](crate::EventItem::Lagged). A subscription that is being read also
+    /// holds the burst of up to 64 items it took out of its queue at once, so memory per
+    /// subscription is bounded by (this + 64) times the largest event (`max_reply_len`).
     pub fn event_queue_len(mut self, events: usize) -> Self {
         self.settings.event_queue_len = events;
         self
