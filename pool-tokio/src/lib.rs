@@ -37,6 +37,44 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Events arrive as a [`Subscription`], a `futures::Stream` of [`EventItem`]s: the events in
+//! order, and markers where some were lost (a slow consumer's [`EventItem::Lagged`], a
+//! publisher's [`EventItem::Disconnected`] and [`EventItem::Reconnected`]).
+//!
+//! ```
+//! use futures::StreamExt;
+//! use pool_tokio::{EventItem, Pool};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // A test server whose Thing publishes `{"n":k}` as event "tick", 200 times a second.
+//! # let server = pool_testkit::TestServer::start(
+//! #     pool_testkit::ServerConfig::builder("spectrometer")
+//! #         .tcp()
+//! #         .event_stream(pool_testkit::EventStream::new("spectrometer", "tick").rate(200.0))
+//! #         .build())?;
+//! # let endpoint = server.tcp_endpoint().unwrap().to_owned();
+//! let pool = Pool::builder().server("spectrometer", endpoint).build()?;
+//! let mut ticks = pool.subscribe_event("spectrometer", "tick")?;
+//! let mut seen = 0;
+//! while let Some(item) = ticks.next().await {
+//!     match item {
+//!         EventItem::Event(e) => {
+//!             let n: u64 = e.value()?["n"].as_u64().unwrap_or_default();
+//!             println!("#{} n={n}", e.seq());
+//!             seen += 1;
+//!         }
+//!         EventItem::Lagged(dropped) => println!("{dropped} events dropped: read faster"),
+//!         EventItem::Disconnected | EventItem::Reconnected => println!("{item:?}"),
+//!     }
+//!     if seen == 3 {
+//!         break; // dropping `ticks` unsubscribes
+//!     }
+//! }
+//! pool.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
 //! The pool must be built inside a tokio runtime (multi-thread or current-thread) with time
 //! enabled. zeromq's runtime features are mutually exclusive, so this crate cannot be linked
 //! into the same binary as `pool-async-std` or `pool-smol`.
