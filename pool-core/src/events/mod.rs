@@ -29,6 +29,8 @@
 //!   changes (one per server) and wake-ups (one per subscription) are bounded too;
 //! * an event is matched by its exact topic (frame 0), never by prefix, whatever prefix
 //!   matching the publisher did;
+//! * a subscription gets [`Item::Reconnected`] only after an [`Item::Disconnected`] of its own:
+//!   one made while its publisher was away had no gap, and its first connection is no item;
 //! * a subscription whose server is removed, or whose pool closes, ends: its consumer reads
 //!   what is queued, then the end. Dropping it (`unsubscribe`) is the only way its record goes.
 
@@ -179,6 +181,9 @@ struct Subscriber<S, F> {
     /// Events that reached this subscription so far.
     seq: u64,
     ended: bool,
+    /// Given [`Item::Disconnected`] and not yet [`Item::Reconnected`]: only such a subscription
+    /// is told of the return (one made during an outage had no gap).
+    lost: bool,
     /// In `woken`, not yet polled.
     wake_pending: bool,
 }
@@ -333,6 +338,7 @@ impl<S: Ord + Copy, F: AsRef<[u8]> + Clone> Subscriptions<S, F> {
                 queue: Queue::new(queue_len),
                 seq: 0,
                 ended: false,
+                lost: false,
                 wake_pending: false,
             },
         );
@@ -431,7 +437,9 @@ impl<S: Ord + Copy, F: AsRef<[u8]> + Clone> Subscriptions<S, F> {
     }
 
     /// `server`'s publisher is connected and subscribed to every topic [`Self::wanted`] gave.
-    /// If it had been connected before, its subscriptions get [`Item::Reconnected`].
+    /// If it had been connected before, its subscriptions that got [`Item::Disconnected`] get
+    /// [`Item::Reconnected`] (a subscription made during the outage had no gap: its first
+    /// connection is no item, like any first connection).
     pub fn handle_connected(&mut self, server: S) {
         let Some(publisher) = self.publishers.get_mut(&server) else {
             return;
@@ -441,7 +449,13 @@ impl<S: Ord + Copy, F: AsRef<[u8]> + Clone> Subscriptions<S, F> {
         publisher.ever_connected = true;
         publisher.failures = 0;
         if returned {
-            self.mark(server, |q| q.push_reconnected());
+            self.mark(server, |sub| {
+                let lost = core::mem::take(&mut sub.lost);
+                if lost {
+                    sub.queue.push_reconnected();
+                }
+                lost
+            });
         }
     }
 
@@ -460,7 +474,11 @@ impl<S: Ord + Copy, F: AsRef<[u8]> + Clone> Subscriptions<S, F> {
         publisher.failures = publisher.failures.saturating_add(1);
         if was_connected {
             self.stats.lost += 1;
-            self.mark(server, |q| q.push_disconnected());
+            self.mark(server, |sub| {
+                sub.lost = true;
+                sub.queue.push_disconnected();
+                true
+            });
         }
         delay
     }
@@ -520,15 +538,16 @@ impl<S: Ord + Copy, F: AsRef<[u8]> + Clone> Subscriptions<S, F> {
         }
     }
 
-    /// Applies `f` to the queue of every subscription of `server` and wakes them.
-    fn mark(&mut self, server: S, f: impl Fn(&mut Queue<F>)) {
+    /// Applies `f` to every subscription of `server` and wakes those it marked (`true`).
+    fn mark(&mut self, server: S, f: impl Fn(&mut Subscriber<S, F>) -> bool) {
         let Some(publisher) = self.publishers.get(&server) else {
             return;
         };
         for id in publisher.topics.values().flatten() {
             if let Some(sub) = self.subscribers.get_mut(id) {
-                f(&mut sub.queue);
-                wake(&mut self.woken, *id, sub);
+                if f(sub) {
+                    wake(&mut self.woken, *id, sub);
+                }
             }
         }
     }

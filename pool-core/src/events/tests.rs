@@ -142,6 +142,29 @@ fn a_first_connect_and_its_failures_are_no_items() {
 }
 
 #[test]
+fn a_subscription_made_during_an_outage_gets_no_return_marker() {
+    let mut s = subs();
+    let a = s.subscribe(1, "t/e", 8).unwrap();
+    s.handle_connected(1);
+    s.handle_lost(1);
+    let b = s.subscribe(1, "t/f", 8).unwrap();
+    let c = s.subscribe(1, "t/e", 8).unwrap();
+    while s.poll_woken().is_some() {}
+    s.handle_connected(1);
+    assert_eq!(s.poll_woken(), Some(a), "only the one that saw the loss");
+    assert_eq!(s.poll_woken(), None);
+    assert_eq!(drain(&mut s, a), ["Disconnected", "Reconnected"]);
+    assert_eq!(drain(&mut s, b), Vec::<alloc::string::String>::new());
+    assert_eq!(drain(&mut s, c), Vec::<alloc::string::String>::new());
+    // The next outage is theirs too.
+    s.handle_lost(1);
+    s.handle_connected(1);
+    for id in [a, b, c] {
+        assert_eq!(drain(&mut s, id), ["Disconnected", "Reconnected"]);
+    }
+}
+
+#[test]
 fn a_flapping_publisher_nobody_reads_stays_bounded() {
     let mut s = subs();
     let a = s.subscribe(1, "t/e", 3).unwrap();

@@ -378,6 +378,26 @@ mod tests {
     }
 
     #[test]
+    fn an_escaped_event_id_of_any_length_is_matched_unescaped() {
+        // Longer than 32 bytes, with `\/` escapes (found by tests/events_model: such an
+        // event used to be refused as EventIdMismatch).
+        let topic = "a-thing-with-a-long-name/its_long_event";
+        let h = br#"{"messageType":"EVENT","eventID":"a-thing-with-a-long-name\/its_long_event"}"#;
+        let e = classify_event(&frames(topic.as_bytes(), h)).unwrap();
+        assert_eq!(e.event_id, topic);
+        let h = br#"{"messageType":"EVENT","eventID":"a-thing-with-a-long-name\/its_long_even"}"#;
+        assert_eq!(
+            classify_event(&frames(topic.as_bytes(), h)),
+            Err(MalformedEvent::EventIdMismatch)
+        );
+        let h = br#"{"messageType":"EVENT","eventID":"a-thing-with-a-long-name\/its_long_eventx"}"#;
+        assert_eq!(
+            classify_event(&frames(topic.as_bytes(), h)),
+            Err(MalformedEvent::EventIdMismatch)
+        );
+    }
+
+    #[test]
     fn a_long_content_type_is_refused() {
         let mut h = heapless::String::<256>::new();
         h.push_str(r#"{"messageType":"EVENT","payloadContentType":""#)

@@ -93,14 +93,18 @@ impl RawStr<'_> {
         buf.get(..n)
     }
 
-    /// Whether the unescaped string equals `expected` (which must be at most 32 bytes long to
-    /// match when `self` contains escapes).
+    /// Whether the unescaped string equals `expected`, however long (escapes are resolved
+    /// piece by piece and compared as they come, with no buffer).
     pub(crate) fn eq_bytes(&self, expected: &[u8]) -> bool {
         if !self.escaped {
             return self.raw == expected;
         }
-        let mut buf = [0u8; 32];
-        matches!(self.unescape_into(&mut buf), Some(s) if s == expected)
+        let mut rest = expected;
+        let matched = unescape_with(self.raw, |piece| {
+            rest = rest.strip_prefix(piece)?;
+            Some(())
+        });
+        matched.is_some() && rest.is_empty()
     }
 }
 
@@ -125,18 +129,29 @@ fn hex4(bytes: &[u8], at: usize) -> Option<u16> {
 /// Resolves the escapes of a string body into `out`. Returns the number of bytes written, or
 /// `None` on overflow, malformed escapes or lone surrogates.
 fn unescape(raw: &[u8], out: &mut [u8]) -> Option<usize> {
-    let mut i = 0usize;
     let mut o = 0usize;
-    let mut put = |o: &mut usize, bytes: &[u8]| -> Option<()> {
+    unescape_with(raw, |bytes| {
         let end = o.checked_add(bytes.len())?;
-        out.get_mut(*o..end)?.copy_from_slice(bytes);
-        *o = end;
+        out.get_mut(o..end)?.copy_from_slice(bytes);
+        o = end;
         Some(())
-    };
+    })?;
+    Some(o)
+}
+
+/// Resolves the escapes of a string body, handing the unescaped bytes to `put` piece by piece,
+/// in order. `None` when `put` says so, or on malformed escapes or lone surrogates.
+fn unescape_with(raw: &[u8], mut put: impl FnMut(&[u8]) -> Option<()>) -> Option<()> {
+    let mut i = 0usize;
     while let Some(&b) = raw.get(i) {
         if b != b'\\' {
-            put(&mut o, &[b])?;
-            i += 1;
+            // The run up to the next escape, in one piece.
+            let run = raw[i..]
+                .iter()
+                .position(|&c| c == b'\\')
+                .map_or(raw.len(), |n| i + n);
+            put(&raw[i..run])?;
+            i = run;
             continue;
         }
         let e = *raw.get(i + 1)?;
@@ -171,14 +186,14 @@ fn unescape(raw: &[u8], out: &mut [u8]) -> Option<usize> {
                 };
                 let ch = char::from_u32(cp)?;
                 let mut tmp = [0u8; 4];
-                put(&mut o, ch.encode_utf8(&mut tmp).as_bytes())?;
+                put(ch.encode_utf8(&mut tmp).as_bytes())?;
                 continue;
             }
             _ => return None,
         };
-        put(&mut o, &[c])?;
+        put(&[c])?;
     }
-    Some(o)
+    Some(())
 }
 
 /// A cursor over JSON text. All methods leave the cursor just after what they consumed.
@@ -544,5 +559,19 @@ mod tests {
         assert!(!s.escaped);
         assert!(s.eq_bytes(b"abc"));
         assert_eq!(s.unescape_into(&mut [0u8; 2]), None);
+    }
+
+    #[test]
+    fn eq_bytes_compares_escaped_strings_of_any_length() {
+        let long = "x".repeat(100);
+        let text = std::format!(r#""{long}\u0041\/{long}""#);
+        let s = Scanner::new(text.as_bytes()).string().unwrap();
+        assert!(s.escaped);
+        assert!(s.eq_bytes(std::format!("{long}A/{long}").as_bytes()));
+        assert!(!s.eq_bytes(std::format!("{long}A/{long}x").as_bytes()));
+        assert!(!s.eq_bytes(std::format!("{long}A/").as_bytes()));
+        assert!(!s.eq_bytes(b""));
+        let s = Scanner::new(br#""\ud834""#).string().unwrap();
+        assert!(!s.eq_bytes(b""), "a lone surrogate equals nothing");
     }
 }
