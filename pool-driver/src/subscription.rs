@@ -235,7 +235,8 @@ impl Subscription {
         &self.event_id
     }
 
-    /// Items (events and gap markers) received and not yet read.
+    /// Received and not yet read: the events in the pool's queue, and the items (events and
+    /// gap markers) this subscription already took out of it.
     #[must_use]
     pub fn queued(&self) -> usize {
         self.taken.len() + self.source.queued(self.id)

@@ -11,7 +11,9 @@
 //! * when the queue is full, a new event drops the oldest one and counts it in the gap that
 //!   now comes first: nothing is lost without being counted;
 //! * [`Queue::pop`] reports a gap's parts in the order lag, loss, return, then the event after
-//!   it; a part is reported once.
+//!   it; a part is reported once;
+//! * the consumer never hears of a loss twice without a return between: once it was told the
+//!   publisher was lost, a return and a new loss before the next item cancel out.
 
 use alloc::collections::VecDeque;
 
@@ -31,14 +33,22 @@ struct Gap {
 impl Gap {
     /// `older` followed by `self`, as one gap.
     fn after(self, older: Gap) -> Gap {
+        let lagged = older.lagged.saturating_add(self.lagged);
+        if !self.disconnected {
+            return Gap {
+                lagged,
+                disconnected: older.disconnected,
+                reconnected: older.reconnected || self.reconnected,
+            };
+        }
+        // A loss hides the returns before it. A return still pending without its loss means
+        // the consumer was told of that loss: the return and this loss cancel, and as far as
+        // the consumer knows the publisher is still lost (it hears of the next return).
+        let told_lost = older.reconnected && !older.disconnected;
         Gap {
-            lagged: older.lagged.saturating_add(self.lagged),
-            disconnected: older.disconnected || self.disconnected,
-            reconnected: if self.disconnected {
-                self.reconnected
-            } else {
-                older.reconnected || self.reconnected
-            },
+            lagged,
+            disconnected: !told_lost,
+            reconnected: self.reconnected,
         }
     }
 
@@ -102,13 +112,20 @@ impl<F> Queue<F> {
 
     /// The publisher was lost.
     pub(super) fn push_disconnected(&mut self) {
-        self.tail.disconnected = true;
-        self.tail.reconnected = false;
+        let lost = Gap {
+            disconnected: true,
+            ..Gap::default()
+        };
+        self.tail = lost.after(self.tail);
     }
 
     /// The publisher came back.
     pub(super) fn push_reconnected(&mut self) {
-        self.tail.reconnected = true;
+        let back = Gap {
+            reconnected: true,
+            ..Gap::default()
+        };
+        self.tail = back.after(self.tail);
     }
 
     /// The next item, if any.

@@ -192,6 +192,35 @@ fn a_lost_publisher_reported_then_back_reports_the_return() {
 }
 
 #[test]
+fn a_consumer_told_of_a_loss_never_hears_of_another_before_the_return() {
+    let mut s = subs();
+    let a = s.subscribe(1, "t/e", 2).unwrap();
+    s.handle_connected(1);
+    s.handle_lost(1);
+    assert_eq!(drain(&mut s, a), ["Disconnected"]);
+    // Back and lost again before the consumer looks: as far as it knows, still lost.
+    s.handle_connected(1);
+    s.handle_lost(1);
+    assert_eq!(drain(&mut s, a), Vec::<alloc::string::String>::new());
+    s.handle_connected(1);
+    s.handle_event(1, &event("t/e", 0)).unwrap();
+    assert_eq!(drain(&mut s, a), ["Reconnected", r#"1:{"n":0}"#]);
+    // The same when the reported loss sits before a queued event that a full queue drops.
+    s.handle_lost(1);
+    assert_eq!(drain(&mut s, a), ["Disconnected"]);
+    s.handle_connected(1);
+    s.handle_event(1, &event("t/e", 1)).unwrap();
+    s.handle_lost(1);
+    s.handle_connected(1);
+    s.handle_event(1, &event("t/e", 2)).unwrap();
+    s.handle_event(1, &event("t/e", 3)).unwrap();
+    assert_eq!(
+        drain(&mut s, a),
+        ["Lagged(1)", "Reconnected", r#"3:{"n":2}"#, r#"4:{"n":3}"#]
+    );
+}
+
+#[test]
 fn bad_and_unwanted_events_are_counted_and_reach_nobody() {
     let mut s = subs();
     let a = s.subscribe(1, "t/e", 8).unwrap();

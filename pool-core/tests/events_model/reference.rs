@@ -18,7 +18,8 @@
 //! * a pop reports, from the front of the history up to the first kept event (the gap): the
 //!   count of dropped events in it (`Lagged(n)`), then `Disconnected` if the publisher was lost
 //!   in it, then `Reconnected` if it came back after the last loss in it (or, with no loss in
-//!   it, at all); each part once. Then the event. With nothing left: `Ended` once the
+//!   it, at all); each part once; once `Disconnected` was popped, only a return is news
+//!   (losses and returns after it cancel in pairs, until a `Reconnected`). Then the event. With nothing left: `Ended` once the
 //!   subscription ended, `Empty` before; `Unknown` once unsubscribed;
 //! * `handle_lost` marks a loss only when the publisher was connected, and returns the
 //!   reconnect delay, `reconnect_min` doubled once per failure in a row, capped;
@@ -88,6 +89,8 @@ pub(crate) struct MSub {
     pub(crate) unsubscribed: bool,
     /// Its publisher was lost and has not come back since.
     pub(crate) lost: bool,
+    /// Its consumer popped `Disconnected` and no `Reconnected` since.
+    pub(crate) told_lost: bool,
     /// Everything not yet popped, oldest first.
     pub(crate) history: Vec<Happened>,
 }
@@ -142,6 +145,16 @@ impl MSub {
             .iter()
             .enumerate()
             .any(|(i, h)| matches!(h, Happened::Back) && last_loss.is_none_or(|l| i > l));
+        let back_last = gap
+            .iter()
+            .rev()
+            .find(|h| matches!(h, Happened::Lost | Happened::Back))
+            .is_some_and(|h| matches!(h, Happened::Back));
+        let told_lost = self.told_lost;
+        let gap_marks = gap
+            .iter()
+            .filter(|h| matches!(h, Happened::Lost | Happened::Back))
+            .count();
         let mut i = 0;
         let mut keep = |pred: &dyn Fn(usize, &Happened) -> bool| {
             self.history.retain(|h| {
@@ -154,12 +167,24 @@ impl MSub {
             keep(&|_, h| matches!(h, Happened::Event { kept: false, .. }));
             return Popped::Lagged(lagged);
         }
-        if let Some(l) = last_loss {
+        if told_lost {
+            // Told of a loss, the consumer hears only of a return: the returns and losses in
+            // the gap cancel in pairs, and what is left is a return or nothing.
+            keep(&|_, h| matches!(h, Happened::Lost | Happened::Back));
+            if back_last {
+                self.told_lost = false;
+                return Popped::Reconnected;
+            }
+            if gap_marks > 0 {
+                // They cancelled: the gap is shorter now, look again.
+                return self.pop();
+            }
+        } else if let Some(l) = last_loss {
             // The loss is reported; returns before the last loss in the gap are behind it.
             keep(&|at, h| matches!(h, Happened::Lost) || (at < l && matches!(h, Happened::Back)));
+            self.told_lost = true;
             return Popped::Disconnected;
-        }
-        if back {
+        } else if back {
             keep(&|_, h| matches!(h, Happened::Back));
             return Popped::Reconnected;
         }
@@ -300,6 +325,7 @@ impl Model {
             ended: false,
             unsubscribed: false,
             lost: false,
+            told_lost: false,
             history: Vec::new(),
         });
         Expect::Subscribe(Ok(self.subs.len() - 1))
