@@ -23,6 +23,7 @@ mod limits;
 mod outcome;
 mod output;
 mod serve;
+mod stream_arg;
 mod watch;
 
 use std::process::ExitCode;
