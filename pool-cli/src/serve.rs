@@ -23,15 +23,17 @@ Things <THING>-<i> (default: one Thing named after the server), its own state an
 endpoint for each --bind: tcp://host:0 gives each server a free port; tcp://host:P gives server \
 i port P+i; ipc:///dir/name.ipc gives server i ipc:///dir/name-<i>.ipc. It prints one line \
 `READY <endpoint> <id>` per server and endpoint, server by server, in --bind order. With one \
-server the line is `READY <endpoint>`, and after the READY lines one line `PUBLISHER <id> \
-<endpoint>` per event publisher endpoint (one beside each --bind: tcp port + 1, whatever port 0 \
-chose, or <id>.event-publisher.ipc beside the ipc socket), where `mmpool watch --publisher` and \
-`mmpool bench-events --publisher` connect. --stream THING/EVENT[@RATE] makes it publish that \
-event as a steady stream of {\"n\":k} payloads (k from 0) at RATE events/s, or as fast as its PUB \
-socket takes them without @RATE; --observable NAME makes writeproperty of NAME publish \
-NAME_change_event with the new value (a many-servers process publishes no events). For example, to benchmark the pool over 16 servers:
+server the line is `READY <endpoint>`. For example, to benchmark the pool over 16 servers:
   mmpool serve --bind tcp://127.0.0.1:0 --id srv --servers 16 --send-hwm 0 > ready.txt &
   mmpool bench $(awk '{print \"--server\", $3\"=\"$2}' ready.txt) --max-in-flight-per-server 1000
+
+Events: with one server, the READY lines are followed by one line `PUBLISHER <id> <endpoint>` per \
+event publisher endpoint (one beside each --bind: tcp port + 1, of the port 0 chose too, or \
+<id>.event-publisher.ipc beside the ipc socket), where `mmpool watch --publisher` and `mmpool \
+bench-events --publisher` connect. --stream THING/EVENT[@RATE] publishes that event as a steady \
+stream of {\"n\":k} payloads (k from 0) at RATE events/s, or as fast as the PUB socket takes them \
+without @RATE; --observable NAME makes each writeproperty of NAME publish NAME_change_event with \
+the new value. A many-servers process publishes no events.
 
 A busy Thing (sleep_for) of a many-servers process does not hold up the others: its reply and \
 its next jobs wait on timers. An EXIT request stops the server it is sent to (with many, its \
