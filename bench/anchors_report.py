@@ -7,7 +7,9 @@ OUT_DIR holds machine.txt, round<N>/ (mmpool-<n>.json, pool-<adapter>.out with t
 lines, python-<n>.json) and scale/ (round<R>-k<K>-n<N>.json: `mmpool bench --json` over the first K
 servers of one `mmpool serve --servers` process). Every figure in the report is the
 median over the rounds. bench/notes.md, when present, is appended verbatim (the hand-written
-analysis: where the time goes). Standard library only.
+analysis: where the time goes). A `## ` section of the existing REPORT.md that this script does
+not write (not one of GENERATED, not in notes.md), such as `## Events` (scripts/bench-events.sh),
+is kept, in its old order, after the generated text. Standard library only.
 """
 
 from __future__ import annotations
@@ -50,6 +52,37 @@ GOAL_SCALING = 1.3
 GOAL_CPU_RATIO = 1.5
 GOAL_THROUGHPUT_RATIO = 0.95
 GOAL_RSS_OVER_RAW_MIB = 10.0
+
+
+# The headings report() writes (the notes' come on top); a section of the old report under any
+# other heading is not ours and is kept.
+GENERATED = (
+    "## Machine and versions",
+    "## Method",
+    "## Results",
+    "## Ratios",
+    "## Scaling over servers",
+    "## Goals",
+)
+
+
+def kept_sections(old, new):
+    """The `## ` sections of the old report text that the new one neither has nor could have written
+    (GENERATED), each with its text up to the next `## ` heading, in their old order."""
+
+    def heading_of(section):
+        return section.splitlines()[0].strip()
+
+    ours = {heading_of(s) for s in re.split(r"(?m)^(?=## )", new) if s.startswith("## ")}
+    kept = []
+    for section in re.split(r"(?m)^(?=## )", old):
+        if not section.startswith("## "):
+            continue  # the title and preamble before the first section: always generated
+        heading = heading_of(section)
+        if heading in ours or heading.startswith(GENERATED):
+            continue
+        kept.append(section.strip() + "\n")
+    return kept
 
 
 def med(values):
@@ -551,6 +584,11 @@ def main():
     notes_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
     notes = open(notes_path).read() if os.path.exists(notes_path) else ""
     text = report(r, machine(out), notes)
+    if os.path.exists(report_path):
+        with open(report_path) as f:
+            kept = kept_sections(f.read(), text)
+        if kept:
+            text = text.rstrip("\n") + "\n\n" + "\n".join(kept)
     with open(report_path, "w") as f:
         f.write(text)
     chart = svg(r)

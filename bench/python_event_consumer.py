@@ -10,14 +10,15 @@ Two modes, both hololinked's own code (run with a venv's python, 0.4.2 or 0.3.12
   scheduling.
 * `--mode proxy`: the user-facing path, `ClientFactory.zmq(server_id, thing_id, request endpoint)` +
   `ObjectProxy.subscribe_event(name, callback)` (the proxy fetches the TD and finds the publisher itself).
-  Needs `--server-id` and `--request-endpoint`.
+  Needs `--server-id` and `--request-endpoint`, and a real hololinked server: `mmpool serve` has no Thing
+  Description to give (the proxy fails at once with `KeyError: 'get_thing_description'`).
 
     python python_event_consumer.py --endpoint tcp://127.0.0.1:5556 --event demo/tick --seconds 5
     python python_event_consumer.py --mode proxy --request-endpoint tcp://127.0.0.1:5555 --server-id demo \\
         --event demo/tick --seconds 5
 
 Counting starts at the first event received (so connect / slow-joiner time is not counted) and lasts
-`--seconds`; `--wait` bounds the wait for the first event. Prints one JSON line on stdout:
+`--seconds`; `--wait` bounds the wait for the first event (exit 1 with a message when none came). Prints one JSON line on stdout:
 `{"events": n, "seconds": s, "rate": r, "cpu_seconds": c}` (`cpu_seconds` = this process's user+system CPU
 over the counting window, from `time.process_time()`, all threads).
 """
@@ -44,24 +45,39 @@ def run_consumer(args) -> tuple[int, float, float]:
         access_point=args.endpoint,
     )
     consumer.subscribe()
+    # `EventConsumer.receive(timeout)` returns only with a message or after `interrupt()`: on a poll
+    # timeout it polls again (both lines), so a publisher that sends nothing (or stops) would block it for
+    # ever. A timer interrupts it at each deadline instead (the wait for the first event, the end of counting),
+    # and sets a flag first: 0.3.12's `receive` does not recognise its own interrupt message (it compares the
+    # polled socket with the wrong PAIR socket) and returns it like an event, so the flag, not the return
+    # value, says that the deadline came.
+    def deadline(seconds: float) -> threading.Event:
+        passed = threading.Event()
+
+        def interrupt() -> None:
+            passed.set()
+            consumer.interrupt()
+
+        timer = threading.Timer(seconds, interrupt)
+        timer.daemon = True
+        timer.start()
+        passed.timer = timer  # type: ignore[attr-defined]
+        return passed
+
     try:
-        deadline = time.monotonic() + args.wait
-        first = None
-        while first is None:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"no event {args.event!r} on {args.endpoint} within {args.wait} s")
-            first = consumer.receive(timeout=200)
+        waited = deadline(args.wait)
+        first = consumer.receive(timeout=200)
+        waited.timer.cancel()  # type: ignore[attr-defined]
+        if first is None or waited.is_set():
+            raise SystemExit(f"no event {args.event!r} on {args.endpoint} within {args.wait} s")
         first.payload.deserialize()
         t0, c0 = time.monotonic(), time.process_time()
-        end = t0 + args.seconds
+        counted = deadline(args.seconds)
         n = 0
         while True:
-            now = time.monotonic()
-            if now >= end:
+            msg = consumer.receive(timeout=200)
+            if msg is None or counted.is_set():  # the counting window is over
                 break
-            msg = consumer.receive(timeout=max(1, int((end - now) * 1000)))
-            if msg is None:
-                continue
             msg.payload.deserialize()
             n += 1
         return n, time.monotonic() - t0, time.process_time() - c0

@@ -17,7 +17,7 @@ use clap::{Args, ValueEnum};
 use futures::StreamExt;
 use pool_measure::cpu::{CpuMark, CpuSpent};
 use pool_measure::memory::peak_rss_kib;
-use pool_measure::table::{json_line, Column, Table};
+use pool_measure::table::{Column, Table};
 use pool_testkit::{EventStream, ServerConfig, TestServer};
 use pool_tokio::{hololinked_event_endpoint, EventItem, Pool};
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ use zeromq::{Socket, SocketRecv};
 
 use crate::args::{count, positive_seconds, ServerArg};
 use crate::call::usage;
-use crate::escape::escape_controls;
+use crate::escape::{escape_controls, json_text};
 use crate::outcome::Exit;
 use crate::output::{stderr_line, write_failed, write_stdout};
 
@@ -81,7 +81,10 @@ pub struct BenchEventsArgs {
     #[arg(long, value_name = "MS", value_parser = count(10_000))]
     pub slow: Option<usize>,
 
-    /// One JSON object on stdout instead of the table.
+    /// JSON lines on stdout instead of the table: one per round and client as it ends
+    /// (`"kind":"round"`: client, round, events, lost, seconds, events_per_s,
+    /// cpu_us_per_event), then one `"kind":"summary"` line (the medians, the pool/raw ratios,
+    /// the --slow run, peak RSS).
     #[arg(long)]
     pub json: bool,
 }
@@ -144,7 +147,15 @@ pub async fn run(args: BenchEventsArgs) -> Exit {
                 _ => pool_round(&target, &args.event, args.duration, embedded, None).await,
             };
             match round {
-                Ok((round, _)) => rounds.push((name_of(client), round)),
+                Ok((round, _)) => {
+                    if args.json {
+                        let line = round_line(client, rounds_of(&rounds, client) + 1, &round);
+                        if let Err(e) = write_stdout(&format!("{}\n", json_text(&line))) {
+                            return write_failed(&e);
+                        }
+                    }
+                    rounds.push((name_of(client), round));
+                }
                 Err(e) => {
                     stderr_line(format_args!("error: {}", escape_controls(&e)));
                     return Exit::Unreachable;
@@ -173,10 +184,11 @@ pub async fn run(args: BenchEventsArgs) -> Exit {
         }
         None => None,
     };
-    let report = report(&args, &target, &rounds, slow.as_ref());
+    let mut report = report(&args, &target, &rounds, slow.as_ref());
     drop(target);
     let text = if args.json {
-        format!("{}\n", json_line(&report))
+        report["kind"] = Value::from("summary");
+        format!("{}\n", json_text(&report))
     } else {
         table(&report)
     };
@@ -184,6 +196,28 @@ pub async fn run(args: BenchEventsArgs) -> Exit {
         Ok(()) => Exit::Ok,
         Err(e) => write_failed(&e),
     }
+}
+
+/// How many rounds of `client` are done.
+fn rounds_of(rounds: &[(&'static str, Round)], client: Clients) -> usize {
+    rounds.iter().filter(|(n, _)| *n == name_of(client)).count()
+}
+
+/// The JSON line of one round (`--json`).
+fn round_line(client: Clients, number: usize, round: &Round) -> Value {
+    json!({
+        "kind": "round",
+        "client": match client {
+            Clients::Raw => "raw",
+            _ => "pool",
+        },
+        "round": number,
+        "events": round.events,
+        "lost": round.lost,
+        "seconds": pool_measure::summary::round(round.seconds, 4),
+        "events_per_s": pool_measure::summary::round(round.rate(), 0),
+        "cpu_us_per_event": pool_measure::summary::round(round.cpu_us_per_event(), 3),
+    })
 }
 
 fn name_of(client: Clients) -> &'static str {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures::stream::{FuturesUnordered, StreamExt};
-use pool_testkit::{ServerConfig, TestServer};
-use pool_tokio::{Error, Pool, PoolStats, Request, TimeoutKind};
+use pool_testkit::{EventStream, ServerConfig, TestServer};
+use pool_tokio::{Error, EventItem, Pool, PoolStats, Request, Subscription, TimeoutKind};
 use serde_json::json;
 
 use crate::escape::{escape_controls, json_text};
@@ -16,8 +16,9 @@ use crate::outcome::Exit;
 use crate::output::{stderr_line, stdout_line, write_failed};
 
 /// Starts two embedded servers (one over tcp, one over ipc, three Things) and shows reads and
-/// writes, actions, a remote exception, server and client timeouts, cancellation, fan-out, a
-/// server killed and restarted, and a short load run. No setup needed; about 10 s.
+/// writes, actions, a remote exception, server and client timeouts, cancellation, fan-out,
+/// events (a stream and an observable property), a server killed and restarted, and a short
+/// load run. No setup needed; about 10 s.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Seconds of the closing load run (at most 315576000, 10 years).
@@ -69,10 +70,14 @@ pub async fn run(args: DemoArgs) -> Exit {
 
 async fn tour(args: &DemoArgs) -> Step {
     heading(1, "two embedded hololinked-compatible servers")?;
+    // lab publishes spectrometer/measurement ({"n":k}) 50 times a second, and a change event
+    // for every write of `text` (an observable property).
     let lab = start(
         ServerConfig::builder("lab")
             .things(["spectrometer", "stage"])
-            .tcp(),
+            .tcp()
+            .event_stream(EventStream::new("spectrometer", "measurement").rate(50.0))
+            .observable("text"),
     )?;
     let mut vault = start(ServerConfig::builder("vault").thing("camera").ipc())?;
     show(
@@ -105,10 +110,11 @@ async fn tour(args: &DemoArgs) -> Step {
     timeouts(&pool).await?;
     cancellation(&pool).await?;
     fan_out(&pool).await?;
+    events(&pool).await?;
     kill_and_restart(&pool, &mut vault).await?;
     load(&pool, args).await?;
 
-    heading(10, "what the pool counted")?;
+    heading(11, "what the pool counted")?;
     let stats = pool.stats();
     print_stats(&stats)?;
     pool.shutdown().await;
@@ -247,7 +253,7 @@ async fn fan_out(pool: &Pool) -> Step {
 }
 
 async fn kill_and_restart(pool: &Pool, vault: &mut TestServer) -> Step {
-    heading(8, "a server killed mid-request, then restarted")?;
+    heading(9, "a server killed mid-request, then restarted")?;
     let written = pool.stats().requests_written;
     let in_flight = pool
         .request(Request::invoke_action("camera", "sleep_for").kwargs(&json!({"seconds": 5.0})))
@@ -276,7 +282,7 @@ async fn kill_and_restart(pool: &Pool, vault: &mut TestServer) -> Step {
 
 async fn load(pool: &Pool, args: &DemoArgs) -> Step {
     heading(
-        9,
+        10,
         &format!(
             "load: {} requests in flight for {:.0} s",
             args.inflight,
@@ -321,6 +327,87 @@ async fn load(pool: &Pool, args: &DemoArgs) -> Step {
         format!("{:.2} ms / {:.2} ms", ms(at(0.5)), ms(at(0.99))),
     )?;
     Ok(())
+}
+
+async fn events(pool: &Pool) -> Step {
+    heading(8, "events: a stream and an observable property")?;
+    let began = pool.stats();
+    let mut changes = pool
+        .observe_property("stage", "text")
+        .map_err(|e| e.to_string())?;
+    let mut measurements = pool
+        .subscribe_event("spectrometer", "measurement")
+        .map_err(|e| e.to_string())?;
+    show(
+        "subscribed: measurement, text_change_event",
+        format!("{} subscriptions", pool.stats().subscriptions),
+    )?;
+    let mut last = None;
+    for _ in 0..3 {
+        let event = next_event(&mut measurements, Duration::from_secs(5))
+            .await?
+            .ok_or_else(|| "no measurement within 5 s".to_owned())?;
+        let n = event.value().map_err(|e| e.to_string())?["n"].as_u64();
+        expect(
+            n.is_some() && n > last,
+            "the stream's n counts up ({\"n\":k})",
+        )?;
+        last = n;
+        show(
+            &format!("spectrometer/measurement #{}", event.seq()),
+            json_text(&event.value().map_err(|e| e.to_string())?),
+        )?;
+    }
+    // PUB/SUB drops what is published before the subscription reaches the publisher: the
+    // stream arriving says the socket is up, but write until the change comes, to be sure.
+    let mut change = None;
+    for attempt in 0..50 {
+        let value = format!("hello from the pool ({})", attempt + 1);
+        pool.write_property("stage", "text", &value)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(event) = next_event(&mut changes, Duration::from_millis(200)).await? {
+            change = Some((value, event));
+            break;
+        }
+    }
+    let (written, event) =
+        change.ok_or_else(|| "no change event after 50 writes of stage.text".to_owned())?;
+    let value = event.value().map_err(|e| e.to_string())?;
+    expect(
+        value == json!(written),
+        "the change event carries the written value",
+    )?;
+    show("stage.text written; its change event", json_text(&value))?;
+    drop(measurements);
+    drop(changes);
+    let after = settle(pool, |s| s.subscriptions == began.subscriptions).await;
+    expect(
+        after.subscriptions == began.subscriptions,
+        "dropping the subscriptions ends them",
+    )?;
+    show(
+        "both dropped: subscriptions left",
+        format!("{} (each unsubscribed on drop)", after.subscriptions),
+    )?;
+    Ok(())
+}
+
+/// The next event of `subscription` within `bound` (`None`: none came); gap items (lag,
+/// reconnects) are skipped.
+async fn next_event(
+    subscription: &mut Subscription,
+    bound: Duration,
+) -> Result<Option<pool_tokio::Event>, Stop> {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        match tokio::time::timeout_at(deadline, subscription.next()).await {
+            Ok(Some(EventItem::Event(event))) => return Ok(Some(event)),
+            Ok(Some(_)) => continue,
+            Ok(None) => return Err(format!("{} ended", subscription.event_id()).into()),
+            Err(_) => return Ok(None),
+        }
+    }
 }
 
 fn print_stats(stats: &PoolStats) -> Step {
@@ -374,8 +461,11 @@ fn expect(condition: bool, what: &str) -> Step {
 }
 
 fn heading(n: u32, title: &str) -> Step {
-    stdout_line(format_args!("\n[{n}/10] {title}")).map_err(Stop::Output)
+    stdout_line(format_args!("\n[{n}/{STEPS}] {title}")).map_err(Stop::Output)
 }
+
+/// How many steps the tour has.
+const STEPS: u32 = 11;
 
 fn show(what: &str, value: impl std::fmt::Display) -> Step {
     stdout_line(format_args!("  {what:<58} {value}")).map_err(Stop::Output)

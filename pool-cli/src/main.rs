@@ -23,6 +23,7 @@ mod limits;
 mod outcome;
 mod output;
 mod serve;
+mod stream_arg;
 mod watch;
 
 use std::process::ExitCode;
@@ -47,7 +48,8 @@ Durations are seconds from 0 to 315576000 (10 years); text from servers (excepti
 messages) is printed with control characters escaped (`\\u{1b}`).";
 
 /// The exit codes of `watch`.
-const WATCH_CODES: &str = "Exit codes: 0 --count events printed, --duration elapsed or Ctrl-C, \
+const WATCH_CODES: &str = "Exit codes: 0 --count events printed, --duration elapsed, Ctrl-C or \
+SIGTERM, \
 2 usage or configuration error (e.g. an unknown Thing), 5 --duration elapsed before --count \
 events came, 6 the pool closed, 1 output cannot be written, 141 output closed. Lines: \
 {\"kind\":\"event\",\"seq\",\"thing\",\"event\",\"message_id\",\"content_type\",\"payload\" (or \

@@ -12,6 +12,7 @@ use crate::call::usage;
 use crate::limits::open_files_limit;
 use crate::outcome::Exit;
 use crate::output::{stderr_line, write_failed, write_stdout};
+use crate::stream_arg::StreamArg;
 
 /// What `serve --help` adds after the options.
 pub const SERVE_HELP: &str = "\
@@ -26,6 +27,14 @@ server the line is `READY <endpoint>`. For example, to benchmark the pool over 1
   mmpool serve --bind tcp://127.0.0.1:0 --id srv --servers 16 --send-hwm 0 > ready.txt &
   mmpool bench $(awk '{print \"--server\", $3\"=\"$2}' ready.txt) --max-in-flight-per-server 1000
 
+Events: with one server, the READY lines are followed by one line `PUBLISHER <id> <endpoint>` per \
+event publisher endpoint (one beside each --bind: tcp port + 1, of the port 0 chose too, or \
+<id>.event-publisher.ipc beside the ipc socket), where `mmpool watch --publisher` and `mmpool \
+bench-events --publisher` connect. --stream THING/EVENT[@RATE] publishes that event as a steady \
+stream of {\"n\":k} payloads (k from 0) at RATE events/s, or as fast as the PUB socket takes them \
+without @RATE; --observable NAME makes each writeproperty of NAME publish NAME_change_event with \
+the new value. A many-servers process publishes no events.
+
 A busy Thing (sleep_for) of a many-servers process does not hold up the others: its reply and \
 its next jobs wait on timers. An EXIT request stops the server it is sent to (with many, its \
 socket closes and the others go on); the process runs until a signal. Each of many servers takes about 1 + (one per --bind) open \
@@ -38,7 +47,8 @@ is a pipe whose reader is gone (no message).";
 /// Serves Things like a hololinked server (properties `number`, `text`; actions `echo`, `add`,
 /// `sleep_for`, `fail`, `ping`, ...), for benchmarks and for trying the CLI. Prints one
 /// `READY <endpoint>` line per endpoint once it accepts (with --servers K > 1, `READY
-/// <endpoint> <id>` per server and endpoint), then serves until Ctrl-C or SIGTERM.
+/// <endpoint> <id>` per server and endpoint), then with one server a `PUBLISHER <id>
+/// <endpoint>` line per event publisher endpoint, then serves until Ctrl-C or SIGTERM.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// An endpoint to bind: tcp://host:port (port 0 = any free port) or ipc:///path.
@@ -73,6 +83,17 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(i32).range(0..)
     )]
     pub send_hwm: i32,
+
+    /// Publish event EVENT of Thing THING as a steady stream of `{"n":k}` payloads, RATE events
+    /// per second (from 0 exclusive to 1000000), or as fast as the PUB socket takes them
+    /// without @RATE. Repeatable; not with --servers K > 1.
+    #[arg(long = "stream", value_name = "THING/EVENT[@RATE]")]
+    pub streams: Vec<StreamArg>,
+
+    /// Make property NAME (number or text) observable on every Thing: each writeproperty of it
+    /// publishes `NAME_change_event` with the new value. Repeatable; not with --servers K > 1.
+    #[arg(long = "observable", value_name = "NAME")]
+    pub observable: Vec<String>,
 }
 
 /// What is being served; dropped (stopped, ipc files removed) at the end.
@@ -82,14 +103,21 @@ enum Served {
 }
 
 impl Served {
-    /// The READY lines.
+    /// The READY lines, then the PUBLISHER lines.
     fn ready(&self) -> String {
         match self {
-            Served::One(server) => server
-                .endpoints()
-                .iter()
-                .map(|endpoint| format!("READY {endpoint}\n"))
-                .collect(),
+            Served::One(server) => {
+                let ready = server
+                    .endpoints()
+                    .iter()
+                    .map(|endpoint| format!("READY {endpoint}\n"));
+                let id = server.server_id();
+                let publishers = server
+                    .event_endpoints()
+                    .iter()
+                    .map(|endpoint| format!("PUBLISHER {id} {endpoint}\n"));
+                ready.chain(publishers).collect()
+            }
             Served::Many(farm) => (0..farm.len())
                 .flat_map(|i| {
                     let id = farm.server_id(i).unwrap_or_default();
@@ -140,10 +168,22 @@ fn start(args: &ServeArgs) -> Result<Served, String> {
         if args.io_threads.is_some() {
             return Err("--io-threads is for --servers K > 1".to_owned());
         }
-        let config = server_config(&args.id, args.things.iter().cloned(), &args.bind, args)?;
+        let mut config = server_config(&args.id, args.things.iter().cloned(), &args.bind, args)?;
+        for stream in &args.streams {
+            stream.check_thing(&config.thing_ids)?;
+            config.event_streams.push(stream.stream());
+        }
+        config.observable.clone_from(&args.observable);
         return TestServer::start(config)
             .map(|server| Served::One(Box::new(server)))
             .map_err(|e| format!("cannot serve {}: {e}", args.id));
+    }
+    if !args.streams.is_empty() || !args.observable.is_empty() {
+        return Err(
+            "--stream and --observable need --servers 1 (a many-servers process publishes no \
+             events)"
+                .to_owned(),
+        );
     }
     check_open_files(args.servers, args.bind.len(), open_files_limit())?;
     let mut configs = Vec::with_capacity(args.servers);

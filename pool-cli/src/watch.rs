@@ -14,6 +14,7 @@ use clap::Args;
 use futures::StreamExt;
 use pool_tokio::{Event, EventItem, Subscription};
 use serde_json::{json, Value};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::args::{count, positive_seconds, seconds, Servers, MAX_INFLIGHT};
 use crate::call::usage;
@@ -59,8 +60,23 @@ pub struct WatchArgs {
     pub event: Option<String>,
 }
 
-/// Runs `mmpool watch` until --count, --duration or Ctrl-C.
+/// Runs `mmpool watch` until --count, --duration, Ctrl-C (SIGINT) or SIGTERM.
 pub async fn run(args: WatchArgs) -> Exit {
+    // Listen for the stop signals first: one that came before its handler was installed would
+    // kill the process (exit by signal) instead of ending the watch cleanly.
+    let stop = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(interrupt), Ok(terminate)) => Stop {
+            interrupt,
+            terminate,
+        },
+        (Err(e), _) | (_, Err(e)) => {
+            stderr_line(format_args!("error: cannot listen for signals: {e}"));
+            return Exit::Failed;
+        }
+    };
     let mut servers = args.servers.clone();
     if let [only] = servers.servers.as_slice() {
         if !servers.knows(&args.thing) {
@@ -87,18 +103,22 @@ pub async fn run(args: WatchArgs) -> Exit {
         Ok(subscription) => subscription,
         Err(e) => return usage(&e.to_string()),
     };
-    let exit = watch(subscription, &args).await;
+    let exit = watch(subscription, &args, stop).await;
     pool.shutdown().await;
     exit
 }
 
-async fn watch(mut subscription: Subscription, args: &WatchArgs) -> Exit {
+/// The signals that end a watch (exit 0).
+struct Stop {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+async fn watch(mut subscription: Subscription, args: &WatchArgs, mut stop: Stop) -> Exit {
     let started = tokio::time::Instant::now();
     let until = args.duration.map(|d| started + d);
     let mut warn_at = Some(started + args.connect_timeout);
     let mut events = 0usize;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         if args.count.is_some_and(|n| events >= n) {
             return Exit::Ok;
@@ -120,7 +140,8 @@ async fn watch(mut subscription: Subscription, args: &WatchArgs) -> Exit {
                 }
                 continue;
             }
-            _ = &mut ctrl_c => return Exit::Ok,
+            _ = stop.interrupt.recv() => return Exit::Ok,
+            _ = stop.terminate.recv() => return Exit::Ok,
         };
         let Some(item) = item else {
             stderr_line("error: the subscription ended (the pool closed)");
@@ -137,7 +158,7 @@ async fn watch(mut subscription: Subscription, args: &WatchArgs) -> Exit {
 
 fn timed_out(events: usize, args: &WatchArgs) -> Exit {
     stderr_line(format_args!(
-        "{events} of {} events within {:?}",
+        "error: {events} of {} events within {:?}",
         args.count.unwrap_or_default(),
         args.duration.unwrap_or_default()
     ));

@@ -16,9 +16,9 @@ fn the_demo_runs_every_step_and_says_so() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for step in 1..=10 {
+    for step in 1..=11 {
         assert!(
-            stdout.contains(&format!("[{step}/10]")),
+            stdout.contains(&format!("[{step}/11]")),
             "step {step}:\n{stdout}"
         );
     }
@@ -32,6 +32,33 @@ fn the_demo_runs_every_step_and_says_so() {
     ] {
         assert!(stdout.contains(shown), "{shown:?} missing:\n{stdout}");
     }
+    // The events step: three stream events with n counting up, a change event carrying the
+    // written value, and no subscription left once they are dropped.
+    let ns: Vec<u64> = (1..=3)
+        .map(|seq| {
+            let line = stdout
+                .lines()
+                .find(|l| l.contains(&format!("spectrometer/measurement #{seq} ")))
+                .unwrap_or_else(|| panic!("event #{seq} missing:\n{stdout}"));
+            let payload: serde_json::Value =
+                serde_json::from_str(line.split_whitespace().last().unwrap()).unwrap();
+            payload["n"].as_u64().unwrap_or_else(|| panic!("{line}"))
+        })
+        .collect();
+    assert!(ns.windows(2).all(|w| w[0] < w[1]), "{ns:?}");
+    let change = stdout
+        .lines()
+        .find(|l| l.contains("its change event"))
+        .unwrap_or_default();
+    assert!(change.contains("\"hello from the pool ("), "{change}");
+    let left = stdout
+        .lines()
+        .find(|l| l.contains("subscriptions left"))
+        .unwrap_or_default();
+    assert!(
+        left.trim_end().ends_with(" 0 (each unsubscribed on drop)"),
+        "{left}"
+    );
     let tasks_left = stdout
         .lines()
         .find(|l| l.contains("background tasks left"))

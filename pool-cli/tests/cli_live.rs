@@ -1,15 +1,17 @@
-//! `mmpool call` and `mmpool all` against REAL hololinked servers, 0.4.2 and 0.3.12 (Python
-//! subprocesses from pool-testkit's python harness, over tcp). Needs the venvs from
-//! `scripts/python-venvs.sh`; `MMPOOL_SKIP_PYTHON_INTEROP=1` skips on purpose.
+//! `mmpool call`, `mmpool all` and `mmpool watch` against REAL hololinked servers, 0.4.2 and
+//! 0.3.12 (Python subprocesses from pool-testkit's python harness, over tcp). Needs the venvs
+//! from `scripts/python-venvs.sh`; `MMPOOL_SKIP_PYTHON_INTEROP=1` skips on purpose.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration.
 
 mod common;
 
-use common::{run, Run};
+use std::time::Duration;
+
+use common::{run, Background, Run};
 use pool_testkit::python::{interop_skipped, Line, PythonServer};
 use pool_testkit::Transport;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// The server id; it is also one of the Things, so that `mmpool all` (which asks every server's
 /// own id) gets an answer from every Thing.
@@ -132,4 +134,111 @@ fn cli_against_real_hololinked_0_4() {
 #[test]
 fn cli_against_real_hololinked_0_3() {
     exercise(Line::V0_3);
+}
+
+/// The server id of the events tests.
+const EVENTS_ID: &str = "clievents";
+
+/// `mmpool watch` of a real server's events: a Thing pushing `tick` ({"n": i}) from its own
+/// thread (`start_ticks`), and the observable property `level` (`level_change_event`).
+fn watch_events(line: Line) {
+    if interop_skipped() {
+        return;
+    }
+    let server = PythonServer::start(line, EVENTS_ID, &[], Transport::Tcp)
+        .unwrap_or_else(|e| panic!("starting a hololinked {line} server: {e}"));
+    let ctx = format!("hololinked {}", server.version());
+    let s = format!("{}={}", server.id(), server.endpoint());
+    let publisher = format!("{}={}", server.id(), server.event_endpoint());
+    call(
+        &server,
+        &[
+            EVENTS_ID,
+            "invokeaction",
+            "start_ticks",
+            r#"{"interval": 0.01}"#,
+        ],
+    )
+    .expect_code(0);
+    let r = run(&[
+        "watch",
+        "--server",
+        &s,
+        "--publisher",
+        &publisher,
+        EVENTS_ID,
+        "tick",
+        "--count",
+        "3",
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.stderr, "", "{ctx}: {r:#?}");
+    let lines: Vec<Value> = r
+        .stdout_lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{ctx}: {e}: {l:?}")))
+        .collect();
+    assert_eq!(lines.len(), 3, "{ctx}: {r:#?}");
+    let mut last_n = None;
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["kind"], "event", "{ctx}: {line}");
+        assert_eq!(line["thing"], EVENTS_ID, "{ctx}: {line}");
+        assert_eq!(line["event"], format!("{EVENTS_ID}/tick"), "{ctx}: {line}");
+        assert_eq!(line["seq"].as_u64(), Some(i as u64 + 1), "{ctx}: {line}");
+        // hololinked's uuid4 message id.
+        assert_eq!(
+            line["message_id"].as_str().map(str::len),
+            Some(36),
+            "{ctx}: {line}"
+        );
+        let n = line["payload"]["n"].as_u64().expect("payload {\"n\": i}");
+        assert!(last_n.is_none_or(|last| n > last), "{ctx}: {lines:?}");
+        last_n = Some(n);
+    }
+    call(&server, &[EVENTS_ID, "invokeaction", "stop_ticks"]).expect_code(0);
+
+    // An observable property: a write publishes its new value. Writes before the
+    // subscription reaches the publisher are lost (PUB/SUB), so write until one comes.
+    let mut watch = Background::spawn(&[
+        "watch",
+        "--server",
+        &s,
+        EVENTS_ID,
+        "--property",
+        "level",
+        "--count",
+        "1",
+    ]);
+    let mut written = Vec::new();
+    let line = loop {
+        let value = written.len() as f64 + 0.5;
+        call(
+            &server,
+            &[EVENTS_ID, "writeproperty", "level", &value.to_string()],
+        )
+        .expect_code(0);
+        written.push(json!(value));
+        if let Some(line) = watch.next_line_within(Duration::from_millis(300)) {
+            break line;
+        }
+        assert!(written.len() < 200, "{ctx}: no level_change_event");
+    };
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        event["event"],
+        format!("{EVENTS_ID}/level_change_event"),
+        "{ctx}: {event}"
+    );
+    assert!(written.contains(&event["payload"]), "{ctx}: {event}");
+    watch.finish().expect_code(0);
+}
+
+#[test]
+fn watch_against_real_hololinked_0_4() {
+    watch_events(Line::V0_4);
+}
+
+#[test]
+fn watch_against_real_hololinked_0_3() {
+    watch_events(Line::V0_3);
 }

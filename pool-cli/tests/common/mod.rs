@@ -170,6 +170,14 @@ impl Background {
         }
     }
 
+    /// The next stdout line if one comes within `bound` (`None`: none yet, or stdout closed).
+    /// For polling; nothing asserts how long a line took.
+    pub fn next_line_within(&mut self, bound: Duration) -> Option<String> {
+        let line = self.lines.recv_timeout(bound).ok()?;
+        self.stdout_seen.push(line.clone());
+        Some(line)
+    }
+
     /// Sends a signal with `kill -SIG PID`.
     pub fn signal(&self, signal: &str) {
         let status = std::process::Command::new("kill")
