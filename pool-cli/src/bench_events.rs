@@ -4,10 +4,11 @@
 //! The publisher is a testkit server started in this process (the default), streaming
 //! `{"n":k}` as fast as its PUB socket takes them, or a running server's (`--server ID=ENDPOINT`,
 //! its publisher by hololinked's convention or `--publisher`: `mmpool serve --stream`, or a
-//! hololinked Thing pushing events). Each
-//! client subscribes, waits for the first event, then counts for `--duration` seconds: events
-//! received, events lost (gaps in `n`, which the PUB dropped at its high-water mark or the
-//! pool's queue dropped as lag), and this process's CPU less the embedded publisher's threads.
+//! hololinked Thing pushing events). Each client subscribes, waits for the first event, then
+//! counts for `--duration` seconds: events received, events lost (gaps in the payloads' `n`,
+//! which the PUB dropped at its high-water mark or the pool's queue dropped as lag; unknown,
+//! `null`, when the payloads carry no `n`), what the pool reported as `Lagged`, and this
+//! process's CPU less the embedded publisher's threads.
 //! `--slow` adds a run of the pool with a consumer that sleeps between events, sampling the
 //! resident set each second: it must stay flat, the queue dropping the oldest and counting them.
 
@@ -82,7 +83,7 @@ pub struct BenchEventsArgs {
     pub slow: Option<usize>,
 
     /// JSON lines on stdout instead of the table: one per round and client as it ends
-    /// (`"kind":"round"`: client, round, events, lost, seconds, events_per_s,
+    /// (`"kind":"round"`: client, round, events, lost, lagged, seconds, events_per_s,
     /// cpu_us_per_event), then one `"kind":"summary"` line (the medians, the pool/raw ratios,
     /// the --slow run, peak RSS).
     #[arg(long)]
@@ -93,7 +94,10 @@ pub struct BenchEventsArgs {
 #[derive(Debug, Clone, Copy)]
 struct Round {
     events: u64,
-    lost: u64,
+    /// Gaps in the payloads' `n`; `None` when no payload was numbered.
+    lost: Option<u64>,
+    /// What the pool's queue dropped and reported as `Lagged` (0 for the raw SUB).
+    lagged: u64,
     seconds: f64,
     cpu_s: f64,
 }
@@ -214,6 +218,7 @@ fn round_line(client: Clients, number: usize, round: &Round) -> Value {
         "round": number,
         "events": round.events,
         "lost": round.lost,
+        "lagged": round.lagged,
         "seconds": pool_measure::summary::round(round.seconds, 4),
         "events_per_s": pool_measure::summary::round(round.rate(), 0),
         "cpu_us_per_event": pool_measure::summary::round(round.cpu_us_per_event(), 3),
@@ -277,9 +282,13 @@ fn embedded_publisher(args: &BenchEventsArgs) -> Result<Target, String> {
 
 /// `n` of a `{"n":k,...}` payload.
 fn n_of(payload: &[u8]) -> Option<u64> {
-    // The payload starts `{"n":` and the number ends at `,` or `}`: cheaper than parsing it,
-    // and the same for both clients.
-    let rest = payload.strip_prefix(b"{\"n\":")?;
+    // The payload starts `{"n":` (JSON spaces allowed, as Python's json.dumps writes them) and
+    // the number ends at `,` or `}`: cheaper than parsing it, and the same for both clients.
+    let skip = |b: &[u8]| -> usize { b.iter().take_while(|c| c.is_ascii_whitespace()).count() };
+    let rest = payload.strip_prefix(b"{")?;
+    let rest = rest[skip(rest)..].strip_prefix(b"\"n\"")?;
+    let rest = rest[skip(rest)..].strip_prefix(b":")?;
+    let rest = &rest[skip(rest)..];
     let end = rest.iter().position(|b| !b.is_ascii_digit())?;
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
@@ -292,6 +301,11 @@ struct Gaps {
 }
 
 impl Gaps {
+    /// The events missing between the numbered ones seen, if any was.
+    fn lost(&self) -> Option<u64> {
+        self.last.map(|_| self.lost)
+    }
+
     fn see(&mut self, n: u64) {
         if let Some(last) = self.last {
             self.lost += n.saturating_sub(last + 1);
@@ -341,7 +355,8 @@ async fn raw_round(
     let spent = CpuSpent::between(cpu, CpuMark::now(None), embedded);
     let round = Round {
         events,
-        lost: gaps.lost,
+        lost: gaps.lost(),
+        lagged: 0,
         seconds: start.elapsed().as_secs_f64(),
         cpu_s: spent.client_s,
     };
@@ -372,6 +387,7 @@ async fn pool_round(
         _ => return Err(format!("no event from {} in 10 s", target.publisher)),
     }
     let mut gaps = Gaps::default();
+    let mut lagged = 0u64;
     let mut events = 0u64;
     let mut rss = Vec::new();
     let mut next_sample = Instant::now();
@@ -390,7 +406,7 @@ async fn pool_round(
                 }
                 events += 1;
             }
-            EventItem::Lagged(_) => {}
+            EventItem::Lagged(n) => lagged += n,
             EventItem::Disconnected | EventItem::Reconnected => {
                 return Err("the publisher connection broke during the round".into())
             }
@@ -406,7 +422,8 @@ async fn pool_round(
     let spent = CpuSpent::between(cpu, CpuMark::now(None), embedded);
     let round = Round {
         events,
-        lost: gaps.lost,
+        lost: gaps.lost(),
+        lagged,
         seconds: start.elapsed().as_secs_f64(),
         cpu_s: spent.client_s,
     };
@@ -446,7 +463,13 @@ fn report(
             "rounds": of.len(),
             "events_per_s": pool_measure::summary::round(med(Round::rate), 0),
             "cpu_us_per_event": pool_measure::summary::round(med(Round::cpu_us_per_event), 3),
-            "lost_per_round": med(|r| r.lost as f64),
+            // Null when no payload was numbered (a publisher that does not send `{"n":k}`).
+            "lost_per_round": if of.iter().all(|r| r.lost.is_some()) {
+                Value::from(med(|r| r.lost.unwrap_or_default() as f64))
+            } else {
+                Value::Null
+            },
+            "lagged_per_round": med(|r| r.lagged as f64),
         })
     };
     let raw = client(name_of(Clients::Raw));
@@ -467,6 +490,7 @@ fn report(
             "pause_ms": args.slow,
             "events": round.events,
             "lost": round.lost,
+            "lagged": round.lagged,
             "rss_kib_samples": rss,
         })),
         "peak_rss_kib": peak_rss_kib(),
@@ -489,7 +513,10 @@ fn table(report: &Value) -> String {
             name.to_owned(),
             c["events_per_s"].to_string(),
             c["cpu_us_per_event"].to_string(),
-            c["lost_per_round"].to_string(),
+            match &c["lost_per_round"] {
+                Value::Null => "unnumbered".to_owned(),
+                lost => lost.to_string(),
+            },
         ]);
     }
     let mut text = format!(
@@ -508,9 +535,43 @@ fn table(report: &Value) -> String {
     }
     if let Some(slow) = report["slow_consumer"].as_object() {
         text.push_str(&format!(
-            "slow consumer ({} ms per event): {} events read, {} lost; RSS KiB each second: {}\n",
-            slow["pause_ms"], slow["events"], slow["lost"], slow["rss_kib_samples"]
+            "slow consumer ({} ms per event): {} events read, {} lost ({} of them reported as Lagged); RSS KiB each second: {}\n",
+            slow["pause_ms"], slow["events"], slow["lost"], slow["lagged"], slow["rss_kib_samples"]
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{n_of, Gaps};
+
+    #[test]
+    fn n_is_read_with_or_without_json_spaces_and_nothing_else_is_a_number() {
+        assert_eq!(n_of(br#"{"n":42}"#), Some(42));
+        assert_eq!(n_of(br#"{"n":7,"pad":"xx"}"#), Some(7));
+        assert_eq!(n_of(br#"{ "n" : 3 }"#), Some(3));
+        assert_eq!(n_of(br#"{"n": 1234, "t": 0.5}"#), Some(1234));
+        for other in [
+            &br#"{"m":1}"#[..],
+            b"42",
+            br#"{"n":"1"}"#,
+            br#"{"n":}"#,
+            b"",
+            b"{",
+        ] {
+            assert_eq!(n_of(other), None, "{:?}", String::from_utf8_lossy(other));
+        }
+    }
+
+    #[test]
+    fn gaps_are_unknown_until_a_numbered_event_and_counted_after() {
+        let mut gaps = Gaps::default();
+        assert_eq!(gaps.lost(), None);
+        gaps.see(5);
+        assert_eq!(gaps.lost(), Some(0));
+        gaps.see(6);
+        gaps.see(10);
+        assert_eq!(gaps.lost(), Some(3));
+    }
 }
