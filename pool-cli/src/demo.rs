@@ -71,7 +71,7 @@ pub async fn run(args: DemoArgs) -> Exit {
 async fn tour(args: &DemoArgs) -> Step {
     heading(1, "two embedded hololinked-compatible servers")?;
     // lab publishes spectrometer/measurement ({"n":k}) 50 times a second, and a change event
-    // for every write of `text` (an observable property).
+    // when a write gives `text` (an observable property) a new value.
     let lab = start(
         ServerConfig::builder("lab")
             .things(["spectrometer", "stage"])

@@ -32,8 +32,8 @@ event publisher endpoint (one beside each --bind: tcp port + 1, of the port 0 ch
 <id>.event-publisher.ipc beside the ipc socket), where `mmpool watch --publisher` and `mmpool \
 bench-events --publisher` connect. --stream THING/EVENT[@RATE] publishes that event as a steady \
 stream of {\"n\":k} payloads (k from 0) at RATE events/s, or as fast as the PUB socket takes them \
-without @RATE; --observable NAME makes each writeproperty of NAME publish NAME_change_event with \
-the new value. A many-servers process publishes no events.
+without @RATE; --observable NAME makes a writeproperty (or readproperty) of NAME that finds a new \
+value publish NAME_change_event with it, as hololinked does. A many-servers process publishes no events.
 
 A busy Thing (sleep_for) of a many-servers process does not hold up the others: its reply and \
 its next jobs wait on timers. An EXIT request stops the server it is sent to (with many, its \
@@ -90,8 +90,9 @@ pub struct ServeArgs {
     #[arg(long = "stream", value_name = "THING/EVENT[@RATE]")]
     pub streams: Vec<StreamArg>,
 
-    /// Make property NAME (number or text) observable on every Thing: each writeproperty of it
-    /// publishes `NAME_change_event` with the new value. Repeatable; not with --servers K > 1.
+    /// Make property NAME (number or text) observable on every Thing: a writeproperty (or
+    /// readproperty) of it that finds a new value publishes `NAME_change_event` with it, as
+    /// hololinked does. Repeatable; not with --servers K > 1.
     #[arg(long = "observable", value_name = "NAME")]
     pub observable: Vec<String>,
 }

@@ -164,7 +164,7 @@ def main() -> None:
         level = Number(
             default=0.0,
             observable=True,
-            doc="an observable float property: every write publishes `level_change_event` (payload = new value)",
+            doc="an observable float property: a write (or read) of a new value publishes `level_change_event` (payload = new value)",
         )
         tick = Event(doc="a custom event; payload {\"n\": i} (plus \"pad\": \"x\"*pad when padded)")
 

@@ -221,7 +221,9 @@ pub struct ServerConfig {
     /// default [`DEFAULT_SEND_HWM`]. Events a slow subscriber's full pipe cannot take are dropped.
     pub event_send_hwm: i32,
     /// Properties (of [`PROPERTY_NAMES`]) that are observable on every Thing: a successful
-    /// `writeproperty` of one publishes `{name}_change_event` with the new value. [`crate::TestServer`] only.
+    /// `writeproperty` or `readproperty` of one that finds a value other than the last one
+    /// published publishes `{name}_change_event` with it, as hololinked does (the same value
+    /// written twice publishes once). [`crate::TestServer`] only.
     pub observable: Vec<String>,
     /// Event streams started with every run of the server. [`crate::TestServer`] only.
     pub event_streams: Vec<EventStream>,

@@ -9,7 +9,8 @@
 //!   `"{thing id}/{event name}"`; the header is compact JSON in hololinked's key order:
 //!   `messageType`, `messageID`, `senderID`, `eventID`, `payloadContentType`,
 //!   `preencodedPayloadContentType`; there is no handshake and no sequence number;
-//! * an observable property `p` publishes `p_change_event` with its new value as JSON;
+//! * an observable property `p` publishes `p_change_event` with its new value as JSON when a
+//!   read or write finds a value other than the last one published (as hololinked does);
 //! * a stream's payloads are `{"n":k}` (with `"pad"` when padded), `k` counting from 0.
 
 use std::path::Path;
@@ -37,7 +38,7 @@ pub fn event_id(thing_id: &str, event: &str) -> String {
     format!("{thing_id}/{event}")
 }
 
-/// The event an observable property publishes on every write: `"{property}_change_event"`.
+/// The event an observable property publishes when its value changes: `"{property}_change_event"`.
 pub fn change_event_name(property: &str) -> String {
     format!("{property}_change_event")
 }

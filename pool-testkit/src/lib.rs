@@ -19,7 +19,7 @@
 //! Tests publish on demand ([`TestServer::publish`]), as steady [`EventStream`]s (`{"n":k}` at a
 //! rate; configured or [`TestServer::start_stream`]), from observable properties (a
 //! `writeproperty` of a property marked with [`ServerConfigBuilder::observable`] publishes
-//! `{name}_change_event` with the new value), and as raw or [`HostileEvent`] frames
+//! `{name}_change_event` with the new value when it changed, as hololinked does), and as raw or [`HostileEvent`] frames
 //! ([`TestServer::publish_raw`], [`TestServer::publish_hostile`]). The publisher dies with its
 //! server's kill and comes back on the same endpoints at restart. A [`ServerFarm`] publishes no
 //! events.

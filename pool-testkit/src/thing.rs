@@ -98,8 +98,10 @@ pub struct Thing {
     id: String,
     number: Value,
     text: String,
-    /// Names of the properties marked observable (each write publishes a change event).
-    observable: Vec<String>,
+    /// The properties marked observable, each with the value its last change event carried
+    /// (`None` before the first): hololinked publishes a change only when the value read or
+    /// written differs from that one.
+    observable: Vec<(String, Option<Value>)>,
 }
 
 impl Thing {
@@ -113,16 +115,18 @@ impl Thing {
         }
     }
 
-    /// Marks the properties `names` observable: [`Thing::observed_change`] reports their writes.
+    /// Marks the properties `names` observable: [`Thing::observed_change`] reports their
+    /// changes.
     #[must_use]
     pub fn with_observable(mut self, names: &[String]) -> Thing {
-        self.observable.extend(names.iter().cloned());
+        self.observable
+            .extend(names.iter().map(|name| (name.clone(), None)));
         self
     }
 
     /// Whether property `name` is marked observable.
     pub fn is_observable(&self, name: &str) -> bool {
-        self.observable.iter().any(|n| n == name)
+        self.observable.iter().any(|(n, _)| n == name)
     }
 
     /// The current value of property `name`, if it exists.
@@ -130,20 +134,30 @@ impl Thing {
         self.read(Some(name)).ok()
     }
 
-    /// The observable property a just-executed operation changed, with its new value as JSON:
-    /// a `writeproperty` of an observable property whose outcome is a `REPLY`.
+    /// The change event a just-executed operation makes an observable property publish, with
+    /// its new value as JSON. As hololinked's property descriptor (0.3 and 0.4,
+    /// `push_change_event`): a `writeproperty` or `readproperty` of an observable property
+    /// whose outcome is a `REPLY` publishes when the value differs from the one the last
+    /// change event carried (the first read or write always does); the same value again
+    /// publishes nothing.
     pub fn observed_change(
-        &self,
+        &mut self,
         operation: &str,
         objekt: Option<&str>,
         outcome: &Outcome,
     ) -> Option<(String, Vec<u8>)> {
-        let name = objekt.filter(|n| operation == "writeproperty" && self.is_observable(n))?;
+        let name = objekt.filter(|_| matches!(operation, "writeproperty" | "readproperty"))?;
         if outcome.message_type != crate::protocol::REPLY {
             return None;
         }
-        let value = serde_json::to_vec(&self.property(name)?).ok()?;
-        Some((name.to_owned(), value))
+        let value = self.property(name)?;
+        let (_, last) = self.observable.iter_mut().find(|(n, _)| n == name)?;
+        if last.as_ref() == Some(&value) {
+            return None;
+        }
+        let bytes = serde_json::to_vec(&value).ok()?;
+        *last = Some(value);
+        Some((name.to_owned(), bytes))
     }
 
     /// The Thing's id.

@@ -189,7 +189,7 @@ fn a_steady_stream_arrives_in_order() {
 }
 
 #[test]
-fn an_observable_property_write_publishes_its_change_event() {
+fn an_observable_property_publishes_each_new_value_once() {
     let s = TestServer::start(
         ServerConfig::builder("ev-obs")
             .tcp()
@@ -208,6 +208,12 @@ fn an_observable_property_write_publishes_its_change_event() {
     sub.wait_subscribed(&s, "ev-obs");
     let client = RawClient::connect(s.tcp_endpoint().unwrap(), "ev-obs-client", "ev-obs").unwrap();
     client.handshake(WAIT).unwrap();
+    // As on hololinked, the first read publishes the value (nothing was published yet).
+    client
+        .request(&Request::read_property("ev-obs", "number"))
+        .unwrap();
+    let m = sub.recv_on("ev-obs/number_change_event");
+    assert_eq!(m[3], b"1.5");
     let reply = client
         .request(&Request::write_property(
             "ev-obs",
@@ -221,7 +227,18 @@ fn an_observable_property_write_publishes_its_change_event() {
     assert_eq!(m[3], b"2.5");
     assert_eq!(header(&m)["eventID"], "ev-obs/number_change_event");
 
-    // `text` is not observable, and a refused write publishes nothing: the next event is the probe.
+    // The same value written again or read publishes nothing, `text` is not observable, and a
+    // refused write publishes nothing: the next event is the probe.
+    client
+        .request(&Request::write_property(
+            "ev-obs",
+            "number",
+            &Value::from(2.5),
+        ))
+        .unwrap();
+    client
+        .request(&Request::read_property("ev-obs", "number"))
+        .unwrap();
     client
         .request(&Request::write_property(
             "ev-obs",
@@ -243,7 +260,7 @@ fn an_observable_property_write_publishes_its_change_event() {
         let Some(m) = sub.try_recv() else { continue };
         assert_ne!(
             m[0], b"ev-obs/number_change_event",
-            "a refused write published"
+            "an unchanged value or a refused write published"
         );
         assert_ne!(m[0], b"ev-obs/text_change_event");
         if m[3] == b"\"last\"" {

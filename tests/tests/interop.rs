@@ -475,10 +475,18 @@ async fn events_of_one_server(line: Line, via: Transport) {
         }
 
         let mut level = pool.observe_property("events", "level").unwrap();
+        // A new value each time: an observable property publishes only when its value changes,
+        // so repeating one value would prime once at most (and that one may be published before
+        // the subscription reached the publisher).
+        let mut primer = 0.0;
         prime_with(&mut level, || {
             let pool = pool.clone();
+            primer -= 1.0;
+            let value = primer;
             async move {
-                pool.write_property("events", "level", &-1.0).await.unwrap();
+                pool.write_property("events", "level", &value)
+                    .await
+                    .unwrap();
             }
         })
         .await;

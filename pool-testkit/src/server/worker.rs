@@ -162,7 +162,7 @@ impl Worker {
 
     /// Publishes the change event of an observable property the job wrote, if any (before the
     /// reply, as hololinked's property setter does).
-    fn publish_change(&self, operation: &str, objekt: Option<&str>, outcome: &Outcome) {
+    fn publish_change(&mut self, operation: &str, objekt: Option<&str>, outcome: &Outcome) {
         if let Some((name, value)) = self.thing.observed_change(operation, objekt, outcome) {
             self.publisher
                 .publish(self.thing.id(), &change_event_name(&name), value);
