@@ -193,8 +193,6 @@ struct Publisher {
     /// Each wanted topic and its subscribers, in subscription order.
     topics: BTreeMap<String, Vec<SubscriptionId>>,
     connected: bool,
-    /// Connected at least once: a later connection is a return.
-    ever_connected: bool,
     /// Losses and failed connects in a row.
     failures: u32,
 }
@@ -437,16 +435,17 @@ impl<S: Ord + Copy, F: AsRef<[u8]> + Clone> Subscriptions<S, F> {
     }
 
     /// `server`'s publisher is connected and subscribed to every topic [`Self::wanted`] gave.
-    /// If it had been connected before, its subscriptions that got [`Item::Disconnected`] get
-    /// [`Item::Reconnected`] (a subscription made during the outage had no gap: its first
-    /// connection is no item, like any first connection).
+    /// Its subscriptions that got [`Item::Disconnected`] get [`Item::Reconnected`] (a
+    /// subscription made during the outage had no gap: its first connection is no item, like
+    /// any first connection).
     pub fn handle_connected(&mut self, server: S) {
         let Some(publisher) = self.publishers.get_mut(&server) else {
             return;
         };
-        let returned = publisher.ever_connected && !publisher.connected;
+        // Only a subscription marked lost hears of a return, so a first connection (none is
+        // marked yet) needs no flag of its own; an already connected one renewed its topics.
+        let returned = !publisher.connected;
         publisher.connected = true;
-        publisher.ever_connected = true;
         publisher.failures = 0;
         if returned {
             self.mark(server, |sub| {
