@@ -33,8 +33,8 @@ const P_RECEIVER: &[u8] = b"\",\"receiverID\":\"";
 const P_SERVER_CTX: &[u8] = b"\",\"serverExecutionContext\":{";
 const P_THING_CTX: &[u8] = b"},\"thingExecutionContext\":{";
 const P_THING_ID: &[u8] = b"},\"thingID\":\"";
-const P_OBJEKT: &[u8] = b"\",\"objekt\":\"";
-const P_OPERATION: &[u8] = b"\",\"operation\":\"";
+const P_OBJEKT: &[u8] = b"\",\"objekt\":";
+const P_OPERATION: &[u8] = b",\"operation\":\"";
 const P_PAYLOAD_CT: &[u8] = b"\",\"payloadContentType\":\"";
 const P_PREENCODED_CT: &[u8] = b"\",\"preencodedPayloadContentType\":\"";
 const P_END: &[u8] = b"\"}";
@@ -157,7 +157,7 @@ pub fn encoded_len_at_most(header: &RequestHeader<'_>, max: usize) -> bool {
 /// The most bytes one byte of a string becomes once escaped (`\u00XX`).
 const MAX_ESCAPED_PER_BYTE: usize = 6;
 
-/// The header's strings, each written escaped.
+/// The header's strings, each written escaped (an `objekt` given is one of them).
 fn strings_of<'h>(header: &'h RequestHeader<'_>) -> [&'h str; 9] {
     let f = &header.fields;
     [
@@ -166,19 +166,29 @@ fn strings_of<'h>(header: &'h RequestHeader<'_>) -> [&'h str; 9] {
         header.sender_id,
         header.receiver_id,
         f.thing_id,
-        f.objekt,
+        f.objekt.unwrap_or_default(),
         f.operation,
         f.payload_content_type,
         f.preencoded_content_type,
     ]
 }
 
-/// Everything but the strings: the fixed text and the execution contexts.
+/// Everything but the strings: the fixed text, the execution contexts, and the `objekt`'s
+/// quotes (or its `null`).
 fn fixed_len_of(header: &RequestHeader<'_>) -> usize {
     let f = &header.fields;
     FIXED_LEN
+        + objekt_frame_len(f.objekt)
         + server_context_len(header.key_style, &f.server_context)
         + thing_context_len(header.key_style, &f.thing_context)
+}
+
+/// What an `objekt` adds around its escaped text: two quotes, or `null` for none.
+const fn objekt_frame_len(objekt: Option<&str>) -> usize {
+    match objekt {
+        Some(_) => 2,
+        None => 4,
+    }
 }
 
 /// A write cursor that never panics: writes that do not fit are dropped, but `pos` still counts
@@ -358,7 +368,14 @@ pub fn encode_request(header: &RequestHeader<'_>, out: &mut [u8]) -> Result<usiz
     w.raw(P_THING_ID);
     w.escaped(f.thing_id);
     w.raw(P_OBJEKT);
-    w.escaped(f.objekt);
+    match f.objekt {
+        Some(objekt) => {
+            w.raw(b"\"");
+            w.escaped(objekt);
+            w.raw(b"\"");
+        }
+        None => w.raw(b"null"),
+    }
     w.raw(P_OPERATION);
     w.escaped(f.operation);
     w.raw(P_PAYLOAD_CT);
@@ -498,6 +515,25 @@ mod tests {
         assert_eq!(v["senderID"], "\t");
         assert_eq!(v["messageID"], "");
         assert!(s.contains(r#""objekt":"é\\\u0001""#));
+    }
+
+    #[test]
+    fn a_missing_objekt_is_json_null() {
+        let mut f = RequestFields::new("thing1", "readallproperties", "");
+        f.objekt = None;
+        for style in [KeyStyle::Camel, KeyStyle::Snake, KeyStyle::Both] {
+            let h = header(style, f);
+            let s = encode(&h);
+            assert_eq!(s.len(), encoded_len(&h));
+            assert!(encoded_len_at_most(&h, s.len()));
+            assert!(!encoded_len_at_most(&h, s.len() - 1));
+            assert!(
+                s.contains(r#""thingID":"thing1","objekt":null,"operation":"readallproperties","#),
+                "{s}"
+            );
+            let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+            assert!(v["objekt"].is_null());
+        }
     }
 
     #[test]

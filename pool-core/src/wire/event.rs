@@ -14,47 +14,14 @@
 
 use core::fmt;
 
+#[cfg(test)]
+use super::content_type::MAX_CONTENT_TYPE_LEN;
+use super::content_type::{self, ContentType};
 use super::json::{JsonError, RawStr, Scanner};
 use crate::id::MESSAGE_ID_LEN;
 
 /// Number of frames an event has.
 pub const EVENT_FRAMES: usize = 5;
-
-/// Longest content type an event header may name, in bytes after unescaping.
-pub const MAX_CONTENT_TYPE_LEN: usize = 64;
-
-/// A content type named by an event header (`payloadContentType`,
-/// `preencodedPayloadContentType`), at most [`MAX_CONTENT_TYPE_LEN`] bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct ContentType(heapless::String<MAX_CONTENT_TYPE_LEN>);
-
-impl ContentType {
-    /// The content type `text`, if it is not longer than [`MAX_CONTENT_TYPE_LEN`].
-    #[must_use]
-    pub fn new(text: &str) -> Option<ContentType> {
-        let mut s = heapless::String::new();
-        s.push_str(text).ok()?;
-        Some(ContentType(s))
-    }
-
-    /// The content type as text (empty when the header named none).
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// Whether it is JSON (`application/json`, hololinked's default).
-    #[must_use]
-    pub fn is_json(&self) -> bool {
-        self.0.as_str() == super::CONTENT_TYPE_JSON
-    }
-}
-
-impl fmt::Display for ContentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What the pool reads from an event's header.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -273,13 +240,7 @@ fn read_content_type(s: &mut Scanner<'_>, is_string: bool) -> Result<ContentType
     if !is_string {
         return Err(ScanError::Field(MalformedEvent::ContentType));
     }
-    let value = s.string()?;
-    let mut buf = [0u8; MAX_CONTENT_TYPE_LEN];
-    value
-        .unescape_into(&mut buf)
-        .and_then(|b| core::str::from_utf8(b).ok())
-        .and_then(ContentType::new)
-        .ok_or(ScanError::Field(MalformedEvent::ContentType))
+    content_type::read(&s.string()?).ok_or(ScanError::Field(MalformedEvent::ContentType))
 }
 
 fn read_id(value: &RawStr<'_>) -> Option<[u8; MESSAGE_ID_LEN]> {

@@ -36,6 +36,9 @@ pub struct RemoteException {
     pub message: String,
     /// The Python traceback lines, as the server formatted them.
     pub traceback: Vec<String>,
+    /// The exception's notes (`__notes__`, which hololinked sends as `notes`): a list's items,
+    /// a string as one note, nothing for `null` or no `notes` key.
+    pub notes: Vec<String>,
 }
 
 impl RemoteException {
@@ -61,6 +64,7 @@ impl RemoteException {
                 kind: UNNAMED.to_owned(),
                 message: String::from_utf8_lossy(payload).into_owned(),
                 traceback: Vec::new(),
+                notes: Vec::new(),
             },
         }
     }
@@ -86,12 +90,13 @@ fn parse_wrapper(payload: &[u8]) -> Result<Option<RemoteException>, JsonError> {
     Ok(found)
 }
 
-/// The inner object: `message`, `type` and `traceback`; other keys are skipped.
+/// The inner object: `message`, `type`, `traceback` and `notes`; other keys are skipped.
 fn parse_body(s: &mut Scanner<'_>) -> Result<RemoteException, JsonError> {
     let mut e = RemoteException {
         kind: UNNAMED.to_owned(),
         message: String::new(),
         traceback: Vec::new(),
+        notes: Vec::new(),
     };
     object(s, |s, key| {
         match key {
@@ -99,6 +104,12 @@ fn parse_body(s: &mut Scanner<'_>) -> Result<RemoteException, JsonError> {
             b"type" => e.kind = value_text(s)?,
             b"traceback" if s.peek() == Some(b'[') => e.traceback = array_texts(s)?,
             b"traceback" => e.traceback = vec![value_text(s)?],
+            b"notes" if s.peek() == Some(b'[') => e.notes = array_texts(s)?,
+            b"notes" if s.peek() == Some(b'n') => {
+                s.skip_value()?;
+                e.notes = Vec::new();
+            }
+            b"notes" => e.notes = vec![value_text(s)?],
             _ => s.skip_value()?,
         }
         Ok(())
@@ -187,6 +198,22 @@ mod tests {
             ("ValueError", "boom")
         );
         assert_eq!(e.traceback, ["a", "1"]);
+        assert!(e.notes.is_empty());
+    }
+
+    #[test]
+    fn notes_as_a_list_a_string_or_null() {
+        let e =
+            parse(r#"{"exception": {"message": "m", "type": "ValueError", "notes": ["a", "b"]}}"#);
+        assert_eq!(e.notes, ["a", "b"]);
+        let e = parse(
+            r#"{"exception": {"notes": "number: bad value\ntext: too long", "type": "RuntimeError"}}"#,
+        );
+        assert_eq!(e.notes, ["number: bad value\ntext: too long"]);
+        let e = parse(r#"{"exception": {"notes": null, "message": "m"}}"#);
+        assert!(e.notes.is_empty());
+        let e = parse(r#"{"exception": {"notes": {"k": 1}}}"#);
+        assert_eq!(e.notes, [r#"{"k": 1}"#]);
     }
 
     #[test]

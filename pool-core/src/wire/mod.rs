@@ -24,6 +24,7 @@
 
 #[cfg(feature = "alloc")]
 mod address;
+mod content_type;
 mod decode;
 mod encode;
 mod event;
@@ -33,14 +34,14 @@ mod json;
 
 #[cfg(feature = "alloc")]
 pub use address::hololinked_ipc_filename;
+pub use content_type::{payload_content_type, ContentType, MAX_CONTENT_TYPE_LEN};
 pub use decode::{
     classify_reply, decode_reply_header, decode_timeout_kind, Malformed, Reply, ReplyHeader,
     ReplyKind, TimeoutKind,
 };
 pub use encode::{encode_request, encoded_len, encoded_len_at_most, BufferTooSmall};
 pub use event::{
-    classify_event, decode_event_header, ContentType, EventFrames, EventHeader, MalformedEvent,
-    EVENT_FRAMES, MAX_CONTENT_TYPE_LEN,
+    classify_event, decode_event_header, EventFrames, EventHeader, MalformedEvent, EVENT_FRAMES,
 };
 #[cfg(feature = "alloc")]
 pub use exception::RemoteException;
@@ -56,6 +57,9 @@ pub const NULL_PAYLOAD: &[u8] = b"null";
 
 /// Content type of JSON payloads (hololinked's default).
 pub const CONTENT_TYPE_JSON: &str = "application/json";
+
+/// Content type of msgpack payloads (registered by every hololinked server).
+pub const CONTENT_TYPE_MSGPACK: &str = "application/msgpack";
 
 /// Content type label of the preserialized frame when it is empty (what hololinked sends).
 pub const CONTENT_TYPE_TEXT: &str = "text/plain";
@@ -131,8 +135,9 @@ pub struct ThingContext {
 pub struct RequestFields<'a> {
     /// `thingID`: which Thing on the server.
     pub thing_id: &'a str,
-    /// `objekt`: property or action name (hololinked's spelling).
-    pub objekt: &'a str,
+    /// `objekt`: property or action name (hololinked's spelling); `None` is written as JSON
+    /// `null`, which `readallproperties` and the other whole-Thing operations take.
+    pub objekt: Option<&'a str>,
     /// `operation`: `readproperty`, `writeproperty`, `invokeaction`, ...
     pub operation: &'a str,
     /// `payloadContentType`: content type of the payload frame.
@@ -151,7 +156,7 @@ impl<'a> RequestFields<'a> {
     pub fn new(thing_id: &'a str, operation: &'a str, objekt: &'a str) -> Self {
         RequestFields {
             thing_id,
-            objekt,
+            objekt: Some(objekt),
             operation,
             payload_content_type: CONTENT_TYPE_JSON,
             preencoded_content_type: CONTENT_TYPE_TEXT,
