@@ -115,7 +115,7 @@ fn rebuild(h: &Value) -> RequestHeader<'_> {
         key_style: KeyStyle::Camel,
         fields: RequestFields {
             thing_id: str_field(h, "thingID"),
-            objekt: str_field(h, "objekt"),
+            objekt: h["objekt"].as_str(),
             operation: str_field(h, "operation"),
             payload_content_type: str_field(h, "payloadContentType"),
             preencoded_content_type: str_field(h, "preencodedPayloadContentType"),
