@@ -19,8 +19,9 @@ use pool_core::wire::KeyStyle;
 /// # async fn example<Rt: pool_driver::Runtime>() -> Result<(), pool_driver::Error> {
 /// use std::time::Duration;
 /// let pool = pool_driver::Pool::<Rt>::builder()
-///     .server("spectrometer", "tcp://127.0.0.1:5555")
-///     .thing("camera", "spectrometer")
+///     .server("spectrometer", "tcp://127.0.0.1:5555") // Thing `spectrometer`
+///     .thing("camera", "spectrometer")                 // and Thing `camera`, on one server
+///     .server_with_things("lab", "ipc:///tmp/lab.ipc", &["stage", "laser"]) // no Thing `lab`
 ///     .client_id("gateway-1")
 ///     .request_timeout(Duration::from_secs(10))
 ///     .build()?;
@@ -28,7 +29,8 @@ use pool_core::wire::KeyStyle;
 /// ```
 #[must_use]
 pub struct PoolBuilder<Rt> {
-    servers: Vec<(String, String)>,
+    /// Each server with whether its id is one of its Things.
+    servers: Vec<(String, String, bool)>,
     things: Vec<(String, String)>,
     publishers: Vec<(String, String)>,
     events: pool_core::events::Config,
@@ -65,16 +67,33 @@ impl<Rt: Runtime> Default for PoolBuilder<Rt> {
 }
 
 impl<Rt: Runtime> PoolBuilder<Rt> {
-    /// A server: its id (the hololinked server id, which is its ROUTER identity) and endpoint
-    /// (`tcp://host:port` or `ipc:///path`; see [`hololinked_ipc_endpoint`](crate::hololinked_ipc_endpoint)).
-    /// Its Thing defaults to the server id, unless Things are named for it with
-    /// [`thing`](Self::thing).
+    /// A server and its Thing of the same id (hololinked's usual setup): the id is the
+    /// hololinked server id, which is its ROUTER identity; the endpoint is `tcp://host:port` or
+    /// `ipc:///path` (see [`hololinked_ipc_endpoint`](crate::hololinked_ipc_endpoint)). Add
+    /// more of its Things with [`thing`](Self::thing).
     pub fn server(mut self, id: impl Into<String>, endpoint: impl Into<String>) -> Self {
-        self.servers.push((id.into(), endpoint.into()));
+        self.servers.push((id.into(), endpoint.into(), true));
         self
     }
 
-    /// A Thing served by `server` (many Things may share a server).
+    /// A server whose Things are `things` (its own id is not one of them, unless listed): for
+    /// a hololinked server that serves Things of other ids. Add more with [`thing`](Self::thing).
+    pub fn server_with_things(
+        mut self,
+        id: impl Into<String>,
+        endpoint: impl Into<String>,
+        things: &[&str],
+    ) -> Self {
+        let id = id.into();
+        self.things
+            .extend(things.iter().map(|t| ((*t).to_owned(), id.clone())));
+        self.servers.push((id, endpoint.into(), false));
+        self
+    }
+
+    /// Adds Thing `thing`, served by `server`, to the server's other Things (many Things may
+    /// share a server; a server added with [`server`](Self::server) keeps its own, and naming
+    /// that one again changes nothing).
     pub fn thing(mut self, thing: impl Into<String>, server: impl Into<String>) -> Self {
         self.things.push((thing.into(), server.into()));
         self
@@ -264,7 +283,7 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
         if let Some((_, server)) = self
             .things
             .iter()
-            .find(|(_, server)| !self.servers.iter().any(|(id, _)| id == server))
+            .find(|(_, server)| !self.servers.iter().any(|(id, _, _)| id == server))
         {
             return Err(Error::UnknownServer {
                 server: server.clone(),
@@ -305,7 +324,7 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
             )));
         }
         for (server, endpoint) in &self.publishers {
-            if !self.servers.iter().any(|(id, _)| id == server) {
+            if !self.servers.iter().any(|(id, _, _)| id == server) {
                 return Err(Error::UnknownServer {
                     server: server.clone(),
                 });
@@ -313,18 +332,17 @@ impl<Rt: Runtime> PoolBuilder<Rt> {
             checked_endpoint(endpoint)?;
         }
         let pool = Pool::new(Engine::run(rt, self.settings, core, self.events));
-        for (id, endpoint) in &self.servers {
-            let named: Vec<&str> = self
+        for (id, endpoint, own_thing) in &self.servers {
+            let named = self
                 .things
                 .iter()
-                .filter(|(_, server)| server == id)
-                .map(|(thing, _)| thing.as_str())
+                .filter(|(thing, server)| server == id && !(*own_thing && thing == id))
+                .map(|(thing, _)| thing.as_str());
+            let things: Vec<&str> = own_thing
+                .then_some(id.as_str())
+                .into_iter()
+                .chain(named)
                 .collect();
-            let things = if named.is_empty() {
-                vec![id.as_str()]
-            } else {
-                named
-            };
             pool.add_server_with_things(id, endpoint, &things)?;
         }
         for (server, endpoint) in &self.publishers {

@@ -1,7 +1,11 @@
 //! The one error type: what happened, to which Thing, on which server, under which message id.
 
+use std::fmt;
 use std::time::Duration;
 
+use bytes::Bytes;
+
+use crate::execution_log::ExecutionLog;
 pub use pool_core::wire::TimeoutKind;
 
 /// Everything that can go wrong with a request or with the pool's configuration.
@@ -26,11 +30,19 @@ pub enum Error {
         message: String,
         /// The server's traceback lines.
         traceback: Vec<String>,
+        /// The exception's notes (hololinked's `notes`: for a failed `_set_properties`, which
+        /// properties failed and why).
+        notes: Vec<String>,
+        /// The Thing's log lines, for a request that asked for them
+        /// ([`Request::fetch_execution_logs`](crate::Request::fetch_execution_logs)).
+        execution_logs: Vec<ExecutionLog>,
+        /// The exception payload as the server sent it (frame 3), to pass on unchanged.
+        payload: Bytes,
     },
     /// The server refused the request (`INVALID_MESSAGE`), for example because it serves no
     /// Thing with this id.
     #[error(
-        "{thing}: server {server} answered INVALID_MESSAGE: {message} (message id {message_id})"
+        "{thing}: server {server} answered INVALID_MESSAGE: {kind}: {message} (message id {message_id})"
     )]
     InvalidMessage {
         /// Thing id.
@@ -39,12 +51,17 @@ pub enum Error {
         server: String,
         /// The request's message id.
         message_id: String,
+        /// The Python exception type the server named, such as `KeyError`.
+        kind: String,
         /// The server's explanation.
         message: String,
+        /// The payload as the server sent it (frame 3).
+        payload: Bytes,
     },
     /// The server gave up (`TIMEOUT`): the request waited too long in the Thing's queue
     /// (`Invokation`) or ran too long (`Execution`).
-    #[error("{thing}: {} timeout on server {server} (message id {message_id})", kind.as_str())]
+    #[error("{thing}: {} timeout on server {server}{} (message id {message_id})", kind.as_str(),
+        ServerLimit(*limit))]
     ServerTimeout {
         /// Thing id.
         thing: String,
@@ -54,17 +71,24 @@ pub enum Error {
         message_id: String,
         /// Which server-side timeout.
         kind: TimeoutKind,
+        /// The limit the request carried for it (`None`: it carried none, and the server used
+        /// its own).
+        limit: Option<Duration>,
     },
     /// The client deadline passed with no answer.
-    #[error("{thing}: no reply within {after:?}: {}{} (server {server}, message id {message_id})",
+    #[error("{thing}: no reply within {after:?}: {}{} (server {server}{}{})",
         timeout_reason(*sent, *server_ready),
-        server_error.as_deref().map(|e| format!(" (last: {e})")).unwrap_or_default())]
+        server_error.as_deref().map(|e| format!(" (last: {e})")).unwrap_or_default(),
+        At(endpoint),
+        SentAs(*sent, message_id))]
     Timeout {
         /// Thing id.
         thing: String,
         /// Server id.
         server: String,
-        /// The request's message id.
+        /// The server's endpoint (empty when the request never reached a server).
+        endpoint: String,
+        /// The request's message id (it was never on the wire unless `sent`).
         message_id: String,
         /// The client deadline that passed.
         after: Duration,
@@ -132,6 +156,38 @@ pub enum Error {
         size: usize,
         /// The configured limit.
         limit: usize,
+    },
+    /// The Thing has no property, action or event of this name, by its Thing Description
+    /// (checked locally, before any request).
+    #[error("{thing}: no {kind} `{name}`; its {kind}s: {known}")]
+    UnknownAffordance {
+        /// Thing id.
+        thing: String,
+        /// What was asked for.
+        kind: AffordanceKind,
+        /// The name asked for.
+        name: String,
+        /// The names the Thing has, comma separated (`none` when it has none).
+        known: String,
+    },
+    /// The property is read-only, by the Thing's Description (checked locally).
+    #[error("{thing}: property `{property}` is read-only")]
+    ReadOnly {
+        /// Thing id.
+        thing: String,
+        /// The property.
+        property: String,
+    },
+    /// The property is not observable, by the Thing's Description (checked locally): its
+    /// server publishes no changes of it.
+    #[error("{thing}: property `{property}` is not observable; its observable ones: {observable}")]
+    NotObservable {
+        /// Thing id.
+        thing: String,
+        /// The property.
+        property: String,
+        /// The observable properties, comma separated (`none` when it has none).
+        observable: String,
     },
     /// No Thing with this id is configured in the pool.
     #[error("unknown Thing `{thing}`: the pool knows {known}")]
@@ -204,6 +260,64 @@ pub enum Error {
     NoRuntime(&'static str),
 }
 
+/// Which kind of interaction affordance an [`Error::UnknownAffordance`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AffordanceKind {
+    /// A property.
+    Property,
+    /// An action.
+    Action,
+    /// An event.
+    Event,
+}
+
+impl fmt::Display for AffordanceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AffordanceKind::Property => "property",
+            AffordanceKind::Action => "action",
+            AffordanceKind::Event => "event",
+        })
+    }
+}
+
+/// ` (limit 5s)` for a server timeout whose limit the request carried.
+struct ServerLimit(Option<Duration>);
+
+impl fmt::Display for ServerLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(limit) => write!(f, " (limit {limit:?})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// ` at tcp://...` when the endpoint is known.
+struct At<'a>(&'a str);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " at {}", self.0)
+        }
+    }
+}
+
+/// `, message id ...` only for a request that went out.
+struct SentAs<'a>(bool, &'a str);
+
+impl fmt::Display for SentAs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SentAs(true, id) if !id.is_empty() => write!(f, ", message id {id}"),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn timeout_reason(sent: bool, server_ready: bool) -> &'static str {
     match (sent, server_ready) {
         (true, _) => "the request was sent but not answered",
@@ -227,24 +341,33 @@ impl Error {
             | Error::HeaderTooLarge { thing, .. }
             | Error::ReplyTooLarge { thing, .. }
             | Error::UnknownThing { thing, .. }
+            | Error::UnknownAffordance { thing, .. }
+            | Error::ReadOnly { thing, .. }
+            | Error::NotObservable { thing, .. }
             | Error::Busy { thing, .. }
             | Error::Decode { thing, .. } => Some(thing),
             _ => None,
         }
     }
 
-    /// The message id of the request, if it got one.
+    /// The message id the request was sent with; `None` for a request that never went out
+    /// (refused, or still waiting when its deadline passed or it was cancelled).
     #[must_use]
     pub fn message_id(&self) -> Option<&str> {
-        match self {
+        let id = match self {
             Error::Remote { message_id, .. }
             | Error::InvalidMessage { message_id, .. }
             | Error::ServerTimeout { message_id, .. }
-            | Error::Timeout { message_id, .. }
             | Error::Disconnected { message_id, .. }
             | Error::Cancelled { message_id, .. }
-            | Error::ReplyTooLarge { message_id, .. } => Some(message_id),
-            _ => None,
-        }
+            | Error::ReplyTooLarge { message_id, .. } => message_id,
+            Error::Timeout {
+                message_id,
+                sent: true,
+                ..
+            } => message_id,
+            _ => return None,
+        };
+        (!id.is_empty()).then_some(id.as_str())
     }
 }

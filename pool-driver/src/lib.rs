@@ -48,37 +48,47 @@
 
 mod builder;
 mod connection;
+mod description;
 #[cfg(feature = "async-dispatcher-runtime")]
 mod dispatch;
 mod endpoint;
 mod engine;
 mod error;
+mod execution_log;
 mod outcome;
 mod pending;
 mod pool;
 mod reply;
 mod request;
 mod runtime;
+mod server_info;
 mod settings;
 mod signal;
 mod slot_wait;
 mod stats;
 mod subscriber;
 mod subscription;
+mod thing;
 mod timer;
 
 pub use builder::PoolBuilder;
+pub use description::{
+    ActionAffordance, DataSchema, EventAffordance, Form, PropertyAffordance, ThingDescription,
+};
 pub use endpoint::{
     hololinked_event_endpoint, hololinked_ipc_endpoint, hololinked_ipc_filename, MAX_IPC_PATH_LEN,
 };
-pub use error::{Error, TimeoutKind};
+pub use error::{AffordanceKind, Error, TimeoutKind};
+pub use execution_log::ExecutionLog;
 pub use pending::Pending;
 pub use pool::Pool;
 pub use reply::Reply;
 pub use request::{operation, Request};
 pub use runtime::Runtime;
+pub use server_info::{Protocol, ServerInfo};
 pub use settings::WhenFull;
 pub use stats::PoolStats;
+pub use thing::{Thing, GET_THING_DESCRIPTION};
 pub use subscription::{Event, EventItem, Subscription};
 
 #[cfg(feature = "async-dispatcher-runtime")]
@@ -96,8 +106,10 @@ macro_rules! adapter_api {
     ($rt:ty) => {
         pub use $crate::{
             hololinked_event_endpoint, hololinked_ipc_endpoint, hololinked_ipc_filename, operation,
-            pool_core, Error, Event, EventItem, KeyStyle, PoolStats, Reply, Request, Runtime,
-            Stats, Subscription, TimeoutKind, WhenFull,
+            pool_core, ActionAffordance, AffordanceKind, DataSchema, Error, Event, EventAffordance,
+            EventItem, ExecutionLog, Form, KeyStyle, PoolStats, PropertyAffordance, Protocol,
+            Reply, Request, Runtime, ServerInfo, Stats, Subscription, ThingDescription,
+            TimeoutKind, WhenFull, GET_THING_DESCRIPTION,
         };
 
         /// The pool on this crate's runtime (see [`pool_driver::Pool`] for every method).
@@ -106,5 +118,7 @@ macro_rules! adapter_api {
         pub type PoolBuilder = $crate::PoolBuilder<$rt>;
         /// A request in progress (await it; drop it to cancel).
         pub type Pending = $crate::Pending<$rt>;
+        /// A handle on one Thing of the pool (see [`pool_driver::Thing`]).
+        pub type Thing = $crate::Thing<$rt>;
     };
 }

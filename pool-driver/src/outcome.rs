@@ -16,12 +16,15 @@ use pool_core::pool::{Completion, Outcome};
 use pool_core::MessageIdText;
 
 use crate::error::Error;
+use crate::execution_log;
 use crate::reply::Reply;
 use crate::request::Job;
-use pool_core::wire::RemoteException;
+use pool_core::wire::{RemoteException, TimeoutKind};
 
 /// What the engine knows of a request's server when the request ends.
 pub(crate) struct ServerFacts {
+    /// Where it is.
+    pub(crate) endpoint: Arc<str>,
     /// It answered a HANDSHAKE on its current connection.
     pub(crate) ready: bool,
     /// Why its last connection ended or its last connect failed, if it is not ready.
@@ -96,9 +99,11 @@ fn result_of(
             payload: frame(2),
             preserialized: frame(3),
             oneway: done.outcome == Outcome::Sent,
+            with_logs: job.thing_context.fetch_execution_logs,
         }),
         Outcome::Exception => {
-            let remote = RemoteException::parse(&frame(2));
+            let payload = frame(2);
+            let remote = RemoteException::parse(&payload);
             Err(Error::Remote {
                 thing: thing(),
                 server: server(),
@@ -106,25 +111,44 @@ fn result_of(
                 kind: remote.kind,
                 message: remote.message,
                 traceback: remote.traceback,
+                notes: remote.notes,
+                execution_logs: if job.thing_context.fetch_execution_logs {
+                    execution_log::logs_of(&payload)
+                } else {
+                    Vec::new()
+                },
+                payload,
             })
         }
-        Outcome::InvalidMessage => Err(Error::InvalidMessage {
-            thing: thing(),
-            server: server(),
-            message_id: message_id(),
-            message: RemoteException::parse(&frame(2)).message,
-        }),
+        Outcome::InvalidMessage => {
+            let payload = frame(2);
+            let remote = RemoteException::parse(&payload);
+            Err(Error::InvalidMessage {
+                thing: thing(),
+                server: server(),
+                message_id: message_id(),
+                kind: remote.kind,
+                message: remote.message,
+                payload,
+            })
+        }
         Outcome::ServerTimeout(kind) => Err(Error::ServerTimeout {
             thing: thing(),
             server: server(),
             message_id: message_id(),
             kind,
+            limit: match kind {
+                TimeoutKind::Invokation => job.server_context.invokation_timeout,
+                TimeoutKind::Execution => job.server_context.execution_timeout,
+            }
+            .map(Into::into),
         }),
         Outcome::Timeout { sent } => {
             let facts = server_facts();
             Err(Error::Timeout {
                 thing: thing(),
                 server: server(),
+                endpoint: facts.endpoint.to_string(),
                 message_id: message_id(),
                 after: job.timeout.unwrap_or_default(),
                 sent,
@@ -164,6 +188,7 @@ pub(crate) fn slot_wait_timeout(thing: String, after: Option<Duration>) -> Error
     Error::Timeout {
         thing,
         server: String::new(),
+        endpoint: String::new(),
         message_id: String::new(),
         after: after.unwrap_or_default(),
         sent: false,

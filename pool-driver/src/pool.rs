@@ -13,10 +13,12 @@ use crate::error::Error;
 use crate::pending::Pending;
 use crate::reply::Reply;
 use crate::request::Request;
+use crate::server_info::ServerInfo;
 use crate::settings::WhenFull;
 use crate::slot_wait::SlotWait;
 use crate::stats::PoolStats;
 use crate::subscription::Subscription;
+use crate::thing::Thing;
 use crate::Runtime;
 use pool_core::pool::is_valid_identity;
 
@@ -81,6 +83,52 @@ impl<Rt: Runtime> Pool<Rt> {
     #[must_use]
     pub fn servers(&self) -> Vec<(String, bool)> {
         self.engine.servers()
+    }
+
+    /// What the pool knows of server `id` (endpoint, protocol, readiness, Things, last
+    /// error), or `None` for a server it does not have.
+    #[must_use]
+    pub fn server_info(&self, id: &str) -> Option<ServerInfo> {
+        self.engine.server_info(id)
+    }
+
+    /// The server that serves `thing`, with its endpoint and protocol (hololinked's
+    /// `get_client_id_from_thing_id` and `get_client_protocol`), or `None` for a Thing the pool
+    /// does not have.
+    ///
+    /// ```no_run
+    /// # fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) {
+    /// if let Some(server) = pool.server_of("spectrometer") {
+    ///     println!("{} at {} over {}", server.id, server.endpoint, server.protocol.as_str());
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn server_of(&self, thing: &str) -> Option<ServerInfo> {
+        self.engine.server_of(thing)
+    }
+
+    /// The Things of server `id`, sorted (empty for a server the pool does not have).
+    #[must_use]
+    pub fn things_of(&self, id: &str) -> Vec<String> {
+        self.server_info(id).map(|s| s.things).unwrap_or_default()
+    }
+
+    /// A handle on `thing`: its properties, actions and events by name, and its Thing
+    /// Description ([`Thing::describe`]). Cheap; the pool is asked only when the handle is used,
+    /// so a Thing the pool does not have fails then, with [`Error::UnknownThing`].
+    ///
+    /// ```no_run
+    /// # async fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) -> Result<(), pool_driver::Error> {
+    /// let spectrometer = pool.thing("spectrometer");
+    /// let t: f64 = spectrometer.read("integration_time").await?;
+    /// spectrometer.write("integration_time", &(t * 2.0)).await?;
+    /// let spectrum: Vec<f64> = spectrometer.invoke("acquire", &serde_json::json!({"n": 10})).await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn thing(&self, thing: &str) -> Thing<Rt> {
+        Thing::new(self.clone(), thing)
     }
 
     /// Counters and gauges.
@@ -207,20 +255,80 @@ impl<Rt: Runtime> Pool<Rt> {
     /// # }
     /// ```
     pub async fn execute_in_all(&self, request: Request) -> Vec<(String, Result<Reply, Error>)> {
-        let mut deadline = self.deadline(&request);
-        let started = match self.engine.start_all(&request, &mut deadline) {
+        self.fan_out(&request, None).await
+    }
+
+    /// [`execute_in_all`](Self::execute_in_all) over the Things `things` only (hololinked's
+    /// `execute_in_all(thing_ids=...)`): one result per distinct Thing, sorted by Thing; a
+    /// Thing the pool does not know gets [`Error::UnknownThing`] and the others run.
+    ///
+    /// ```no_run
+    /// # async fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) {
+    /// use pool_driver::Request;
+    ///
+    /// let results = pool.execute_in(&["camera", "stage"], Request::invoke_all("ping")).await;
+    /// assert_eq!(results.len(), 2);
+    /// # }
+    /// ```
+    pub async fn execute_in(
+        &self,
+        things: &[&str],
+        request: Request,
+    ) -> Vec<(String, Result<Reply, Error>)> {
+        let mut wanted: Vec<String> = things.iter().map(|t| (*t).to_owned()).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let known = self.things();
+        let (found, unknown): (Vec<String>, Vec<String>) = wanted
+            .into_iter()
+            .partition(|t| known.binary_search(t).is_ok());
+        let mut results = if found.is_empty() {
+            Vec::new()
+        } else {
+            self.fan_out(&request, Some(&found)).await
+        };
+        for thing in unknown {
+            let error = Error::UnknownThing {
+                thing: thing.clone(),
+                known: if known.is_empty() {
+                    "no Things".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            };
+            results.push((thing, Err(error)));
+        }
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        results
+    }
+
+    /// One fan-out to every Thing, or to those of `only`.
+    async fn fan_out(
+        &self,
+        request: &Request,
+        only: Option<&[String]>,
+    ) -> Vec<(String, Result<Reply, Error>)> {
+        if let Some(message) = &request.encode_error {
+            let members = only.map_or_else(|| self.things(), <[String]>::to_vec);
+            return members
+                .into_iter()
+                .map(|t| (t, Err(Error::Encode(message.clone()))))
+                .collect();
+        }
+        let mut deadline = self.deadline(request);
+        let started = match self.engine.start_all(request, only, &mut deadline) {
             Ok(started) => started,
             // Waiting cannot help when there are more Things than slots in the whole pool.
-            Err(TooFew { never_fits: true }) => return self.all_busy(),
+            Err(TooFew { never_fits: true }) => return self.all_busy(only),
             Err(TooFew { never_fits: false }) if self.when_full() == WhenFull::Busy => {
-                return self.all_busy()
+                return self.all_busy(only)
             }
             Err(TooFew { never_fits: false }) => {
                 let at = deadline.at().flatten();
                 let mut wait = SlotWait::new();
                 let waited = poll_fn(|cx| {
                     wait.poll(cx, &self.engine, at, || {
-                        match self.engine.start_all(&request, &mut deadline) {
+                        match self.engine.start_all(request, only, &mut deadline) {
                             Ok(started) => Some(Some(started)),
                             Err(TooFew { never_fits: true }) => Some(None),
                             Err(TooFew { never_fits: false }) => None,
@@ -230,7 +338,7 @@ impl<Rt: Runtime> Pool<Rt> {
                 .await;
                 match waited.flatten() {
                     Some(started) => started,
-                    None => return self.all_busy(),
+                    None => return self.all_busy(only),
                 }
             }
         };
@@ -274,13 +382,15 @@ impl<Rt: Runtime> Pool<Rt> {
 
     // ----- servers and Things -----------------------------------------------------------------
 
-    /// Adds a server at run time; its Thing is the server id (add more with
+    /// Adds a server at run time, with its Thing of the same id (add more with
     /// [`add_thing`](Self::add_thing)). The pool connects at once.
     pub fn add_server(&self, id: &str, endpoint: &str) -> Result<(), Error> {
         self.add_server_with_things(id, endpoint, &[id])
     }
 
-    pub(crate) fn add_server_with_things(
+    /// Adds a server at run time whose Things are `things` (its own id only if listed), all or
+    /// nothing. The pool connects at once.
+    pub fn add_server_with_things(
         &self,
         id: &str,
         endpoint: &str,
@@ -329,6 +439,17 @@ impl<Rt: Runtime> Pool<Rt> {
         self.engine.map_thing(thing, server)
     }
 
+    /// Removes a Thing: new requests for it are refused with [`Error::UnknownThing`]; requests
+    /// already started for it run to their end.
+    pub fn remove_thing(&self, thing: &str) -> Result<(), Error> {
+        self.engine.unmap_thing(thing)
+    }
+
+    /// The endpoint of `thing`'s server.
+    pub(crate) fn endpoint_of(&self, thing: &str) -> Option<Arc<str>> {
+        self.engine.endpoint_of(thing)
+    }
+
     /// Removes a server: its requests end [`Error::Closed`], its Things go, and its
     /// connection is closed (this returns once the socket is dropped).
     pub async fn remove_server(&self, id: &str) -> Result<(), Error> {
@@ -368,9 +489,9 @@ impl<Rt: Runtime> Pool<Rt> {
         }
     }
 
-    /// `Busy` for every Thing.
-    fn all_busy(&self) -> Vec<(String, Result<Reply, Error>)> {
-        self.things()
+    /// `Busy` for every Thing (of `only`, if given).
+    fn all_busy(&self, only: Option<&[String]>) -> Vec<(String, Result<Reply, Error>)> {
+        only.map_or_else(|| self.things(), <[String]>::to_vec)
             .into_iter()
             .map(|thing| (thing.clone(), Err(self.busy(thing))))
             .collect()

@@ -1,4 +1,13 @@
-//! A successful reply: the payload frames as they arrived, without copies.
+//! A successful reply: the payload frames as they arrived, without copies, decoded as their
+//! content type says when asked.
+//!
+//! Invariants:
+//! * nothing is decoded until a caller asks, and the header is read only for its content type;
+//! * a payload is decoded only as the content type its header names (absent: JSON, hololinked's
+//!   default): asking for JSON from a msgpack payload is an [`Error::Decode`] that says so, never
+//!   a misreading;
+//! * for a request that asked for execution logs, the value is the `return_value` part, and the
+//!   logs come apart ([`Reply::execution_logs`]).
 
 use std::sync::Arc;
 
@@ -6,7 +15,10 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use pool_core::wire::{CONTENT_TYPE_JSON, CONTENT_TYPE_POSTCARD};
+use crate::execution_log::{self, ExecutionLog};
+use pool_core::wire::{
+    payload_content_type, CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK, CONTENT_TYPE_POSTCARD,
+};
 
 /// The answer to a request: a `REPLY` message, or for a oneway request the confirmation that
 /// it was handed to the transport.
@@ -22,6 +34,17 @@ pub struct Reply {
     pub(crate) payload: Bytes,
     pub(crate) preserialized: Bytes,
     pub(crate) oneway: bool,
+    /// The request asked for execution logs: the payload is `{"return_value", "execution_logs"}`.
+    pub(crate) with_logs: bool,
+}
+
+/// How a payload is serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Msgpack,
+    Postcard,
+    Other,
 }
 
 impl Reply {
@@ -49,7 +72,8 @@ impl Reply {
         self.oneway
     }
 
-    /// The serialized return value (frame 3; `null` when the Thing returned nothing).
+    /// The serialized return value (frame 3; `null` when the Thing returned nothing), as the
+    /// server sent it (for a request with execution logs, the whole `{"return_value", ..}`).
     #[must_use]
     pub fn payload(&self) -> &Bytes {
         &self.payload
@@ -70,36 +94,116 @@ impl Reply {
     /// `payloadContentType` of the reply (`application/json` when the header does not say).
     #[must_use]
     pub fn payload_content_type(&self) -> String {
-        self.header_string("payloadContentType")
-            .unwrap_or_else(|| CONTENT_TYPE_JSON.to_owned())
+        payload_content_type(&self.header)
+            .map_or_else(|| CONTENT_TYPE_JSON.to_owned(), |ct| ct.as_str().to_owned())
     }
 
     /// `preencodedPayloadContentType` of the reply (empty when the header does not say).
     #[must_use]
     pub fn preserialized_content_type(&self) -> String {
-        self.header_string("preencodedPayloadContentType")
+        let header: Option<serde_json::Value> = serde_json::from_slice(&self.header).ok();
+        header
+            .as_ref()
+            .and_then(|h| h.get("preencodedPayloadContentType")?.as_str())
             .unwrap_or_default()
+            .to_owned()
     }
 
-    fn header_string(&self, key: &str) -> Option<String> {
-        let header: serde_json::Value = serde_json::from_slice(&self.header).ok()?;
-        header.get(key)?.as_str().map(str::to_owned)
-    }
-
-    /// Decodes the payload as JSON into `T`.
+    /// Decodes the payload as JSON into `T`. A payload of another content type (msgpack, say)
+    /// is an [`Error::Decode`] that names it: use [`decode`](Self::decode) for whatever the
+    /// Thing sends.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.payload).map_err(|e| self.decode_error(CONTENT_TYPE_JSON, &e))
+        self.expect(Format::Json, CONTENT_TYPE_JSON)?;
+        self.decode_as(Format::Json)
     }
 
-    /// The payload as a JSON value.
+    /// The payload as a JSON value (a msgpack payload is an error that says so; see
+    /// [`json`](Self::json)).
     pub fn value(&self) -> Result<serde_json::Value, Error> {
         self.json()
     }
 
+    /// Decodes a msgpack payload (`application/msgpack`) into `T`.
+    pub fn msgpack<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.expect(Format::Msgpack, CONTENT_TYPE_MSGPACK)?;
+        self.decode_as(Format::Msgpack)
+    }
+
     /// Decodes the payload as postcard into `T` (for Things that reply `application/x-postcard`).
     pub fn postcard<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        postcard::from_bytes(&self.payload)
-            .map_err(|e| self.decode_error(CONTENT_TYPE_POSTCARD, &e))
+        self.expect(Format::Postcard, CONTENT_TYPE_POSTCARD)?;
+        self.decode_as(Format::Postcard)
+    }
+
+    /// Decodes the payload into `T` as its content type says: JSON, msgpack or postcard.
+    ///
+    /// ```no_run
+    /// # async fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) -> Result<(), pool_driver::Error> {
+    /// let spectrum: Vec<f64> = pool.invoke_action("spectrometer", "acquire", &()).await?.decode()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let format = self.format();
+        if format == Format::Other {
+            let ct = self.payload_content_type();
+            return Err(self.decode_error(&ct, &"no decoder for this content type"));
+        }
+        self.decode_as(format)
+    }
+
+    /// The Thing's log lines recorded while it ran the request, for a request that asked for
+    /// them ([`Request::fetch_execution_logs`](crate::Request::fetch_execution_logs)); empty
+    /// otherwise.
+    #[must_use]
+    pub fn execution_logs(&self) -> Vec<ExecutionLog> {
+        if self.with_logs && self.format() == Format::Json {
+            execution_log::logs_of(&self.payload)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn format(&self) -> Format {
+        match payload_content_type(&self.header) {
+            None => Format::Json,
+            Some(ct) => match ct.as_str() {
+                CONTENT_TYPE_JSON | "" => Format::Json,
+                CONTENT_TYPE_MSGPACK | "application/x-msgpack" => Format::Msgpack,
+                CONTENT_TYPE_POSTCARD => Format::Postcard,
+                _ => Format::Other,
+            },
+        }
+    }
+
+    /// An error unless the payload is in `format`.
+    fn expect(&self, format: Format, name: &str) -> Result<(), Error> {
+        if self.format() == format {
+            return Ok(());
+        }
+        let actual = self.payload_content_type();
+        Err(self.decode_error(
+            name,
+            &format_args!(
+                "the payload is {actual}, not {name} (Reply::decode reads what the Thing sends)"
+            ),
+        ))
+    }
+
+    fn decode_as<T: DeserializeOwned>(&self, format: Format) -> Result<T, Error> {
+        match format {
+            Format::Json => {
+                let bytes = if self.with_logs {
+                    execution_log::return_value(&self.payload).unwrap_or(&self.payload)
+                } else {
+                    &self.payload
+                };
+                serde_json::from_slice(bytes).map_err(|e| self.decode_error(CONTENT_TYPE_JSON, &e))
+            }
+            Format::Msgpack => rmp_serde::from_slice(&self.payload)
+                .map_err(|e| self.decode_error(CONTENT_TYPE_MSGPACK, &e)),
+            Format::Postcard | Format::Other => postcard::from_bytes(&self.payload)
+                .map_err(|e| self.decode_error(CONTENT_TYPE_POSTCARD, &e)),
+        }
     }
 
     fn decode_error(&self, content_type: &str, error: &dyn std::fmt::Display) -> Error {

@@ -12,22 +12,51 @@ use crate::error::Error;
 use crate::reply::Reply;
 use pool_core::pool::RequestSpec;
 use pool_core::wire::{
-    RequestFields, ServerContext, ThingContext, CONTENT_TYPE_JSON, CONTENT_TYPE_POSTCARD,
-    CONTENT_TYPE_TEXT, NULL_PAYLOAD,
+    RequestFields, ServerContext, ThingContext, CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK,
+    CONTENT_TYPE_POSTCARD, CONTENT_TYPE_TEXT, NULL_PAYLOAD,
 };
 
-/// hololinked's operation names (docs/protocol.md §15).
+/// hololinked's operation names, every one of its `Operations` (docs/protocol.md §15).
 pub mod operation {
     /// Read a property.
     pub const READ_PROPERTY: &str = "readproperty";
     /// Write a property (payload: the value).
     pub const WRITE_PROPERTY: &str = "writeproperty";
-    /// Invoke an action (payload: keyword arguments, `__args__` for positional ones).
-    pub const INVOKE_ACTION: &str = "invokeaction";
-    /// Read several properties (`objekt`: comma-separated names).
+    /// Delete a property (hololinked Things refuse it: `NotImplementedError`).
+    pub const DELETE_PROPERTY: &str = "deleteproperty";
+    /// Observe a property: over ZMQ this is a subscription to its change event
+    /// ([`Pool::observe_property`](crate::Pool::observe_property)), not a request.
+    pub const OBSERVE_PROPERTY: &str = "observeproperty";
+    /// Read several properties (`objekt`: comma-separated names; JSON `null` for all).
     pub const READ_MULTIPLE_PROPERTIES: &str = "readmultipleproperties";
     /// Write several properties (0.4.x only; prefer the `_set_properties` action).
     pub const WRITE_MULTIPLE_PROPERTIES: &str = "writemultipleproperties";
+    /// Read every property (`objekt`: JSON `null`).
+    pub const READ_ALL_PROPERTIES: &str = "readallproperties";
+    /// Write every property given (0.4.x only; prefer the `_set_properties` action).
+    pub const WRITE_ALL_PROPERTIES: &str = "writeallproperties";
+    /// Invoke an action (payload: keyword arguments, `__args__` for positional ones).
+    pub const INVOKE_ACTION: &str = "invokeaction";
+    /// Subscribe to an event: over ZMQ a SUB subscription
+    /// ([`Pool::subscribe_event`](crate::Pool::subscribe_event)), not a request.
+    pub const SUBSCRIBE_EVENT: &str = "subscribeevent";
+    /// Unsubscribe from an event (hololinked's spelling, one `e`).
+    pub const UNSUBSCRIBE_EVENT: &str = "unsubscribevent";
+
+    /// Every operation name hololinked defines.
+    pub const ALL: [&str; 11] = [
+        READ_PROPERTY,
+        WRITE_PROPERTY,
+        DELETE_PROPERTY,
+        OBSERVE_PROPERTY,
+        READ_MULTIPLE_PROPERTIES,
+        WRITE_MULTIPLE_PROPERTIES,
+        READ_ALL_PROPERTIES,
+        WRITE_ALL_PROPERTIES,
+        INVOKE_ACTION,
+        SUBSCRIBE_EVENT,
+        UNSUBSCRIBE_EVENT,
+    ];
 }
 
 /// A request to one Thing (or, for [`Pool::execute_in_all`](crate::Pool::execute_in_all), to
@@ -48,7 +77,7 @@ pub mod operation {
 pub struct Request {
     pub(crate) thing: String,
     pub(crate) operation: Cow<'static, str>,
-    pub(crate) objekt: String,
+    pub(crate) objekt: Option<String>,
     pub(crate) payload: Bytes,
     pub(crate) payload_content_type: Cow<'static, str>,
     pub(crate) preserialized: Bytes,
@@ -68,10 +97,20 @@ impl Request {
         operation: impl Into<Cow<'static, str>>,
         objekt: impl Into<String>,
     ) -> Request {
+        let mut request = Request::without_objekt(thing, operation);
+        request.objekt = Some(objekt.into());
+        request
+    }
+
+    /// A request for `operation` on the whole of `thing`: its `objekt` is JSON `null`.
+    pub fn without_objekt(
+        thing: impl Into<String>,
+        operation: impl Into<Cow<'static, str>>,
+    ) -> Request {
         Request {
             thing: thing.into(),
             operation: operation.into(),
-            objekt: objekt.into(),
+            objekt: None,
             payload: Bytes::from_static(NULL_PAYLOAD),
             payload_content_type: Cow::Borrowed(CONTENT_TYPE_JSON),
             preserialized: Bytes::new(),
@@ -101,6 +140,18 @@ impl Request {
         Request::new(thing, operation::INVOKE_ACTION, name)
     }
 
+    /// Reads every property of `thing` (`readallproperties`, `objekt` `null`); the reply is a
+    /// JSON object `{name: value}`.
+    pub fn read_all_properties(thing: impl Into<String>) -> Request {
+        Request::without_objekt(thing, operation::READ_ALL_PROPERTIES)
+    }
+
+    /// Reads the properties `names` of `thing` at once (`readmultipleproperties`); the reply is
+    /// a JSON object `{name: value}`.
+    pub fn read_multiple_properties(thing: impl Into<String>, names: &[&str]) -> Request {
+        Request::new(thing, operation::READ_MULTIPLE_PROPERTIES, names.join(","))
+    }
+
     /// Invokes action `name` on every Thing (for `execute_in_all`).
     pub fn invoke_all(name: impl Into<String>) -> Request {
         Request::new(String::new(), operation::INVOKE_ACTION, name)
@@ -118,10 +169,10 @@ impl Request {
         &self.operation
     }
 
-    /// The `objekt` (property or action name).
+    /// The `objekt` (property or action name); `None` for an operation on the whole Thing.
     #[must_use]
-    pub fn objekt(&self) -> &str {
-        &self.objekt
+    pub fn objekt(&self) -> Option<&str> {
+        self.objekt.as_deref()
     }
 
     /// The same request for another Thing.
@@ -157,6 +208,19 @@ impl Request {
         self.json(&Positional { __args__: args })
     }
 
+    /// The payload as msgpack (`application/msgpack`, which hololinked servers decode as they
+    /// decode JSON). Structs are written as maps, with their field names.
+    pub fn msgpack<T: Serialize + ?Sized>(mut self, value: &T) -> Request {
+        match rmp_serde::to_vec_named(value) {
+            Ok(bytes) => {
+                self.payload = Bytes::from(bytes);
+                self.payload_content_type = Cow::Borrowed(CONTENT_TYPE_MSGPACK);
+            }
+            Err(e) => self.encode_error = Some(e.to_string()),
+        }
+        self
+    }
+
     /// The payload as postcard bytes (`application/x-postcard`).
     pub fn postcard<T: Serialize + ?Sized>(mut self, value: &T) -> Request {
         match postcard::to_allocvec(value) {
@@ -169,8 +233,10 @@ impl Request {
         self
     }
 
-    /// An already serialized payload frame and its content type. Never pass an empty JSON
-    /// payload: hololinked servers decode every payload (use `null`).
+    /// An already serialized payload frame and its content type. An empty JSON or msgpack
+    /// payload makes the request fail with [`Error::Encode`]: hololinked servers decode every
+    /// payload, and one that does not decode can end a Thing's executor (docs/protocol.md §14),
+    /// so "nothing" is `null` (the default).
     pub fn payload(
         mut self,
         bytes: impl Into<Bytes>,
@@ -178,6 +244,18 @@ impl Request {
     ) -> Request {
         self.payload = bytes.into();
         self.payload_content_type = content_type.into();
+        if self.payload.is_empty()
+            && matches!(
+                &*self.payload_content_type,
+                CONTENT_TYPE_JSON | CONTENT_TYPE_MSGPACK
+            )
+        {
+            self.encode_error = Some(format!(
+                "an empty {} payload cannot be sent (it can stop the Thing's executor on a \
+                 hololinked server); send `null` for no value",
+                self.payload_content_type
+            ));
+        }
         self
     }
 
@@ -206,7 +284,9 @@ impl Request {
         self
     }
 
-    /// Ask the server to return the Thing's log lines with the result.
+    /// Ask the server to return the Thing's log lines with the result: the reply's value is
+    /// then the return value as before, the lines are [`Reply::execution_logs`], and an
+    /// exception carries them too ([`Error::Remote`]'s `execution_logs`).
     pub fn fetch_execution_logs(mut self, fetch: bool) -> Request {
         self.fetch_execution_logs = fetch;
         self
@@ -218,13 +298,18 @@ impl Request {
         self
     }
 
-    /// The client deadline for this request (default: the pool's request timeout).
+    /// The client deadline for this request (default: the pool's request timeout). The
+    /// server-side limits this request does not set itself
+    /// ([`invokation_timeout`](Self::invokation_timeout),
+    /// [`execution_timeout`](Self::execution_timeout)) are raised to it when the pool's
+    /// defaults are shorter, so a request given 30 s can run for 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Request {
         self.timeout = Some(Some(timeout));
         self
     }
 
-    /// No client deadline for this request (it still ends if its server is lost).
+    /// No client deadline for this request (it still ends if its server is lost). The
+    /// server-side limits it does not set itself are lifted too.
     pub fn no_timeout(mut self) -> Request {
         self.timeout = Some(None);
         self
@@ -252,7 +337,7 @@ impl RequestSpec for Job {
         let request = &self.request;
         RequestFields {
             thing_id: &self.thing,
-            objekt: &request.objekt,
+            objekt: request.objekt.as_deref(),
             operation: &request.operation,
             payload_content_type: &request.payload_content_type,
             preencoded_content_type: &request.preserialized_content_type,

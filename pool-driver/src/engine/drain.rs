@@ -119,12 +119,13 @@ impl<Rt: Runtime> Engine<Rt> {
         state.freed += 1;
         let message_id = state.core.message_id(done.id);
         let server = done.server;
-        let facts = || ServerFacts {
-            ready: is_ready(&state.core, server),
-            last_error: state
-                .servers
-                .get(&server)
-                .and_then(|s| s.last_error.clone()),
+        let facts = || {
+            let slot = state.servers.get(&server);
+            ServerFacts {
+                endpoint: slot.map_or_else(|| Arc::from(""), |s| Arc::clone(&s.endpoint)),
+                ready: is_ready(&state.core, server),
+                last_error: slot.and_then(|s| s.last_error.clone()),
+            }
         };
         outcome::deliver(
             done,

@@ -33,6 +33,7 @@ use crate::error::Error;
 use crate::outcome;
 use crate::reply::Reply;
 use crate::request::{Job, Request};
+use crate::server_info::ServerInfo;
 use crate::settings::Settings;
 use crate::signal::Signal;
 use crate::stats::{Counters, PoolStats};
@@ -107,7 +108,9 @@ mod tasks;
 
 use events::EventState;
 
-use records::{forget_server, is_ready, map_thing_in, unknown_thing, ServerSlot, ThingSlot};
+use records::{
+    forget_server, info_of, is_ready, map_thing_in, unknown_thing, ServerSlot, ThingSlot,
+};
 
 /// Everything behind the lock.
 struct State {
@@ -224,6 +227,27 @@ impl<Rt: Runtime> Engine<Rt> {
         things
     }
 
+    /// What the pool knows of server `id`.
+    pub(crate) fn server_info(&self, id: &str) -> Option<ServerInfo> {
+        let state = self.lock();
+        let server = *state.server_ids.get(id)?;
+        info_of(&state, server)
+    }
+
+    /// What the pool knows of the server of `thing`.
+    pub(crate) fn server_of(&self, thing: &str) -> Option<ServerInfo> {
+        let state = self.lock();
+        let server = state.things.get(thing)?.server;
+        info_of(&state, server)
+    }
+
+    /// The endpoint of the server of `thing`.
+    pub(crate) fn endpoint_of(&self, thing: &str) -> Option<Arc<str>> {
+        let state = self.lock();
+        let server = state.things.get(thing)?.server;
+        state.servers.get(&server).map(|s| Arc::clone(&s.endpoint))
+    }
+
     /// The servers, sorted, each with whether it is ready.
     pub(crate) fn servers(&self) -> Vec<(String, bool)> {
         let state = self.lock();
@@ -320,12 +344,13 @@ impl<Rt: Runtime> Engine<Rt> {
         })
     }
 
-    /// Starts `request` for every Thing, sorted by Thing, as one fan-out of the core: all or
-    /// none, `TooFew` when there are not enough free slots. A member whose header is too large
-    /// ends on its own (`HeaderTooLarge`).
+    /// Starts `request` for every Thing (or those of `only` the pool knows), sorted by Thing,
+    /// as one fan-out of the core: all or none, `TooFew` when there are not enough free slots.
+    /// A member whose header is too large ends on its own (`HeaderTooLarge`).
     pub(crate) fn start_all(
         self: &Arc<Self>,
         request: &Request,
+        only: Option<&[String]>,
         deadline: &mut Deadline,
     ) -> Result<Vec<(String, Started)>, TooFew> {
         self.input(|engine, state, now| {
@@ -340,7 +365,10 @@ impl<Rt: Runtime> Engine<Rt> {
             if *closed {
                 return Ok(Vec::new());
             }
-            let mut members: Vec<&ThingSlot> = things.values().collect();
+            let mut members: Vec<&ThingSlot> = match only {
+                None => things.values().collect(),
+                Some(only) => only.iter().filter_map(|t| things.get(t.as_str())).collect(),
+            };
             members.sort_unstable_by(|a, b| a.name.cmp(&b.name));
             let ids: Vec<ThingId> = members.iter().map(|t| t.id).collect();
             let options = RequestOptions {
@@ -464,6 +492,17 @@ impl<Rt: Runtime> Engine<Rt> {
         })
     }
 
+    /// Unmaps `thing`: requests already started for it go on; new ones are refused.
+    pub(crate) fn unmap_thing(self: &Arc<Self>, thing: &str) -> Result<(), Error> {
+        self.input(|_, state, _| {
+            let Some(slot) = state.things.remove(thing) else {
+                return Err(unknown_thing(state, thing.to_owned()));
+            };
+            state.core.unmap_thing(slot.id);
+            Ok(())
+        })
+    }
+
     /// Removes server `id`; its requests end `Closed`. Returns its connection task's `alive`
     /// flag, if one runs (the task drops its socket soon after).
     pub(crate) fn remove_server(
@@ -581,16 +620,18 @@ impl<Rt: Runtime> Engine<Rt> {
         waiter: crate::request::Waiter,
     ) -> Job {
         let defaults = self.settings.server_context;
+        let limit = |own: Option<Option<Duration>>, default| {
+            own.map_or_else(
+                || raised_to_deadline(default, request.timeout),
+                |t| t.map(Into::into),
+            )
+        };
         Job {
             thing: Arc::clone(thing),
             server: Arc::clone(server),
             server_context: ServerContext {
-                invokation_timeout: request
-                    .invokation_timeout
-                    .map_or(defaults.invokation_timeout, |t| t.map(Into::into)),
-                execution_timeout: request
-                    .execution_timeout
-                    .map_or(defaults.execution_timeout, |t| t.map(Into::into)),
+                invokation_timeout: limit(request.invokation_timeout, defaults.invokation_timeout),
+                execution_timeout: limit(request.execution_timeout, defaults.execution_timeout),
                 oneway: request.oneway,
             },
             thing_context: ThingContext {
@@ -602,18 +643,50 @@ impl<Rt: Runtime> Engine<Rt> {
                 "request",
                 thing = %request.thing,
                 operation = %request.operation,
-                objekt = %request.objekt,
+                objekt = request.objekt.as_deref().unwrap_or("null"),
             ),
             request,
         }
     }
 }
 
+/// A pool default server-side limit, for a request with its own client deadline: raised to
+/// that deadline when shorter (no deadline: no limit), so the server does not give up before
+/// the client would.
+fn raised_to_deadline(
+    default: Option<pool_core::Duration>,
+    deadline: Option<Option<Duration>>,
+) -> Option<pool_core::Duration> {
+    match (default, deadline) {
+        (Some(_), Some(None)) => None,
+        (Some(limit), Some(Some(t))) => Some(limit.max(t.into())),
+        (default, _) => default,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Deadline;
+    use super::{raised_to_deadline, Deadline};
     use pool_core::{Duration, Instant};
     use std::time::Duration as StdDuration;
+
+    #[test]
+    fn a_request_deadline_raises_the_shorter_server_defaults_it_did_not_set() {
+        let five = Some(Duration::from_secs(5));
+        let thirty = StdDuration::from_secs(30);
+        assert_eq!(raised_to_deadline(five, None), five, "pool deadline: defaults");
+        assert_eq!(
+            raised_to_deadline(five, Some(Some(thirty))),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            raised_to_deadline(five, Some(Some(StdDuration::from_secs(1)))),
+            five,
+            "a shorter deadline leaves the server its default"
+        );
+        assert_eq!(raised_to_deadline(five, Some(None)), None, "no deadline: no limit");
+        assert_eq!(raised_to_deadline(None, Some(Some(thirty))), None);
+    }
 
     #[test]
     fn a_deadline_is_fixed_by_the_first_attempt_and_never_moves() {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::{Core, State};
 use crate::connection::{Link, Target};
 use crate::error::Error;
+use crate::server_info::{Protocol, ServerInfo};
 use pool_core::pool::{LostReason, ServerId, ServerState, ThingId};
 use pool_core::Instant as CoreInstant;
 
@@ -110,6 +111,30 @@ pub(super) fn is_current(state: &State, target: &Target) -> bool {
         .get(&target.server)
         .and_then(|s| s.link.as_ref())
         .is_some_and(|l| l.epoch == target.epoch)
+}
+
+/// What the pool knows of `server`, for a caller.
+pub(super) fn info_of(state: &State, server: ServerId) -> Option<ServerInfo> {
+    let slot = state.servers.get(&server)?;
+    let mut things: Vec<String> = state
+        .things
+        .values()
+        .filter(|t| t.server == server)
+        .map(|t| t.name.to_string())
+        .collect();
+    things.sort_unstable();
+    let ready = is_ready(&state.core, server);
+    Some(ServerInfo {
+        id: slot.name.to_string(),
+        endpoint: slot.endpoint.to_string(),
+        // Endpoints are checked when a server is added; tcp is the only other kind accepted.
+        protocol: Protocol::of(&slot.endpoint).unwrap_or(Protocol::Tcp),
+        ready,
+        things,
+        last_error: (!ready)
+            .then(|| slot.last_error.as_deref().map(str::to_owned))
+            .flatten(),
+    })
 }
 
 pub(super) fn is_ready(core: &Core, server: ServerId) -> bool {
