@@ -90,11 +90,6 @@ impl Servers {
         let mut builder = pool_tokio::Pool::builder();
         for server in &self.servers {
             builder = builder.server(&server.id, &server.endpoint);
-            // The pool drops a server's default Thing once others are named for it; the CLI
-            // keeps it (--thing adds Things, it does not replace the server's own).
-            if self.things.iter().any(|t| t.server == server.id) {
-                builder = builder.thing(&server.id, &server.id);
-            }
         }
         for thing in &self.things {
             if !self.servers.iter().any(|s| s.id == thing.thing) {

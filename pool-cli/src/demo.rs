@@ -88,11 +88,16 @@ async fn tour(args: &DemoArgs) -> Step {
 
     let began = Instant::now();
     let pool = Pool::builder()
-        .server("lab", lab.tcp_endpoint().unwrap_or_default())
-        .thing("spectrometer", "lab")
-        .thing("stage", "lab")
-        .server("vault", vault.ipc_endpoint().unwrap_or_default())
-        .thing("camera", "vault")
+        .server_with_things(
+            "lab",
+            lab.tcp_endpoint().unwrap_or_default(),
+            &["spectrometer", "stage"],
+        )
+        .server_with_things(
+            "vault",
+            vault.ipc_endpoint().unwrap_or_default(),
+            &["camera"],
+        )
         .request_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string())?;

@@ -334,7 +334,8 @@ fn schema_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<DataSche
 mod tests {
     use super::*;
 
-    const GOLDEN: &str = include_str!("../../pool-core/tests/data/golden/tcp_get_thing_description.json");
+    const GOLDEN: &str =
+        include_str!("../../pool-core/tests/data/golden/tcp_get_thing_description.json");
 
     fn golden() -> ThingDescription {
         let capture: Value = serde_json::from_str(GOLDEN).unwrap();
@@ -357,7 +358,12 @@ mod tests {
         assert_eq!(state.forms[0].href, "tcp://127.0.0.1:5555");
         assert!(td.actions.contains_key("add"));
         let model = &td.actions["get_thing_model"];
-        assert!(model.input.as_ref().unwrap().properties.contains_key("ignore_errors"));
+        assert!(model
+            .input
+            .as_ref()
+            .unwrap()
+            .properties
+            .contains_key("ignore_errors"));
     }
 
     #[test]
@@ -367,16 +373,38 @@ mod tests {
         assert!(td.check_write("demo", "number").is_ok());
         assert!(td.check_invoke("demo", "add").is_ok());
         let e = td.check_read("demo", "numbr").unwrap_err();
-        assert!(matches!(e, Error::UnknownAffordance { kind: AffordanceKind::Property, .. }));
+        assert!(matches!(
+            e,
+            Error::UnknownAffordance {
+                kind: AffordanceKind::Property,
+                ..
+            }
+        ));
         let text = e.to_string();
-        assert!(text.contains("no property `numbr`") && text.contains("number, state, text"), "{text}");
-        assert!(matches!(td.check_write("demo", "state"), Err(Error::ReadOnly { .. })));
+        assert!(
+            text.contains("no property `numbr`") && text.contains("number, state, text"),
+            "{text}"
+        );
+        assert!(matches!(
+            td.check_write("demo", "state"),
+            Err(Error::ReadOnly { .. })
+        ));
         let e = td.check_invoke("demo", "ad").unwrap_err().to_string();
-        assert!(e.contains("no action `ad`") && e.contains("add, exit, fail"), "{e}");
-        assert!(td.check_event("demo", "tick").unwrap_err().to_string().contains("its events: none"));
+        assert!(
+            e.contains("no action `ad`") && e.contains("add, exit, fail"),
+            "{e}"
+        );
+        assert!(td
+            .check_event("demo", "tick")
+            .unwrap_err()
+            .to_string()
+            .contains("its events: none"));
         assert!(td.check_observe("demo", "state").is_ok());
         let e = td.check_observe("demo", "number").unwrap_err().to_string();
-        assert!(e.contains("not observable") && e.contains("observable ones: state"), "{e}");
+        assert!(
+            e.contains("not observable") && e.contains("observable ones: state"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -389,9 +417,20 @@ mod tests {
         .unwrap();
         assert_eq!(td.properties["p"].schema.type_name(), "number | null");
         assert_eq!(td.properties["p"].forms[0].op.len(), 2);
-        assert!(ThingDescription::from_json(b"{}").unwrap().properties.is_empty());
-        for bad in [&b"[]"[..], b"not json", br#"{"properties": 3}"#, br#"{"properties": {"p": {"readOnly": "yes"}}}"#] {
-            assert!(matches!(ThingDescription::from_json(bad), Err(Error::Decode { .. })));
+        assert!(ThingDescription::from_json(b"{}")
+            .unwrap()
+            .properties
+            .is_empty());
+        for bad in [
+            &b"[]"[..],
+            b"not json",
+            br#"{"properties": 3}"#,
+            br#"{"properties": {"p": {"readOnly": "yes"}}}"#,
+        ] {
+            assert!(matches!(
+                ThingDescription::from_json(bad),
+                Err(Error::Decode { .. })
+            ));
         }
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(ThingDescription::from_json(deep.as_bytes()).is_err());

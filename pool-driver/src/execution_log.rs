@@ -85,7 +85,11 @@ mod tests {
         let logs = logs_of(payload);
         assert_eq!(logs.len(), 1);
         assert_eq!(
-            (logs[0].level.as_str(), logs[0].thread_id, logs[0].message.as_str()),
+            (
+                logs[0].level.as_str(),
+                logs[0].thread_id,
+                logs[0].message.as_str()
+            ),
             ("WARNING", Some(140), "hot")
         );
     }
@@ -95,9 +99,15 @@ mod tests {
         assert!(logs_of(b"not json").is_empty());
         assert!(logs_of(br#"{"exception": {"message": "m"}}"#).is_empty());
         assert_eq!(return_value(b"[1]"), None);
-        assert_eq!(return_value(br#"{"execution_logs": []}"#), Some(&b"null"[..]));
+        assert_eq!(
+            return_value(br#"{"execution_logs": []}"#),
+            Some(&b"null"[..])
+        );
         let logs = logs_of(br#"{"execution_logs": [{"level": 30, "message": null}, {}]}"#);
         assert_eq!(logs.len(), 2);
-        assert_eq!((logs[0].level.as_str(), logs[0].message.as_str()), ("30", ""));
+        assert_eq!(
+            (logs[0].level.as_str(), logs[0].message.as_str()),
+            ("30", "")
+        );
     }
 }

@@ -88,8 +88,8 @@ pub use runtime::Runtime;
 pub use server_info::{Protocol, ServerInfo};
 pub use settings::WhenFull;
 pub use stats::PoolStats;
-pub use thing::{Thing, GET_THING_DESCRIPTION};
 pub use subscription::{Event, EventItem, Subscription};
+pub use thing::{Thing, GET_THING_DESCRIPTION};
 
 #[cfg(feature = "async-dispatcher-runtime")]
 pub use dispatch::install_dispatcher;

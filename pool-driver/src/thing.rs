@@ -147,7 +147,11 @@ impl<Rt: Runtime> Thing<Rt> {
     }
 
     /// Writes `property` (the value as JSON).
-    pub async fn write<T: Serialize + ?Sized>(&self, property: &str, value: &T) -> Result<(), Error> {
+    pub async fn write<T: Serialize + ?Sized>(
+        &self,
+        property: &str,
+        value: &T,
+    ) -> Result<(), Error> {
         self.call(Request::write_property(&self.id, property).json(value))
             .await
             .map(drop)

@@ -48,9 +48,7 @@ pub async fn smoke<H: Harness>(via: Transport) {
     let mut server = PythonServer::start(Line::V0_4, "smoke", &["alpha", "beta"], via)
         .unwrap_or_else(|e| panic!("starting a hololinked 0.4.2 server over {via:?}: {e}"));
     let pool = Pool::<H::Rt>::builder()
-        .server("smoke", server.endpoint())
-        .thing("alpha", "smoke")
-        .thing("beta", "smoke")
+        .server_with_things("smoke", server.endpoint(), &["alpha", "beta"])
         .request_timeout(Duration::from_secs(20))
         .build()
         .expect("pool builds");

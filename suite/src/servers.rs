@@ -28,16 +28,12 @@ pub fn endpoint(server: &TestServer, via: Transport) -> String {
     .to_owned()
 }
 
-/// A builder with every given server added (each with its own Things).
+/// A builder with every given server added, each with exactly the Things it serves.
 pub fn builder<Rt: Runtime>(servers: &[(&TestServer, Transport)]) -> PoolBuilder<Rt> {
     let mut builder = Pool::<Rt>::builder().request_timeout(Duration::from_secs(20));
     for (server, via) in servers {
-        builder = builder.server(server.server_id(), endpoint(server, *via));
-        for thing in server.thing_ids() {
-            if thing != server.server_id() || server.thing_ids().len() > 1 {
-                builder = builder.thing(thing.clone(), server.server_id());
-            }
-        }
+        let things: Vec<&str> = server.thing_ids().iter().map(String::as_str).collect();
+        builder = builder.server_with_things(server.server_id(), endpoint(server, *via), &things);
     }
     builder
 }

@@ -21,10 +21,8 @@ fn start(line: Line, id: &str, things: &[&str], via: Transport) -> PythonServer 
 async fn pool_over(servers: &[&PythonServer]) -> Pool {
     let mut builder = Pool::builder().request_timeout(Duration::from_secs(20));
     for server in servers {
-        builder = builder.server(server.id(), server.endpoint());
-        for thing in server.things() {
-            builder = builder.thing(thing.clone(), server.id());
-        }
+        let things: Vec<&str> = server.things().iter().map(String::as_str).collect();
+        builder = builder.server_with_things(server.id(), server.endpoint(), &things);
     }
     let pool = builder.build().expect("pool builds");
     if let Err(e) = pool.ready(Duration::from_secs(30)).await {

@@ -674,7 +674,11 @@ mod tests {
     fn a_request_deadline_raises_the_shorter_server_defaults_it_did_not_set() {
         let five = Some(Duration::from_secs(5));
         let thirty = StdDuration::from_secs(30);
-        assert_eq!(raised_to_deadline(five, None), five, "pool deadline: defaults");
+        assert_eq!(
+            raised_to_deadline(five, None),
+            five,
+            "pool deadline: defaults"
+        );
         assert_eq!(
             raised_to_deadline(five, Some(Some(thirty))),
             Some(Duration::from_secs(30))
@@ -684,7 +688,11 @@ mod tests {
             five,
             "a shorter deadline leaves the server its default"
         );
-        assert_eq!(raised_to_deadline(five, Some(None)), None, "no deadline: no limit");
+        assert_eq!(
+            raised_to_deadline(five, Some(None)),
+            None,
+            "no deadline: no limit"
+        );
         assert_eq!(raised_to_deadline(None, Some(Some(thirty))), None);
     }
 

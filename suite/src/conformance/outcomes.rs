@@ -89,18 +89,34 @@ pub async fn remote_errors_name_thing_server_and_message_id<H: Harness>() {
                 kind,
                 message,
                 traceback,
+                notes,
+                execution_logs,
+                payload,
             }) => {
                 assert_eq!((thing.as_str(), server.as_str()), ("errs", "errs"));
                 assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "boom"));
                 assert_eq!(message_id.len(), 36);
                 assert!(!traceback.is_empty());
+                assert!(notes.is_empty() && execution_logs.is_empty());
+                // The payload as the server sent it, for a gateway to pass on.
+                let raw: Value = serde_json::from_slice(&payload).unwrap();
+                assert_eq!(raw["exception"]["message"], "boom");
+                assert_eq!(raw["exception"]["type"], "ValueError");
             }
             other => panic!("{other:?}"),
         }
-        // A Thing the pool maps to the server but the server does not serve.
+        // A Thing the pool maps to the server but the server does not serve: its type kept.
         match pool.read_property("not-on-server", "number").await {
-            Err(Error::InvalidMessage { thing, server, .. }) => {
+            Err(Error::InvalidMessage {
+                thing,
+                server,
+                kind,
+                payload,
+                ..
+            }) => {
                 assert_eq!((thing.as_str(), server.as_str()), ("not-on-server", "errs"));
+                assert_eq!(kind, "KeyError");
+                assert!(!payload.is_empty());
             }
             other => panic!("{other:?}"),
         }
