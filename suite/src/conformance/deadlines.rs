@@ -53,10 +53,15 @@ pub async fn client_deadlines_say_whether_the_server_was_ever_ready<H: Harness>(
                 ..
             },
         ) => {
-            assert!(e.to_string().contains("never became ready"), "{e}");
-            // Why: its connect attempts failed.
+            let text = e.to_string();
+            assert!(text.contains("never became ready"), "{e}");
+            // Why: its connect attempts failed; where: the endpoint.
             let why = server_error.as_deref().unwrap_or_default();
             assert!(why.contains("connect failed"), "{e}");
+            assert!(text.contains("nobody.ipc") && text.contains(why), "{e}");
+            // It never left, so it shows no message id as if it had.
+            assert_eq!(e.message_id(), None);
+            assert!(!text.contains("message id"), "{e}");
         }
         other => panic!("{other:?}"),
     }

@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod outcomes;
 pub mod soak;
+pub mod things;
 pub mod transport;
 
 /// What every test module uses.
@@ -115,6 +116,12 @@ macro_rules! conformance_tests {
             events::observe_property_yields_each_written_value,
             events::removing_the_server_or_closing_the_pool_ends_its_subscriptions,
             events::subscriptions_are_checked,
+            things::a_thing_handle_reads_writes_invokes_and_reads_all,
+            things::a_described_thing_refuses_unknown_names_and_read_only_writes_locally,
+            things::execute_in_fans_out_over_the_chosen_things_only,
+            things::servers_and_things_know_each_other_and_things_can_go,
+            things::an_empty_payload_is_never_sent,
+            things::a_request_deadline_reaches_the_server_and_server_timeouts_name_their_limit,
         );
         // These measure the whole process (its resident set), so each runs while no other test
         // does.
