@@ -1,4 +1,4 @@
-//! Talk to a hololinked server: read, write, invoke.
+//! Talk to a hololinked Thing through its handle: describe it, read, write, invoke.
 //!
 //! ```sh
 //! cargo run -p pool-tokio --example hello -- my-thing tcp://127.0.0.1:5555 [property] [action]
@@ -22,13 +22,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let pool = Pool::builder().server(&id, &endpoint).build()?;
     pool.ready(Duration::from_secs(5)).await?;
-    let value = pool.read_property(&id, &property).await?.value()?;
+    // Fetch the Thing Description: from now on, names are checked before any request.
+    let thing = pool.thing(&id).checked().await?;
+    let td = thing.description().ok_or("no description")?;
+    println!(
+        "{id}: {} ({} properties, {} actions, {} events)",
+        td.title,
+        td.properties.len(),
+        td.actions.len(),
+        td.events.len()
+    );
+    let value: serde_json::Value = thing.read(&property).await?;
     println!("{id}.{property} = {value}");
-    pool.write_property(&id, &property, &value).await?;
-    let reply = pool
-        .invoke_action(&id, &action, &serde_json::json!({}))
-        .await?;
-    println!("{id}.{action}() = {}", reply.value()?);
+    if !td.properties[&property].read_only {
+        thing.write(&property, &value).await?;
+    }
+    let returned: serde_json::Value = thing.invoke(&action, &()).await?;
+    println!("{id}.{action}() = {returned}");
     pool.shutdown().await;
     Ok(())
 }

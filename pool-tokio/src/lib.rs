@@ -19,13 +19,14 @@
 //!     .request_timeout(Duration::from_secs(10))
 //!     .build()?;
 //! pool.ready(Duration::from_secs(5)).await?;
-//! let number: f64 = pool.read_property("spectrometer", "number").await?.json()?;
-//! pool.write_property("spectrometer", "number", &(number * 2.0)).await?;
-//! let sum: i64 = pool
-//!     .invoke_action("spectrometer", "add", &serde_json::json!({"a": 1, "b": 2}))
-//!     .await?
-//!     .json()?;
+//! // A handle on the Thing: its properties, actions and events by name.
+//! let spectrometer = pool.thing("spectrometer");
+//! let number: f64 = spectrometer.read("number").await?;
+//! spectrometer.write("number", &(number * 2.0)).await?;
+//! let sum: i64 = spectrometer.invoke("add", &serde_json::json!({"a": 1, "b": 2})).await?;
 //! assert_eq!(sum, 3);
+//! let all = spectrometer.read_all().await?; // every property at once
+//! assert_eq!(all["number"], serde_json::json!(number * 2.0));
 //! // Positional arguments, a per-request server deadline, and cancel-on-drop:
 //! let pending = pool.request(
 //!     Request::invoke_action("spectrometer", "add")
