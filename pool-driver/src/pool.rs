@@ -18,7 +18,6 @@ use crate::settings::WhenFull;
 use crate::slot_wait::SlotWait;
 use crate::stats::PoolStats;
 use crate::subscription::Subscription;
-use crate::thing::Thing;
 use crate::Runtime;
 use pool_core::pool::is_valid_identity;
 
@@ -112,23 +111,6 @@ impl<Rt: Runtime> Pool<Rt> {
     #[must_use]
     pub fn things_of(&self, id: &str) -> Vec<String> {
         self.server_info(id).map(|s| s.things).unwrap_or_default()
-    }
-
-    /// A handle on `thing`: its properties, actions and events by name, and its Thing
-    /// Description ([`Thing::describe`]). Cheap; the pool is asked only when the handle is used,
-    /// so a Thing the pool does not have fails then, with [`Error::UnknownThing`].
-    ///
-    /// ```no_run
-    /// # async fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) -> Result<(), pool_driver::Error> {
-    /// let spectrometer = pool.thing("spectrometer");
-    /// let t: f64 = spectrometer.read("integration_time").await?;
-    /// spectrometer.write("integration_time", &(t * 2.0)).await?;
-    /// let spectrum: Vec<f64> = spectrometer.invoke("acquire", &serde_json::json!({"n": 10})).await?;
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn thing(&self, thing: &str) -> Thing<Rt> {
-        Thing::new(self.clone(), thing)
     }
 
     /// Counters and gauges.

@@ -56,15 +56,31 @@ impl<Rt: Runtime> Clone for Thing<Rt> {
     }
 }
 
-impl<Rt: Runtime> Thing<Rt> {
-    pub(crate) fn new(pool: Pool<Rt>, id: &str) -> Thing<Rt> {
+impl<Rt: Runtime> Pool<Rt> {
+    /// A handle on `thing`: its properties, actions and events by name, and its Thing
+    /// Description ([`Thing::describe`]). Cheap; the pool is asked only when the handle is used,
+    /// so a Thing the pool does not have fails then, with [`Error::UnknownThing`].
+    ///
+    /// ```no_run
+    /// # async fn example<Rt: pool_driver::Runtime>(pool: pool_driver::Pool<Rt>) -> Result<(), pool_driver::Error> {
+    /// let spectrometer = pool.thing("spectrometer");
+    /// let t: f64 = spectrometer.read("integration_time").await?;
+    /// spectrometer.write("integration_time", &(t * 2.0)).await?;
+    /// let spectrum: Vec<f64> = spectrometer.invoke("acquire", &serde_json::json!({"n": 10})).await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn thing(&self, thing: &str) -> Thing<Rt> {
         Thing {
-            pool,
-            id: id.to_owned(),
+            pool: self.clone(),
+            id: thing.to_owned(),
             description: None,
         }
     }
 
+}
+
+impl<Rt: Runtime> Thing<Rt> {
     // ----- getters ----------------------------------------------------------------------------
 
     /// The Thing id.
