@@ -92,7 +92,7 @@ impl<Rt: Runtime> Pending<Rt> {
                     *request = Some(back);
                     None
                 }
-                Err(Refused::Error(e)) => Some(Err(e)),
+                Err(Refused::Error(e)) => Some(Err(*e)),
             }
         };
         match wait.poll(cx, engine, at, attempt) {

@@ -161,7 +161,7 @@ impl<Rt: Runtime> Pool<Rt> {
                 Pending::waiting(Arc::clone(&self.engine), request, deadline),
             ),
             Err(Refused::Full(request)) => Err(self.busy(request.thing)),
-            Err(Refused::Error(e)) => Err(e),
+            Err(Refused::Error(e)) => Err(*e),
         }
     }
 

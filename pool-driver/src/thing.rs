@@ -77,7 +77,6 @@ impl<Rt: Runtime> Pool<Rt> {
             description: None,
         }
     }
-
 }
 
 impl<Rt: Runtime> Thing<Rt> {

@@ -92,7 +92,7 @@ pub(crate) struct Started {
 pub(crate) enum Refused {
     /// Every slot is taken: the request comes back.
     Full(Box<Request>),
-    Error(Error),
+    Error(Box<Error>),
 }
 
 /// A fan-out that did not start: not enough free slots.
@@ -575,13 +575,16 @@ impl<Rt: Runtime> Engine<Rt> {
         now: CoreInstant,
     ) -> Result<Started, Refused> {
         if state.closed {
-            return Err(Refused::Error(outcome::closed(&request.thing)));
+            return Err(Refused::Error(Box::new(outcome::closed(&request.thing))));
         }
         let Some(thing) = state.things.get(request.thing.as_str()) else {
-            return Err(Refused::Error(unknown_thing(state, request.thing)));
+            return Err(Refused::Error(Box::new(unknown_thing(
+                state,
+                request.thing,
+            ))));
         };
         let Some(server) = state.servers.get(&thing.server) else {
-            return Err(Refused::Error(outcome::closed(&request.thing)));
+            return Err(Refused::Error(Box::new(outcome::closed(&request.thing))));
         };
         let (waiter, result) = oneshot::channel();
         let thing_id = thing.id;
@@ -600,11 +603,13 @@ impl<Rt: Runtime> Engine<Rt> {
                 let job = e.user;
                 Err(match e.kind {
                     StartErrorKind::Full => Refused::Full(Box::new(job.request)),
-                    StartErrorKind::HeaderTooLarge => Refused::Error(Error::HeaderTooLarge {
-                        thing: job.request.thing,
-                        max: state.core.config().max_header_len,
-                    }),
-                    _ => Refused::Error(unknown_thing(state, job.request.thing)),
+                    StartErrorKind::HeaderTooLarge => {
+                        Refused::Error(Box::new(Error::HeaderTooLarge {
+                            thing: job.request.thing,
+                            max: state.core.config().max_header_len,
+                        }))
+                    }
+                    _ => Refused::Error(Box::new(unknown_thing(state, job.request.thing))),
                 })
             }
         }
