@@ -47,7 +47,10 @@ async fn things_of_one_server(line: Line, via: Transport) {
     bounded(async {
         // Which server serves a Thing, over which protocol.
         let info = pool.server_of("alpha").unwrap();
-        assert_eq!((info.id.as_str(), info.endpoint.as_str()), ("things", endpoint.as_str()));
+        assert_eq!(
+            (info.id.as_str(), info.endpoint.as_str()),
+            ("things", endpoint.as_str())
+        );
         let protocol = match via {
             Transport::Tcp => Protocol::Tcp,
             Transport::Ipc => Protocol::Ipc,
@@ -56,7 +59,11 @@ async fn things_of_one_server(line: Line, via: Transport) {
         assert_eq!(pool.things_of("things"), ["alpha", "beta"]);
 
         // The Thing Description, for the protocol of the endpoint the pool uses.
-        let td = pool.thing("alpha").describe().await.unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let td = pool
+            .thing("alpha")
+            .describe()
+            .await
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
         assert_eq!(td.id, "alpha", "{ctx}");
         assert_eq!(td.title, "HarnessThing", "{ctx}");
         let number = &td.properties["number"];
@@ -65,14 +72,32 @@ async fn things_of_one_server(line: Line, via: Transport) {
         assert!(td.properties["level"].observable, "{ctx}");
         assert_eq!(td.properties["text"].schema.type_name(), "string", "{ctx}");
         for name in ["echo", "add", "fail", "sleep_for", "push_ticks"] {
-            assert!(td.actions.contains_key(name), "{ctx}: action {name} in {:?}", td.actions.keys());
+            assert!(
+                td.actions.contains_key(name),
+                "{ctx}: action {name} in {:?}",
+                td.actions.keys()
+            );
         }
-        assert!(td.events.contains_key("tick"), "{ctx}: {:?}", td.events.keys());
+        assert!(
+            td.events.contains_key("tick"),
+            "{ctx}: {:?}",
+            td.events.keys()
+        );
         // Its forms name the endpoint the pool talks to.
         let hrefs: Vec<&str> = number.forms.iter().map(|f| f.href.as_str()).collect();
-        assert!(hrefs.contains(&endpoint.as_str()), "{ctx}: {hrefs:?} vs {endpoint}");
-        let ops: Vec<&str> = number.forms.iter().flat_map(|f| f.op.iter().map(String::as_str)).collect();
-        assert!(ops.contains(&"readproperty") && ops.contains(&"writeproperty"), "{ctx}: {ops:?}");
+        assert!(
+            hrefs.contains(&endpoint.as_str()),
+            "{ctx}: {hrefs:?} vs {endpoint}"
+        );
+        let ops: Vec<&str> = number
+            .forms
+            .iter()
+            .flat_map(|f| f.op.iter().map(String::as_str))
+            .collect();
+        assert!(
+            ops.contains(&"readproperty") && ops.contains(&"writeproperty"),
+            "{ctx}: {ops:?}"
+        );
         // The raw JSON is the same document.
         let raw = pool.thing("alpha").describe_json().await.unwrap();
         assert_eq!(raw["id"], "alpha");
@@ -80,29 +105,57 @@ async fn things_of_one_server(line: Line, via: Transport) {
         // Checked against it: typos and read-only writes fail locally, naming what exists.
         let alpha = pool.thing("alpha").checked().await.unwrap();
         match alpha.read::<f64>("numbr").await {
-            Err(e @ Error::UnknownAffordance { kind: AffordanceKind::Property, .. }) => {
+            Err(
+                e @ Error::UnknownAffordance {
+                    kind: AffordanceKind::Property,
+                    ..
+                },
+            ) => {
                 assert!(e.to_string().contains("number"), "{ctx}: {e}");
             }
             other => panic!("{ctx}: {other:?}"),
         }
         if td.properties.get("state").is_some_and(|p| p.read_only) {
-            assert!(matches!(alpha.write("state", &"x").await, Err(Error::ReadOnly { .. })), "{ctx}");
+            assert!(
+                matches!(
+                    alpha.write("state", &"x").await,
+                    Err(Error::ReadOnly { .. })
+                ),
+                "{ctx}"
+            );
         }
         let r = alpha.invoke::<Value>("ech", &json!({"value": 1})).await;
-        assert!(matches!(r, Err(Error::UnknownAffordance { kind: AffordanceKind::Action, .. })), "{ctx}: {r:?}");
+        assert!(
+            matches!(
+                r,
+                Err(Error::UnknownAffordance {
+                    kind: AffordanceKind::Action,
+                    ..
+                })
+            ),
+            "{ctx}: {r:?}"
+        );
         // And what exists works through the handle.
         alpha.write("number", &4.25).await.unwrap();
         assert_eq!(alpha.read::<f64>("number").await.unwrap(), 4.25, "{ctx}");
-        let echoed: Value = alpha.invoke("echo", &json!({"value": [1, "two"]})).await.unwrap();
+        let echoed: Value = alpha
+            .invoke("echo", &json!({"value": [1, "two"]}))
+            .await
+            .unwrap();
         assert_eq!(echoed, json!([1, "two"]), "{ctx}");
 
         // readallproperties: `objekt` null, every property.
-        let all = alpha.read_all().await.unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let all = alpha
+            .read_all()
+            .await
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
         assert_eq!(all.get("number"), Some(&json!(4.25)), "{ctx}: {all:?}");
         assert_eq!(all.get("text"), Some(&json!("hello")), "{ctx}: {all:?}");
 
         // A fan-out over a subset of the Things.
-        let results = pool.execute_in(&["beta"], Request::invoke_all("ping")).await;
+        let results = pool
+            .execute_in(&["beta"], Request::invoke_all("ping"))
+            .await;
         assert_eq!(results.len(), 1, "{ctx}");
         assert_eq!(results[0].0, "beta");
         assert!(results[0].1.is_ok(), "{ctx}: {results:?}");
@@ -116,12 +169,22 @@ async fn things_of_one_server(line: Line, via: Transport) {
 
         // A remote exception keeps the raw payload and the notes: a failed `_set_properties`
         // says which property failed in its notes (0.4.2 sends a list, 0.3.12 a string).
-        let r = pool.write_properties("alpha", &json!({"number": "not a number"})).await;
+        let r = pool
+            .write_properties("alpha", &json!({"number": "not a number"}))
+            .await;
         match &r {
-            Err(Error::Remote { kind, notes, payload, .. }) => {
+            Err(Error::Remote {
+                kind,
+                notes,
+                payload,
+                ..
+            }) => {
                 assert_eq!(kind, "RuntimeError", "{ctx}");
                 assert_eq!(notes.len(), 1, "{ctx}: {notes:?}");
-                assert!(notes[0].starts_with("number: given value not of type"), "{ctx}: {notes:?}");
+                assert!(
+                    notes[0].starts_with("number: given value not of type"),
+                    "{ctx}: {notes:?}"
+                );
                 let raw: Value = serde_json::from_slice(payload).unwrap();
                 assert_eq!(raw["exception"]["type"], "RuntimeError", "{ctx}");
                 let raw_notes = &raw["exception"]["notes"];
