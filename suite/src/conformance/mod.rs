@@ -122,6 +122,9 @@ macro_rules! conformance_tests {
             things::servers_and_things_know_each_other_and_things_can_go,
             things::an_empty_payload_is_never_sent,
             things::a_request_deadline_reaches_the_server_and_server_timeouts_name_their_limit,
+            things::a_thing_description_is_fetched_for_the_endpoints_protocol,
+            things::execution_logs_come_apart_from_the_value_also_on_failure,
+            things::msgpack_goes_both_ways_and_notes_are_kept,
         );
         // These measure the whole process (its resident set), so each runs while no other test
         // does.

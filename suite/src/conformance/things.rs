@@ -270,3 +270,158 @@ pub async fn a_request_deadline_reaches_the_server_and_server_timeouts_name_thei
     .await;
     pool.shutdown().await;
 }
+
+/// `describe` fetches the Thing Description for the protocol of the server's endpoint, and a
+/// handle checked against it works as before.
+pub async fn a_thing_description_is_fetched_for_the_endpoints_protocol<H: Harness>() {
+    for via in [Transport::Tcp, Transport::Ipc] {
+        let srv = server("lab", &["spectrometer"], via, Behaviour::Normal);
+        let pool = ready_pool::<H::Rt>(&[(&srv, via)]).await;
+        let at = endpoint(&srv, via);
+        bounded::<H, _>(async {
+            let td = pool.thing("spectrometer").describe().await.unwrap();
+            assert_eq!(td.id, "spectrometer", "{via:?}");
+            let time = &td.properties["integration_time"];
+            assert_eq!(time.schema.type_name(), "number");
+            assert!(!time.read_only);
+            assert!(td.properties["state"].read_only);
+            assert!(td.actions.contains_key("acquire") && td.actions.contains_key("add"));
+            let hrefs: Vec<&str> = time.forms.iter().map(|f| f.href.as_str()).collect();
+            assert!(hrefs.iter().all(|h| *h == at), "{via:?}: {hrefs:?} vs {at}");
+            let raw = pool.thing("spectrometer").describe_json().await.unwrap();
+            assert_eq!(raw["id"], "spectrometer");
+
+            let spectrometer = pool.thing("spectrometer").checked().await.unwrap();
+            spectrometer.write("integration_time", &0.5).await.unwrap();
+            let spectrum: Vec<f64> = spectrometer
+                .invoke("acquire", &json!({"n": 3}))
+                .await
+                .unwrap();
+            assert_eq!(spectrum, [0.0, 0.5, 1.0]);
+            let r = spectrometer.read::<f64>("integration_tim").await;
+            assert!(matches!(r, Err(Error::UnknownAffordance { .. })), "{r:?}");
+            assert!(matches!(
+                spectrometer.write("state", &1).await,
+                Err(Error::ReadOnly { .. })
+            ));
+        })
+        .await;
+        pool.shutdown().await;
+    }
+}
+
+/// With `fetch_execution_logs` the value and the Thing's log lines come apart, and an
+/// exception carries the lines too.
+pub async fn execution_logs_come_apart_from_the_value_also_on_failure<H: Harness>() {
+    let srv = server("lab", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Tcp)]).await;
+    bounded::<H, _>(async {
+        let logged = |action: &str, kwargs: Value| {
+            Request::invoke_action("lab", action)
+                .kwargs(&kwargs)
+                .fetch_execution_logs(true)
+        };
+        let reply = pool
+            .call(logged(
+                "log_and_return",
+                json!({"message": "warm", "value": [1, 2]}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.json::<Vec<i64>>().unwrap(),
+            [1, 2],
+            "the value, not the wrapper"
+        );
+        let logs = reply.execution_logs();
+        assert!(
+            logs.iter()
+                .any(|l| l.level == "WARNING" && l.message.contains("warm")),
+            "{logs:?}"
+        );
+        assert!(logs
+            .iter()
+            .all(|l| !l.timestamp.is_empty() && l.thread_id.is_some()));
+        match pool
+            .call(logged("log_and_fail", json!({"message": "cold"})))
+            .await
+        {
+            Err(Error::Remote {
+                kind,
+                message,
+                execution_logs,
+                ..
+            }) => {
+                assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "cold"));
+                assert!(
+                    execution_logs.iter().any(|l| l.message.contains("cold")),
+                    "{execution_logs:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without asking, there are none, and the value is the plain payload.
+        let reply = pool
+            .invoke_action(
+                "lab",
+                "log_and_return",
+                &json!({"message": "m", "value": 5}),
+            )
+            .await
+            .unwrap();
+        assert!(reply.execution_logs().is_empty());
+        assert_eq!(reply.json::<i64>().unwrap(), 5);
+    })
+    .await;
+    pool.shutdown().await;
+}
+
+/// msgpack both ways: requests encoded as msgpack, msgpack replies decoded, and `json` saying
+/// so when a payload is not JSON; exception notes kept.
+pub async fn msgpack_goes_both_ways_and_notes_are_kept<H: Harness>() {
+    let srv = server("lab", &[], Transport::Tcp, Behaviour::Normal);
+    let pool = ready_pool::<H::Rt>(&[(&srv, Transport::Tcp)]).await;
+    bounded::<H, _>(async {
+        let sum = pool
+            .call(Request::invoke_action("lab", "add").msgpack(&json!({"a": 40, "b": 2})))
+            .await
+            .unwrap();
+        assert_eq!(sum.payload_content_type(), "application/json");
+        assert_eq!(sum.decode::<i64>().unwrap(), 42);
+        let value = json!({"spectrum": [1.5, 2.5], "name": "x"});
+        let reply = pool
+            .call(Request::invoke_action("lab", "echo_msgpack").msgpack(&json!({"value": value})))
+            .await
+            .unwrap();
+        assert_eq!(reply.payload_content_type(), "application/msgpack");
+        match reply.json::<Value>() {
+            Err(e @ Error::Decode { .. }) => {
+                assert!(e.to_string().contains("application/msgpack"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(reply.value().is_err());
+        assert_eq!(reply.decode::<Value>().unwrap(), value);
+        assert_eq!(reply.msgpack::<Value>().unwrap(), value);
+        let echoed: Value = pool
+            .thing("lab")
+            .invoke("echo_msgpack", &json!({"value": 7}))
+            .await
+            .unwrap();
+        assert_eq!(echoed, json!(7), "the handle decodes what the Thing sends");
+
+        let r = pool
+            .invoke_action(
+                "lab",
+                "fail_with_notes",
+                &json!({"message": "m", "note": "the note"}),
+            )
+            .await;
+        match r {
+            Err(Error::Remote { notes, .. }) => assert_eq!(notes, ["the note"]),
+            other => panic!("{other:?}"),
+        }
+    })
+    .await;
+    pool.shutdown().await;
+}
