@@ -46,9 +46,11 @@
 #![forbid(unsafe_code)]
 
 mod config;
+pub mod description;
 mod endpoints;
 mod error;
 pub mod events;
+pub mod execution_logs;
 mod farm;
 mod handling;
 mod inproc;
@@ -56,6 +58,7 @@ mod lock;
 pub mod protocol;
 pub mod python;
 pub mod raw_client;
+pub mod serialization;
 mod server;
 mod stats;
 pub mod thing;
@@ -67,9 +70,11 @@ pub use config::{
     sanitized_ipc_filename, Behaviour, Bind, HostileConfig, HostileKind, ServerConfig,
     ServerConfigBuilder, DEFAULT_SEND_HWM,
 };
+pub use description::DescriptionContext;
 pub use error::Error;
 pub use events::{EventStream, HostileEvent};
 pub use farm::{ServerFarm, ServerFarmBuilder, MAX_FARM_SERVERS};
+pub use python::{PythonServer, PythonServerBuilder};
 pub use server::{StreamId, TestServer};
 pub use stats::Stats;
 pub use transport::Transport;

@@ -292,6 +292,10 @@ pub struct PythonServer {
     line: Line,
     id: String,
     things: Vec<String>,
+    /// `--sub-things`: every Thing holds a sub-Thing `"{thing}/sensor"`, served too.
+    sub_things: bool,
+    /// The Thing ids the server reported serving (READY `things`), sub-Things included.
+    served: Vec<String>,
     transport: Transport,
     endpoint: String,
     event_endpoint: String,
@@ -326,6 +330,32 @@ impl PythonServer {
         things: &[&str],
         transport: Transport,
     ) -> Result<PythonServer, HarnessError> {
+        PythonServer::builder(line, id)
+            .things(things)
+            .transport(transport)
+            .start()
+    }
+
+    /// A builder for a server with id `id` on `line` (one Thing named `id`, over tcp, no sub-Things).
+    pub fn builder(line: Line, id: &str) -> PythonServerBuilder {
+        PythonServerBuilder {
+            line,
+            id: id.to_owned(),
+            things: Vec::new(),
+            transport: Transport::Tcp,
+            sub_things: false,
+        }
+    }
+
+    fn start_built(b: PythonServerBuilder) -> Result<PythonServer, HarnessError> {
+        let PythonServerBuilder {
+            line,
+            id,
+            things,
+            transport,
+            sub_things,
+        } = b;
+        let id = id.as_str();
         venv_python(line)?;
         let script = server_script();
         if !script.exists() {
@@ -335,12 +365,14 @@ impl PythonServer {
         let things: Vec<String> = if things.is_empty() {
             vec![id.to_owned()]
         } else {
-            things.iter().map(|t| (*t).to_owned()).collect()
+            things
         };
         let mut server = PythonServer {
             line,
             id: id.to_owned(),
             things,
+            sub_things,
+            served: Vec::new(),
             transport,
             endpoint: String::new(),
             event_endpoint: String::new(),
@@ -396,6 +428,12 @@ impl PythonServer {
     /// The Thing ids this server serves.
     pub fn things(&self) -> &[String] {
         &self.things
+    }
+
+    /// The Thing ids the server serves, as its READY line lists them: [`PythonServer::things`] and,
+    /// with [`PythonServerBuilder::sub_things`], each one's sub-Thing `"{thing}/sensor"` after it.
+    pub fn served_things(&self) -> &[String] {
+        &self.served
     }
 
     /// The hololinked line.
@@ -500,6 +538,9 @@ impl PythonServer {
             Transport::Ipc => {
                 cmd.arg("--ipc");
             }
+        }
+        if self.sub_things {
+            cmd.arg("--sub-things");
         }
         let mut child = cmd.spawn()?;
         let stdin = child.stdin.take();
@@ -625,7 +666,55 @@ impl PythonServer {
         self.endpoint = endpoint;
         self.event_endpoint = event_endpoint;
         self.version = version;
+        self.served = match info.get("things").and_then(Value::as_array) {
+            Some(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            None => self.things.clone(),
+        };
         Ok(())
+    }
+}
+
+/// Options of a [`PythonServer`] ([`PythonServer::builder`]).
+#[derive(Debug, Clone)]
+pub struct PythonServerBuilder {
+    line: Line,
+    id: String,
+    things: Vec<String>,
+    transport: Transport,
+    sub_things: bool,
+}
+
+impl PythonServerBuilder {
+    /// The Things served (empty = one Thing whose id is the server id).
+    #[must_use]
+    pub fn things(mut self, things: &[&str]) -> Self {
+        self.things = things.iter().map(|t| (*t).to_owned()).collect();
+        self
+    }
+
+    /// The transport (default tcp).
+    #[must_use]
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Give every Thing a sub-Thing `"{thing}/sensor"` (class `Sensor`: property `gain`, Number
+    /// default 2.0; action `reset()`), held as its attribute `sensor` and served by the same server
+    /// (`--sub-things`); [`PythonServer::served_things`] lists it.
+    #[must_use]
+    pub fn sub_things(mut self, on: bool) -> Self {
+        self.sub_things = on;
+        self
+    }
+
+    /// Start the server and wait until it is ready (as [`PythonServer::start`]).
+    pub fn start(self) -> Result<PythonServer, HarnessError> {
+        PythonServer::start_built(self)
     }
 }
 
