@@ -41,12 +41,27 @@ pub(crate) struct LogCollector {
 impl LogCollector {
     /// Logs `message` at `level` (a Python level name) from Thing `thing_id`.
     pub(crate) fn log(&mut self, level: &'static str, thing_id: &str, message: &str) {
+        self.log_with_traceback(level, thing_id, message, &[]);
+    }
+
+    /// Logs like `logger.exception`: the formatted line, then `traceback` one line each.
+    pub(crate) fn log_with_traceback(
+        &mut self,
+        level: &'static str,
+        thing_id: &str,
+        message: &str,
+        traceback: &[String],
+    ) {
         let (date, time) = civil_now();
-        let line = format!(
+        let mut line = format!(
             "{date_dmy}T{time}Z [{lvl:<9}] [THING] {message:<22} Thing={THING_CLASS} thing_id={thing_id}",
             date_dmy = date.dmy(),
             lvl = level.to_lowercase(),
         );
+        for l in traceback {
+            line.push('\n');
+            line.push_str(l);
+        }
         self.records.insert(
             0,
             LogRecord {

@@ -262,11 +262,7 @@ impl Thing {
                 &format!("error while executing operation - {}", e.message),
             );
             let traceback = fake_traceback("execute_operation", e.type_name, &e.message);
-            logs.log(
-                "ERROR",
-                &self.id,
-                &format!("{}\n{}", e.message, traceback.join("\n")),
-            );
+            logs.log_with_traceback("ERROR", &self.id, &e.message, &traceback);
         }
         let logs = self.logs.take();
         let mut outcome = self.outcome_of(result);

@@ -308,10 +308,16 @@ pub fn execution_logs(flavor: Flavor, c: &RawClient, thing: &str) {
     assert_eq!(v.as_object().unwrap().len(), 2, "{v}");
     let logs = v["execution_logs"].as_array().unwrap();
     assert_eq!(logs.len(), 3, "{v}");
+    // logger.exception: the formatted line, then the traceback on the lines after it.
     check_log(
         &logs[0],
         "ERROR",
-        "boom\nTraceback (most recent call last):",
+        "[error    ] [THING] boom                   Thing=",
+    );
+    let m = logs[0]["message"].as_str().unwrap();
+    assert!(
+        m.contains("\nTraceback (most recent call last):\n") && m.ends_with("\nValueError: boom"),
+        "{m:?}"
     );
     check_log(&logs[1], "ERROR", "error while executing operation - boom");
     check_log(&logs[2], "WARNING", "boom");
