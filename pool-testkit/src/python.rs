@@ -68,6 +68,27 @@
 //! | pip | `hololinked[zmq]` (pyzmq is an extra) | `hololinked` (pyzmq is a dependency); no pins needed: pyzmq 26.1.1 / libzmq 4.3.5 / msgspec 0.22.0 on both |
 //! | time to READY (idle machine) | ~0.3 s after import | ~0.6 s |
 //!
+//! **Thing Description, execution logs, notes, msgpack, sub-Things** (verified by the `thing_description_*`,
+//! `execution_logs_*`, `exception_notes_*`, `msgpack_*`, `read_all_sorted_*` and `sub_things_*` tests):
+//!
+//! | what | 0.4.2 | 0.3.12 |
+//! |---|---|---|
+//! | `get_thing_description` `{"protocol":"TCP"}` | TD; properties, actions, events sorted by name; plain properties' `description` is `""`; `state` listed (readOnly, oneOf string/null, observable) | TD; descriptions = the docs; **no `state`** |
+//! | no `protocol` | `TypeError` `ThingDescriptionService.generate() missing 1 required positional argument: 'protocol'` | `TypeError` `RPCServer.get_thing_description() missing ...` |
+//! | `protocol` `INPROC` | `RuntimeError` `This server cannot generate TD for INPROC protocol, consider using thing model directly.` | REPLY, hrefs `inproc://{server}` / `inproc://{server}/event-publisher` |
+//! | `protocol` `FOO` | `ValueError` `Unsupported protocol 'FOO' for ZMQ.` | same |
+//! | `fetch_execution_logs` | both spellings; `{"return_value":v,"execution_logs":[..]}`, on error `{"exception":{..},"execution_logs":[..]}` (EXCEPTION) | **snake_case only**, and only if the Thing's stdlib logger has a handler (else `EXCEPTION IndexError: list index out of range`: the harness adds a `StreamHandler` to each Thing's logger on 0.3) |
+//! | `_set_properties` with a bad value | `notes` = `["number: ...\n"]` (a list of one string) | `notes` = `"number: ...\n"` (the string) |
+//!
+//! Same on both: log records `{"level","timestamp" (%Y-%m-%dT%H:%M:%S.%f),"thread_id","message" (the formatted
+//! line)}`, newest first; a raising action adds `ERROR "error while executing operation - {msg}"` and the
+//! `logger.exception` record (line + traceback); `add_note(n)` gives `notes: [n]`; a msgpack request payload
+//! (`payloadContentType: application/msgpack`) is accepted for actions and properties; an object with a
+//! `MsgpackSerializer` registered (`Serializers.register_for_object_per_thing_instance`) replies
+//! `payloadContentType: application/msgpack`; readall/readmultiple with `objekt` null (any payload) give every
+//! property sorted by name, `objekt` `"text,number"` those in that order; a sub-Thing passed to `ZMQServer`
+//! with id `"{thing}/sensor"` is served under that thingID (a `/` works) with its own TD.
+//!
 //! Consequences for the pool tests: always send both context spellings as objects with explicit numbers or
 //! `null` (what [`crate::raw_client::Request`] does), never rely on camelCase-only timeouts against 0.3, expect
 //! unsolicited `TIMEOUT`s for oneway requests with timeouts, and own the client-side deadlines.
