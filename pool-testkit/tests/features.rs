@@ -174,3 +174,23 @@ fn fake_integration_time_and_acquire() {
     );
     assert_eq!(r.message_type, "EXCEPTION");
 }
+
+#[test]
+fn farm_thing_description_points_at_its_endpoint() {
+    let farm = pool_testkit::ServerFarm::builder()
+        .server(ServerConfig::builder("farm-td").tcp().build())
+        .start()
+        .unwrap();
+    let endpoint = farm.endpoints(0).unwrap()[0].clone();
+    let c = RawClient::connect(&endpoint, "features-client", "farm-td").unwrap();
+    c.handshake(T).unwrap();
+    let r = call(
+        &c,
+        &feature_checks::td_request("farm-td", json!({"protocol": "TCP"})),
+    );
+    let td: Value = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(
+        td["actions"]["add"]["forms"][0]["href"].as_str(),
+        Some(endpoint.as_str())
+    );
+}
