@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument(
         "--sub-things",
         action="store_true",
-        help="give every Thing a sub-Thing `sensor` (id '{thing}/sensor', property gain, action reset), served too",
+        help="give every Thing a sub-Thing `sensor` (id {thing}/sensor, property gain, actions reset/fire, event alarm)",
     )
     ap.add_argument("--ready-timeout", type=float, default=50.0, help="seconds to wait for our own HANDSHAKE")
     ap.add_argument(
@@ -274,11 +274,17 @@ def main() -> None:
         """A sub-Thing held by a HarnessThing (`--sub-things`)."""
 
         gain = Number(default=2.0, doc="a writable float property of the sub-Thing")
+        alarm = Event(doc="a sub-Thing event; `fire()` pushes {\"gain\": gain}")
 
         @action()
         def reset(self):
             """Set gain back to 2.0; returns null."""
             self.gain = 2.0
+
+        @action()
+        def fire(self):
+            """Push one `alarm` event with payload {"gain": gain}; returns null."""
+            self.alarm.push({"gain": self.gain})
 
     try:  # 0.4.x
         from hololinked import Serializers

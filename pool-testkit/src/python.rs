@@ -87,7 +87,8 @@
 //! `MsgpackSerializer` registered (`Serializers.register_for_object_per_thing_instance`) replies
 //! `payloadContentType: application/msgpack`; readall/readmultiple with `objekt` null (any payload) give every
 //! property sorted by name, `objekt` `"text,number"` those in that order; a sub-Thing passed to `ZMQServer`
-//! with id `"{thing}/sensor"` is served under that thingID (a `/` works) with its own TD.
+//! with id `"{thing}/sensor"` is served under that thingID (a `/` works) with its own TD, and its events are
+//! `"{thing}/sensor/{event}"` on the same publisher (a SUB to the parent's prefix `"{thing}/"` hears them too).
 //!
 //! Consequences for the pool tests: always send both context spellings as objects with explicit numbers or
 //! `null` (what [`crate::raw_client::Request`] does), never rely on camelCase-only timeouts against 0.3, expect
@@ -725,7 +726,7 @@ impl PythonServerBuilder {
     }
 
     /// Give every Thing a sub-Thing `"{thing}/sensor"` (class `Sensor`: property `gain`, Number
-    /// default 2.0; action `reset()`), held as its attribute `sensor` and served by the same server
+    /// default 2.0; actions `reset()` and `fire()`, which pushes event `alarm` `{"gain": gain}`), held as its attribute `sensor` and served by the same server
     /// (`--sub-things`); [`PythonServer::served_things`] lists it.
     #[must_use]
     pub fn sub_things(mut self, on: bool) -> Self {

@@ -688,6 +688,28 @@ fn sub_things(line: Line) {
     ));
     assert!(td["properties"].get("gain").is_none());
     assert!(td["properties"]["number"].is_object());
+    // The sub-Thing's events are `"{thing}/sensor/{event}"`, on the same publisher; a SUB to the
+    // parent's prefix `"main/"` hears them too (SUB topics are prefixes).
+    let zctx = zmq::Context::new();
+    let sub = zctx.socket(zmq::SUB).unwrap();
+    sub.set_linger(0).unwrap();
+    sub.connect(server.event_endpoint()).unwrap();
+    sub.set_subscribe(b"main/").unwrap();
+    let fire = Request::invoke_action("main/sensor", "fire", &json!({}));
+    let mut heard = None;
+    for _ in 0..50 {
+        expect_reply(&request(&c, &server, &fire));
+        if sub.poll(zmq::POLLIN, 200).unwrap() > 0 {
+            heard = Some(sub.recv_multipart(0).unwrap());
+            break;
+        }
+    }
+    let frames = heard.expect("an alarm event within 50 tries");
+    assert_eq!(frames[0], b"main/sensor/alarm");
+    let header: Value = serde_json::from_slice(&frames[2]).unwrap();
+    assert_eq!(header["eventID"], "main/sensor/alarm");
+    assert_eq!(header["senderID"], "subs/event-publisher");
+    assert_eq!(frames[3], br#"{"gain":2.0}"#);
     // Without the flag only the asked Things are served.
     drop(server);
     let plain = start(line, "nosubs", &["main"], Transport::Tcp);
