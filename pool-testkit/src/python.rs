@@ -77,6 +77,7 @@
 //! | no `protocol` | `TypeError` `ThingDescriptionService.generate() missing 1 required positional argument: 'protocol'` | `TypeError` `RPCServer.get_thing_description() missing ...` |
 //! | `protocol` `INPROC` | `RuntimeError` `This server cannot generate TD for INPROC protocol, consider using thing model directly.` | REPLY, hrefs `inproc://{server}` / `inproc://{server}/event-publisher` |
 //! | `protocol` `FOO` | `ValueError` `Unsupported protocol 'FOO' for ZMQ.` | same |
+//! | `protocol` `IPC` on a tcp-only server | `RuntimeError` `This server cannot generate TD for IPC protocol, consider using thing model directly.` | `AttributeError` `'NoneType' object has no attribute 'socket_address'` |
 //! | `fetch_execution_logs` | both spellings; `{"return_value":v,"execution_logs":[..]}`, on error `{"exception":{..},"execution_logs":[..]}` (EXCEPTION) | **snake_case only**, and only if the Thing's stdlib logger has a handler (else `EXCEPTION IndexError: list index out of range`: the harness adds a `StreamHandler` to each Thing's logger on 0.3) |
 //! | `_set_properties` with a bad value | `notes` = `["number: ...\n"]` (a list of one string) | `notes` = `"number: ...\n"` (the string) |
 //!

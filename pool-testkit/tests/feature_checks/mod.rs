@@ -244,11 +244,11 @@ pub fn td_protocol_not_served(flavor: Flavor, c: &RawClient, thing: &str) {
             "This server cannot generate TD for IPC protocol, consider using thing model directly."
         );
     } else {
+        // 0.3.12 has `ipc_server = None` and trips over it.
+        let v = exception_of(&r, "AttributeError");
         assert_eq!(
-            r.message_type,
-            "EXCEPTION",
-            "{}",
-            String::from_utf8_lossy(&r.payload)
+            v["exception"]["message"],
+            "'NoneType' object has no attribute 'socket_address'"
         );
     }
 }
