@@ -13,10 +13,11 @@ with the header's `thingID`), so `--things a,b,c` works on both.
 
 Usage (the harness in pool-testkit/src/python.rs sets HOME and TEMP_DIR to a temp dir first):
 
-    python thing_server.py --id srv [--things a,b] [--tcp PORT] [--ipc]
+    python thing_server.py --id srv [--things a,b] [--tcp PORT] [--ipc] [--sub-things]
 
-stdout carries exactly one line, `READY {"tcp": ..., "ipc": ..., "version": ..., "event_tcp": ..., "event_ipc": ...}`
-(`event_*` = the server's event PUB endpoints, or null), printed (flushed) only after a
+stdout carries exactly one line, `READY {"tcp": ..., "ipc": ..., "version": ..., "event_tcp": ..., "event_ipc": ...,
+"things": [...]}` (`event_*` = the server's event PUB endpoints, or null; `things` = the served Thing ids, sub-Things
+included), printed (flushed) only after a
 DEALER of this process got a HANDSHAKE reply from every endpoint. Everything else goes to stderr (fd 1 is
 redirected to fd 2 before hololinked is imported, so even hololinked's own prints cannot corrupt stdout).
 
@@ -118,6 +119,11 @@ def main() -> None:
     ap.add_argument("--tcp", type=int, default=None, help="bind tcp://127.0.0.1:PORT")
     ap.add_argument("--ipc", action="store_true", help="bind hololinked's default ipc path for the server id")
     ap.add_argument("--log-level", default="WARNING")
+    ap.add_argument(
+        "--sub-things",
+        action="store_true",
+        help="give every Thing a sub-Thing `sensor` (id {thing}/sensor, property gain, actions reset/fire, event alarm)",
+    )
     ap.add_argument("--ready-timeout", type=float, default=50.0, help="seconds to wait for our own HANDSHAKE")
     ap.add_argument(
         "--no-stdin-watch",
@@ -240,7 +246,71 @@ def main() -> None:
             """Return a JSON value plus bytes: payload `"foobar"`, preserialized `foobar`."""
             return "foobar", b"foobar"
 
-    things = [HarnessThing(id=tid) for tid in thing_ids]
+        @action()
+        def log_and_return(self, message, value):
+            """Log `message` at WARNING on the Thing's logger, return `value` (execution-logs tests)."""
+            self.logger.warning(message)
+            return value
+
+        @action()
+        def log_and_fail(self, message):
+            """Log `message` at WARNING on the Thing's logger, then raise ValueError(message)."""
+            self.logger.warning(message)
+            raise ValueError(message)
+
+        @action()
+        def fail_with_notes(self, message, note):
+            """Raise ValueError(message) carrying `note` (`add_note`)."""
+            ex = ValueError(message)
+            ex.add_note(note)
+            raise ex
+
+        @action()
+        def echo_msgpack(self, value):
+            """Return `value`; its replies are msgpack (a serializer registered for this action)."""
+            return value
+
+    class Sensor(Thing):
+        """A sub-Thing held by a HarnessThing (`--sub-things`)."""
+
+        gain = Number(default=2.0, doc="a writable float property of the sub-Thing")
+        alarm = Event(doc="a sub-Thing event; `fire()` pushes {\"gain\": gain}")
+
+        @action()
+        def reset(self):
+            """Set gain back to 2.0; returns null."""
+            self.gain = 2.0
+
+        @action()
+        def fire(self):
+            """Push one `alarm` event with payload {"gain": gain}; returns null."""
+            self.alarm.push({"gain": self.gain})
+
+    try:  # 0.4.x
+        from hololinked import Serializers
+    except ImportError:  # 0.3.x
+        from hololinked.serializers import Serializers
+    try:
+        from hololinked.serializers import MsgpackSerializer
+    except ImportError:
+        from hololinked.serializers.serializers import MsgpackSerializer
+
+    things = []
+    for tid in thing_ids:
+        thing = HarnessThing(id=tid)
+        Serializers.register_for_object_per_thing_instance(tid, "echo_msgpack", MsgpackSerializer())
+        things.append(thing)
+        if line < (0, 4):
+            # 0.3.x's execution-logs capture copies the formatter of the Thing's own stdlib logger's first
+            # handler (`stdlib_logger.handlers[0]`) and raises IndexError when it has none: give it one.
+            # 0.4.x falls back to the root logger's handlers and needs nothing.
+            std = getattr(thing.logger, "_logger", thing.logger)
+            if not std.handlers:
+                std.addHandler(logging.StreamHandler(sys.stderr))
+        if args.sub_things:
+            thing.sensor = Sensor(id=f"{tid}/sensor")
+            things.append(thing.sensor)
+    served_ids = [t.id for t in things]
 
     access_points = []
     tcp_wanted = None
@@ -259,7 +329,14 @@ def main() -> None:
             os._exit(EXIT_BIND_FAILED)
         raise
 
-    info = {"tcp": None, "ipc": None, "version": version, "event_tcp": None, "event_ipc": None}
+    info = {
+        "tcp": None,
+        "ipc": None,
+        "version": version,
+        "event_tcp": None,
+        "event_ipc": None,
+        "things": served_ids,
+    }
     if tcp_wanted is not None:
         bound = server.tcp_server.socket_address if server.tcp_server is not None else None
         if bound != tcp_wanted:

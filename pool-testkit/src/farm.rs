@@ -197,7 +197,7 @@ impl ServerFarm {
         let farm_thread = FarmThread {
             servers: servers
                 .iter()
-                .map(|(config, _)| FarmServer::new(config))
+                .map(|(config, bound)| FarmServer::new(config, &bound.endpoints))
                 .collect(),
             stats: Arc::clone(&stats),
             serving: Arc::clone(&serving),
@@ -320,7 +320,9 @@ struct FarmServer {
 }
 
 impl FarmServer {
-    fn new(config: &ServerConfig) -> FarmServer {
+    /// A server of the farm; its Things' TDs point at `endpoints` (a farm has no event
+    /// publisher: its observeproperty forms have an empty href).
+    fn new(config: &ServerConfig, endpoints: &[String]) -> FarmServer {
         let now = Instant::now();
         FarmServer {
             id: config.server_id.clone(),
@@ -328,7 +330,9 @@ impl FarmServer {
                 .thing_ids
                 .iter()
                 .map(|id| FarmThing {
-                    thing: Thing::new(id.clone()),
+                    thing: Thing::new(id.clone()).with_description(
+                        crate::description::DescriptionContext::new(endpoints, &[], Vec::new()),
+                    ),
                     busy_until: now,
                     queue: VecDeque::new(),
                 })

@@ -143,12 +143,13 @@ impl Operation {
     /// Executes the operation on `thing`.
     pub(crate) fn execute_on(&self, thing: &mut Thing) -> Outcome {
         let h = &self.header;
-        thing.execute(
+        thing.execute_with_logs(
             h.objekt.as_deref(),
             &h.operation,
             &h.payload_content_type,
             &self.payload,
             &self.preserialized,
+            h.fetch_execution_logs,
         )
     }
 }
@@ -275,7 +276,7 @@ impl OutReply {
         server_id: &str,
         outcome: Outcome,
     ) -> OutReply {
-        OutReply::new(
+        let mut reply = OutReply::new(
             outcome.message_type,
             &header.message_id,
             &header.sender_id,
@@ -283,7 +284,19 @@ impl OutReply {
             outcome.payload,
             outcome.preserialized,
             outcome.preserialized_content_type,
-        )
+        );
+        if outcome.payload_content_type != JSON_CONTENT_TYPE {
+            // A msgpack reply (`echo_msgpack`) says so in its header.
+            reply.header = response_header(
+                outcome.message_type,
+                &header.message_id,
+                &header.sender_id,
+                server_id,
+                outcome.payload_content_type,
+                outcome.preserialized_content_type,
+            );
+        }
+        reply
     }
 
     /// Sends it on `router` and counts it in `stats`. A ROUTER without `ROUTER_MANDATORY`

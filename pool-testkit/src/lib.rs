@@ -7,9 +7,15 @@
 //! execution timeouts read from `serverExecutionContext` (snake_case first, then camelCase),
 //! oneway requests, and replies routed by the header's `senderID`.
 //!
-//! Every Thing has the properties `number` (default 1.5), `text` (default `"hello"`) and `state`
-//! (read-only, `null`), and the actions `echo`, `add`, `sleep_for`, `fail`, `get_bytes`,
-//! `get_mixed`, `ping`, `_get_properties` and `_set_properties` (see [`thing`]).
+//! Every Thing has the properties `integration_time` (default 0.1), `number` (default 1.5),
+//! `text` (default `"hello"`) and `state` (read-only, `null`), given sorted by name as hololinked
+//! gives them, and the actions `echo`, `add`, `sleep_for`, `fail`, `get_bytes`, `get_mixed`,
+//! `ping`, `acquire(n=1)` (`[i * integration_time for i in range(n)]`), `log_and_return`,
+//! `log_and_fail`, `fail_with_notes`, `echo_msgpack` (replies in msgpack), `_get_properties` and
+//! `_set_properties` (see [`thing`]). `invokeaction get_thing_description` answers the Thing
+//! Description a hololinked 0.4.2 server gives ([`description`]); `thingExecutionContext`
+//! `fetch_execution_logs` wraps replies with execution logs ([`execution_logs`]); request
+//! payloads may be JSON or msgpack ([`serialization`]).
 //!
 //! Every [`TestServer`] also publishes hololinked events ([`events`], docs/protocol.md §17) on one
 //! PUB socket for all its Things, bound beside each request endpoint as hololinked 0.4.2 binds it:
@@ -46,9 +52,11 @@
 #![forbid(unsafe_code)]
 
 mod config;
+pub mod description;
 mod endpoints;
 mod error;
 pub mod events;
+pub mod execution_logs;
 mod farm;
 mod handling;
 mod inproc;
@@ -56,6 +64,7 @@ mod lock;
 pub mod protocol;
 pub mod python;
 pub mod raw_client;
+pub mod serialization;
 mod server;
 mod stats;
 pub mod thing;
@@ -67,9 +76,11 @@ pub use config::{
     sanitized_ipc_filename, Behaviour, Bind, HostileConfig, HostileKind, ServerConfig,
     ServerConfigBuilder, DEFAULT_SEND_HWM,
 };
+pub use description::DescriptionContext;
 pub use error::Error;
 pub use events::{EventStream, HostileEvent};
 pub use farm::{ServerFarm, ServerFarmBuilder, MAX_FARM_SERVERS};
+pub use python::{PythonServer, PythonServerBuilder};
 pub use server::{StreamId, TestServer};
 pub use stats::Stats;
 pub use transport::Transport;

@@ -116,6 +116,9 @@ pub struct RequestHeader {
     pub payload_content_type: String,
     /// Timeouts and oneway flag.
     pub context: ExecutionContext,
+    /// `thingExecutionContext` `fetch_execution_logs` (snake_case first, then
+    /// `fetchExecutionLogs`, as 0.4.x reads it; 0.3.x reads only the snake_case key).
+    pub fetch_execution_logs: bool,
 }
 
 /// A uuid4-shaped message id (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`, lowercase, RFC 4122
@@ -163,7 +166,21 @@ pub fn parse_request_header(bytes: &[u8]) -> Option<RequestHeader> {
             .unwrap_or(JSON_CONTENT_TYPE)
             .to_owned(),
         context: ExecutionContext::from_json(obj.get("serverExecutionContext")),
+        fetch_execution_logs: fetch_execution_logs(obj.get("thingExecutionContext")),
     })
+}
+
+/// `fetch_execution_logs` of a `thingExecutionContext`: the first spelling present wins
+/// (`fetch_execution_logs`, then `fetchExecutionLogs`), truthy as Python's `bool()` for JSON
+/// booleans; anything else is false.
+fn fetch_execution_logs(context: Option<&Value>) -> bool {
+    let Some(obj) = context.and_then(Value::as_object) else {
+        return false;
+    };
+    let value = obj
+        .get("fetch_execution_logs")
+        .or_else(|| obj.get("fetchExecutionLogs"));
+    value.and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// hololinked's `ResponseHeader`, in wire key order.

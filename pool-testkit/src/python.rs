@@ -68,6 +68,29 @@
 //! | pip | `hololinked[zmq]` (pyzmq is an extra) | `hololinked` (pyzmq is a dependency); no pins needed: pyzmq 26.1.1 / libzmq 4.3.5 / msgspec 0.22.0 on both |
 //! | time to READY (idle machine) | ~0.3 s after import | ~0.6 s |
 //!
+//! **Thing Description, execution logs, notes, msgpack, sub-Things** (verified by the `thing_description_*`,
+//! `execution_logs_*`, `exception_notes_*`, `msgpack_*`, `read_all_sorted_*` and `sub_things_*` tests):
+//!
+//! | what | 0.4.2 | 0.3.12 |
+//! |---|---|---|
+//! | `get_thing_description` `{"protocol":"TCP"}` | TD; properties, actions, events sorted by name; plain properties' `description` is `""`; `state` listed (readOnly, oneOf string/null, observable) | TD; descriptions = the docs; **no `state`** |
+//! | no `protocol` | `TypeError` `ThingDescriptionService.generate() missing 1 required positional argument: 'protocol'` | `TypeError` `RPCServer.get_thing_description() missing ...` |
+//! | `protocol` `INPROC` | `RuntimeError` `This server cannot generate TD for INPROC protocol, consider using thing model directly.` | REPLY, hrefs `inproc://{server}` / `inproc://{server}/event-publisher` |
+//! | `protocol` `FOO` | `ValueError` `Unsupported protocol 'FOO' for ZMQ.` | same |
+//! | `protocol` `IPC` on a tcp-only server | `RuntimeError` `This server cannot generate TD for IPC protocol, consider using thing model directly.` | `AttributeError` `'NoneType' object has no attribute 'socket_address'` |
+//! | `fetch_execution_logs` | both spellings; `{"return_value":v,"execution_logs":[..]}`, on error `{"exception":{..},"execution_logs":[..]}` (EXCEPTION) | **snake_case only**, and only if the Thing's stdlib logger has a handler (else `EXCEPTION IndexError: list index out of range`: the harness adds a `StreamHandler` to each Thing's logger on 0.3) |
+//! | `_set_properties` with a bad value | `notes` = `["number: ...\n"]` (a list of one string) | `notes` = `"number: ...\n"` (the string) |
+//!
+//! Same on both: log records `{"level","timestamp" (%Y-%m-%dT%H:%M:%S.%f),"thread_id","message" (the formatted
+//! line)}`, newest first; a raising action adds `ERROR "error while executing operation - {msg}"` and the
+//! `logger.exception` record (line + traceback); `add_note(n)` gives `notes: [n]`; a msgpack request payload
+//! (`payloadContentType: application/msgpack`) is accepted for actions and properties; an object with a
+//! `MsgpackSerializer` registered (`Serializers.register_for_object_per_thing_instance`) replies
+//! `payloadContentType: application/msgpack`; readall/readmultiple with `objekt` null (any payload) give every
+//! property sorted by name, `objekt` `"text,number"` those in that order; a sub-Thing passed to `ZMQServer`
+//! with id `"{thing}/sensor"` is served under that thingID (a `/` works) with its own TD, and its events are
+//! `"{thing}/sensor/{event}"` on the same publisher (a SUB to the parent's prefix `"{thing}/"` hears them too).
+//!
 //! Consequences for the pool tests: always send both context spellings as objects with explicit numbers or
 //! `null` (what [`crate::raw_client::Request`] does), never rely on camelCase-only timeouts against 0.3, expect
 //! unsolicited `TIMEOUT`s for oneway requests with timeouts, and own the client-side deadlines.
@@ -292,6 +315,10 @@ pub struct PythonServer {
     line: Line,
     id: String,
     things: Vec<String>,
+    /// `--sub-things`: every Thing holds a sub-Thing `"{thing}/sensor"`, served too.
+    sub_things: bool,
+    /// The Thing ids the server reported serving (READY `things`), sub-Things included.
+    served: Vec<String>,
     transport: Transport,
     endpoint: String,
     event_endpoint: String,
@@ -326,6 +353,32 @@ impl PythonServer {
         things: &[&str],
         transport: Transport,
     ) -> Result<PythonServer, HarnessError> {
+        PythonServer::builder(line, id)
+            .things(things)
+            .transport(transport)
+            .start()
+    }
+
+    /// A builder for a server with id `id` on `line` (one Thing named `id`, over tcp, no sub-Things).
+    pub fn builder(line: Line, id: &str) -> PythonServerBuilder {
+        PythonServerBuilder {
+            line,
+            id: id.to_owned(),
+            things: Vec::new(),
+            transport: Transport::Tcp,
+            sub_things: false,
+        }
+    }
+
+    fn start_built(b: PythonServerBuilder) -> Result<PythonServer, HarnessError> {
+        let PythonServerBuilder {
+            line,
+            id,
+            things,
+            transport,
+            sub_things,
+        } = b;
+        let id = id.as_str();
         venv_python(line)?;
         let script = server_script();
         if !script.exists() {
@@ -335,12 +388,14 @@ impl PythonServer {
         let things: Vec<String> = if things.is_empty() {
             vec![id.to_owned()]
         } else {
-            things.iter().map(|t| (*t).to_owned()).collect()
+            things
         };
         let mut server = PythonServer {
             line,
             id: id.to_owned(),
             things,
+            sub_things,
+            served: Vec::new(),
             transport,
             endpoint: String::new(),
             event_endpoint: String::new(),
@@ -396,6 +451,12 @@ impl PythonServer {
     /// The Thing ids this server serves.
     pub fn things(&self) -> &[String] {
         &self.things
+    }
+
+    /// The Thing ids the server serves, as its READY line lists them: [`PythonServer::things`] and,
+    /// with [`PythonServerBuilder::sub_things`], each one's sub-Thing `"{thing}/sensor"` after it.
+    pub fn served_things(&self) -> &[String] {
+        &self.served
     }
 
     /// The hololinked line.
@@ -500,6 +561,9 @@ impl PythonServer {
             Transport::Ipc => {
                 cmd.arg("--ipc");
             }
+        }
+        if self.sub_things {
+            cmd.arg("--sub-things");
         }
         let mut child = cmd.spawn()?;
         let stdin = child.stdin.take();
@@ -625,7 +689,55 @@ impl PythonServer {
         self.endpoint = endpoint;
         self.event_endpoint = event_endpoint;
         self.version = version;
+        self.served = match info.get("things").and_then(Value::as_array) {
+            Some(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            None => self.things.clone(),
+        };
         Ok(())
+    }
+}
+
+/// Options of a [`PythonServer`] ([`PythonServer::builder`]).
+#[derive(Debug, Clone)]
+pub struct PythonServerBuilder {
+    line: Line,
+    id: String,
+    things: Vec<String>,
+    transport: Transport,
+    sub_things: bool,
+}
+
+impl PythonServerBuilder {
+    /// The Things served (empty = one Thing whose id is the server id).
+    #[must_use]
+    pub fn things(mut self, things: &[&str]) -> Self {
+        self.things = things.iter().map(|t| (*t).to_owned()).collect();
+        self
+    }
+
+    /// The transport (default tcp).
+    #[must_use]
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Give every Thing a sub-Thing `"{thing}/sensor"` (class `Sensor`: property `gain`, Number
+    /// default 2.0; actions `reset()` and `fire()`, which pushes event `alarm` `{"gain": gain}`), held as its attribute `sensor` and served by the same server
+    /// (`--sub-things`); [`PythonServer::served_things`] lists it.
+    #[must_use]
+    pub fn sub_things(mut self, on: bool) -> Self {
+        self.sub_things = on;
+        self
+    }
+
+    /// Start the server and wait until it is ready (as [`PythonServer::start`]).
+    pub fn start(self) -> Result<PythonServer, HarnessError> {
+        PythonServer::start_built(self)
     }
 }
 

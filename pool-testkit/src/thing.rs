@@ -1,21 +1,27 @@
-//! The fake Thing: three properties and a handful of actions, executed the way hololinked 0.4.x's
-//! `EventLoop.execute_operation` does.
+//! The fake Thing: four properties and a set of actions, executed the way hololinked 0.4.x's
+//! `EventLoop.execute_operation` does. Its Thing Description lives in [`crate::description`],
+//! payload decoding in [`crate::serialization`], execution logs in [`crate::execution_logs`].
 
 use std::time::Duration;
 
 use serde_json::{Map, Number, Value};
 
+use crate::description::{thing_description, DescriptionContext, PropertyInfo};
+use crate::execution_logs::LogCollector;
 use crate::protocol::{
     exception_payload, fake_traceback, key_error_message, py_repr_str, py_type_name,
     JSON_CONTENT_TYPE, TEXT_PLAIN,
 };
+use crate::serialization::{decode_payload, encode_msgpack, MSGPACK_CONTENT_TYPE};
 
-/// Names of the properties every fake Thing has, in declaration order.
-pub const PROPERTY_NAMES: [&str; 3] = ["number", "text", "state"];
+/// Names of the properties every fake Thing has, sorted: the order hololinked (0.4.2 and 0.3.12)
+/// gives them in `readallproperties`, `readmultipleproperties` without names, `_get_properties`
+/// without names and the TD.
+pub const PROPERTY_NAMES: [&str; 4] = ["integration_time", "number", "state", "text"];
 
 /// Names of the actions every fake Thing has (`slow` is an alias of `sleep_for`, the name the
-/// golden vectors' Thing uses).
-pub const ACTION_NAMES: [&str; 10] = [
+/// golden vectors' Thing uses; `get_thing_description` is answered as a hololinked server does).
+pub const ACTION_NAMES: [&str; 16] = [
     "echo",
     "add",
     "sleep_for",
@@ -26,7 +32,33 @@ pub const ACTION_NAMES: [&str; 10] = [
     "ping",
     "_get_properties",
     "_set_properties",
+    "log_and_return",
+    "log_and_fail",
+    "fail_with_notes",
+    "echo_msgpack",
+    "acquire",
+    "get_thing_description",
 ];
+
+/// The actions a TD lists, with their descriptions (not the `_get/_set_properties` helpers, the
+/// `slow` alias, nor `get_thing_description`, which hololinked does not list either).
+const TD_ACTIONS: [(&str, &str); 12] = [
+    ("acquire", "Return a list of n floats, i * integration_time for i in 0..n (n defaults to 1)."),
+    ("add", "Return a + b (kwargs, or positional through `__args__`)."),
+    ("echo", "Return `value` unchanged."),
+    ("echo_msgpack", "Return `value`; its replies are msgpack (a serializer registered for this action)."),
+    ("fail", "Always raise ValueError(message)."),
+    ("fail_with_notes", "Raise ValueError(message) carrying `note` (`add_note`)."),
+    ("get_bytes", "Return raw bytes: the reply carries them in the preserialized frame, payload `null`."),
+    ("get_mixed", "Return a JSON value plus bytes: payload `\"foobar\"`, preserialized `foobar`."),
+    ("log_and_fail", "Log `message` at WARNING on the Thing's logger, then raise ValueError(message)."),
+    ("log_and_return", "Log `message` at WARNING on the Thing's logger, return `value` (execution-logs tests)."),
+    ("ping", "Ping to see if it is alive.Successful when action succeeds with no return value andno timeout or exception raised on the client side."),
+    ("sleep_for", "Block this Thing's executor for `seconds`, then return `seconds`."),
+];
+
+/// Default value of the `integration_time` property.
+pub const DEFAULT_INTEGRATION_TIME: f64 = 0.1;
 
 /// Default value of the `number` property.
 pub const DEFAULT_NUMBER: f64 = 1.5;
@@ -90,6 +122,8 @@ enum Returned {
     RawJson(Vec<u8>),
     Bytes(Vec<u8>),
     Mixed(Value, Vec<u8>),
+    /// A value its object's serializer encodes as msgpack (`echo_msgpack`).
+    Msgpack(Value),
 }
 
 /// One fake Thing's state.
@@ -97,7 +131,12 @@ enum Returned {
 pub struct Thing {
     id: String,
     number: Value,
+    integration_time: Value,
     text: String,
+    /// Where the server serves this Thing, for its TD.
+    description: DescriptionContext,
+    /// The execution logs of the running operation, when its request asked for them.
+    logs: Option<LogCollector>,
     /// The properties marked observable, each with the value its last change event carried
     /// (`None` before the first): hololinked publishes a change only when the value read or
     /// written differs from that one.
@@ -110,7 +149,10 @@ impl Thing {
         Thing {
             id: id.into(),
             number: Value::from(DEFAULT_NUMBER),
+            integration_time: Value::from(DEFAULT_INTEGRATION_TIME),
             text: DEFAULT_TEXT.to_owned(),
+            description: DescriptionContext::default(),
+            logs: None,
             observable: Vec::new(),
         }
     }
@@ -121,6 +163,13 @@ impl Thing {
     pub fn with_observable(mut self, names: &[String]) -> Thing {
         self.observable
             .extend(names.iter().map(|name| (name.clone(), None)));
+        self
+    }
+
+    /// Sets where the server serves this Thing (the hrefs of its TD) and its events.
+    #[must_use]
+    pub fn with_description(mut self, context: DescriptionContext) -> Thing {
+        self.description = context;
         self
     }
 
@@ -174,6 +223,30 @@ impl Thing {
         payload: &[u8],
         preserialized: &[u8],
     ) -> Outcome {
+        self.execute_with_logs(
+            objekt,
+            operation,
+            payload_content_type,
+            payload,
+            preserialized,
+            false,
+        )
+    }
+
+    /// [`Thing::execute`], collecting execution logs when `fetch_execution_logs`: the reply
+    /// payload is then `{"return_value": v, "execution_logs": [...]}` (REPLY) or
+    /// `{"exception": {...}, "execution_logs": [...]}` (EXCEPTION), as hololinked's
+    /// `thingExecutionContext` `fetch_execution_logs` gives (see [`crate::execution_logs`]).
+    pub fn execute_with_logs(
+        &mut self,
+        objekt: Option<&str>,
+        operation: &str,
+        payload_content_type: &str,
+        payload: &[u8],
+        preserialized: &[u8],
+        fetch_execution_logs: bool,
+    ) -> Outcome {
+        self.logs = fetch_execution_logs.then(LogCollector::default);
         let result = self.execute_inner(
             objekt,
             operation,
@@ -181,6 +254,25 @@ impl Thing {
             payload,
             preserialized,
         );
+        if let (Err(e), Some(logs)) = (&result, self.logs.as_mut()) {
+            // hololinked's `except` branch: logger.error(...), then logger.exception(ex).
+            logs.log(
+                "ERROR",
+                &self.id,
+                &format!("error while executing operation - {}", e.message),
+            );
+            let traceback = fake_traceback("execute_operation", e.type_name, &e.message);
+            logs.log_with_traceback("ERROR", &self.id, &e.message, &traceback);
+        }
+        let logs = self.logs.take();
+        let mut outcome = self.outcome_of(result);
+        if let Some(logs) = logs {
+            outcome.payload = with_logs(&outcome, &logs);
+        }
+        outcome
+    }
+
+    fn outcome_of(&self, result: Result<(Returned, Duration), PyErr>) -> Outcome {
         match result {
             Ok((returned, busy_for)) => {
                 let mut outcome = reply_outcome(returned);
@@ -211,18 +303,7 @@ impl Thing {
         payload: &[u8],
         preserialized: &[u8],
     ) -> Result<(Returned, Duration), PyErr> {
-        if payload_content_type != JSON_CONTENT_TYPE {
-            return Err(err(
-                "ValueError",
-                format!("content type {payload_content_type} not supported for deserialization"),
-            ));
-        }
-        let payload: Value = if payload.is_empty() {
-            return Err(err("DecodeError", "Input data was truncated"));
-        } else {
-            serde_json::from_slice(payload)
-                .map_err(|e| err("DecodeError", format!("JSON is malformed: {e}")))?
-        };
+        let payload = decode_payload(payload_content_type, payload).map_err(|(t, m)| err(t, m))?;
         let none = || Ok((Returned::Value(Value::Null), Duration::ZERO));
         match operation {
             "readproperty" => {
@@ -280,6 +361,7 @@ impl Thing {
     fn read(&self, name: Option<&str>) -> Result<Value, PyErr> {
         match name {
             Some("number") => Ok(self.number.clone()),
+            Some("integration_time") => Ok(self.integration_time.clone()),
             Some("text") => Ok(Value::String(self.text.clone())),
             Some("state") => Ok(Value::Null),
             other => Err(err("KeyError", key_error_message(other))),
@@ -292,6 +374,20 @@ impl Thing {
 
     fn write(&mut self, name: Option<&str>, value: Arg) -> Result<(), PyErr> {
         match name {
+            Some("integration_time") => match value {
+                Arg::Json(Value::Number(n)) => {
+                    self.integration_time = Value::Number(n);
+                    Ok(())
+                }
+                other => Err(err(
+                    "TypeError",
+                    format!(
+                        "given value is not number type, but <class '{}'>.{}",
+                        other.type_name(),
+                        self.owner_info("integration_time")
+                    ),
+                )),
+            },
             Some("number") => match value {
                 Arg::Json(Value::Number(n)) => {
                     self.number = Value::Number(n);
@@ -343,9 +439,11 @@ impl Thing {
         } else {
             Err(PyErr {
                 type_name: "RuntimeError",
-                message: "Some properties could not be set due to errors, check notes or logs for more info."
+                message: "Some properties could not be set due to errors. Check exception notes or server logs for more information."
                     .to_owned(),
-                notes: Value::String(notes),
+                // 0.4.2: `ex.__notes__ = [errors]`, one string of "name: message\n" lines
+                // (0.3.12 sends that string bare).
+                notes: Value::Array(vec![Value::String(notes)]),
             })
         }
     }
@@ -480,6 +578,106 @@ impl Thing {
                     Duration::from_secs_f64(secs.min(1.0e6)),
                 ))
             }
+            "log_and_return" => {
+                let mut a = bind(action, &[("message", None), ("value", None)], args, kwargs)?;
+                let value = a.remove(1);
+                self.log_warning(&a[0]);
+                match value {
+                    Arg::Json(v) => immediate(Returned::Value(v)),
+                    Arg::Bytes(b) => immediate(Returned::Bytes(b)),
+                }
+            }
+            "log_and_fail" => {
+                let a = bind(action, &[("message", None)], args, kwargs)?;
+                self.log_warning(&a[0]);
+                Err(err("ValueError", py_str(&a[0])))
+            }
+            "fail_with_notes" => {
+                let a = bind(action, &[("message", None), ("note", None)], args, kwargs)?;
+                Err(PyErr {
+                    type_name: "ValueError",
+                    message: py_str(&a[0]),
+                    notes: Value::Array(vec![Value::String(py_str(&a[1]))]),
+                })
+            }
+            "echo_msgpack" => {
+                let mut a = bind(action, &[("value", None)], args, kwargs)?;
+                match a.remove(0) {
+                    Arg::Json(v) => immediate(Returned::Msgpack(v)),
+                    Arg::Bytes(b) => immediate(Returned::Bytes(b)),
+                }
+            }
+            "acquire" => {
+                let a = bind(action, &[("n", Some(Value::from(1)))], args, kwargs)?;
+                let n = match &a[0] {
+                    Arg::Json(Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                        n.as_i64().unwrap_or(i64::MAX)
+                    }
+                    Arg::Json(Value::Bool(b)) => i64::from(*b),
+                    other => {
+                        return Err(err(
+                            "TypeError",
+                            format!(
+                                "'{}' object cannot be interpreted as an integer",
+                                other.type_name()
+                            ),
+                        ))
+                    }
+                };
+                if n > 1_000_000 {
+                    return Err(err("ValueError", "n must be at most 1000000"));
+                }
+                let step = self.integration_time.as_f64().unwrap_or(0.0);
+                let list = (0..n.max(0))
+                    .map(|i| Number::from_f64(i as f64 * step).map_or(Value::Null, Value::Number))
+                    .collect();
+                immediate(Returned::Value(Value::Array(list)))
+            }
+            "get_thing_description" => {
+                if !args.is_empty() {
+                    return Err(err(
+                        "TypeError",
+                        "ThingDescriptionService.generate() takes positional arguments through kwargs only",
+                    ));
+                }
+                let properties = [
+                    PropertyInfo {
+                        name: "integration_time",
+                        schema_type: Some("number"),
+                        default: Value::from(DEFAULT_INTEGRATION_TIME),
+                        writable: true,
+                    },
+                    PropertyInfo {
+                        name: "number",
+                        schema_type: Some("number"),
+                        default: Value::from(DEFAULT_NUMBER),
+                        writable: true,
+                    },
+                    PropertyInfo {
+                        name: "state",
+                        schema_type: None,
+                        default: Value::Null,
+                        writable: false,
+                    },
+                    PropertyInfo {
+                        name: "text",
+                        schema_type: Some("string"),
+                        default: Value::from(DEFAULT_TEXT),
+                        writable: true,
+                    },
+                ];
+                let observable = |name: &str| self.is_observable(name);
+                let td = thing_description(
+                    &self.id,
+                    &self.description,
+                    &properties,
+                    &observable,
+                    &TD_ACTIONS,
+                    kwargs,
+                )
+                .map_err(|(t, m)| err(t, m))?;
+                immediate(Returned::RawJson(td.to_json()))
+            }
             "fail" => {
                 let a = bind(
                     action,
@@ -500,6 +698,55 @@ impl Thing {
             _ => Err(err("KeyError", py_repr_str(action))),
         }
     }
+}
+
+impl Thing {
+    /// `self.logger.warning(message)` inside an action.
+    fn log_warning(&mut self, message: &Arg) {
+        let text = py_str(message);
+        if let Some(logs) = self.logs.as_mut() {
+            logs.log("WARNING", &self.id, &text);
+        }
+    }
+}
+
+/// Python's `str()` of an argument.
+fn py_str(a: &Arg) -> String {
+    match a {
+        Arg::Json(Value::String(s)) => s.clone(),
+        Arg::Json(other) => other.to_string(),
+        Arg::Bytes(b) => format!("b{}", py_repr_str(&String::from_utf8_lossy(b))),
+    }
+}
+
+/// The payload of `outcome` wrapped with the execution logs: `{"return_value": v,
+/// "execution_logs": [..]}` for a reply (msgpack when the reply is msgpack), the exception
+/// payload with `"execution_logs"` added for an error.
+fn with_logs(outcome: &Outcome, logs: &LogCollector) -> Vec<u8> {
+    if outcome.payload_content_type == MSGPACK_CONTENT_TYPE {
+        // A 2-entry map in hololinked's key order; the return value is already msgpack.
+        let mut out = vec![0x82];
+        out.extend(encode_msgpack(&Value::from("return_value")));
+        out.extend(&outcome.payload);
+        out.extend(encode_msgpack(&Value::from("execution_logs")));
+        out.extend(encode_msgpack(&logs.to_value()));
+        return out;
+    }
+    let logs = logs.to_json();
+    if outcome.message_type == crate::protocol::EXCEPTION {
+        let mut out = outcome.payload.clone();
+        out.pop(); // the closing brace of {"exception":{..}}
+        out.extend(b",\"execution_logs\":");
+        out.extend(logs);
+        out.push(b'}');
+        return out;
+    }
+    let mut out = b"{\"return_value\":".to_vec();
+    out.extend(&outcome.payload);
+    out.extend(b",\"execution_logs\":");
+    out.extend(logs);
+    out.push(b'}');
+    out
 }
 
 /// Encodes `{k: v, ...}` keeping the given key order (msgspec keeps dict insertion order).
@@ -657,6 +904,16 @@ fn reply_outcome(returned: Returned) -> Outcome {
         Returned::Bytes(b) if b.is_empty() => (b"null".to_vec(), b, TEXT_PLAIN),
         Returned::Bytes(b) => (b"null".to_vec(), b, JSON_CONTENT_TYPE),
         Returned::Mixed(v, b) => (json(&v), b, JSON_CONTENT_TYPE),
+        Returned::Msgpack(v) => {
+            return Outcome {
+                message_type: crate::protocol::REPLY,
+                payload: encode_msgpack(&v),
+                payload_content_type: MSGPACK_CONTENT_TYPE,
+                preserialized: Vec::new(),
+                preserialized_content_type: TEXT_PLAIN,
+                busy_for: Duration::ZERO,
+            }
+        }
     };
     Outcome {
         message_type: crate::protocol::REPLY,
@@ -717,7 +974,7 @@ mod tests {
         assert_eq!(run(&mut t, "text", "writeproperty", "123").0, "EXCEPTION");
         assert_eq!(
             run(&mut t, "_get_properties", "invokeaction", "{}").1,
-            r#"{"number":7,"text":"hello","state":null}"#
+            r#"{"integration_time":0.1,"number":7,"state":null,"text":"hello"}"#
         );
         assert_eq!(run(&mut t, "x", "frobnicate", "null").0, "EXCEPTION");
         let o = t.execute(

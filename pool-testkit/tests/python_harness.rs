@@ -13,8 +13,15 @@
 //! * `oneway_v0_4` / `_v0_3`: oneway gets no reply, except an unsolicited `TIMEOUT` when a timeout fires.
 //! * `positional_args_and_bytes_v0_4` / `_v0_3`: `__args__` and bytes / mixed replies.
 //! * `multi_thing_v0_4` / `_v0_3`: several Things on one server.
+//! * `thing_description_v0_4` / `_v0_3`, `execution_logs_*`, `exception_notes_*`, `msgpack_*`,
+//!   `read_all_sorted_*`, `sub_things_*`: the facts the fake Thing mimics (checks shared with
+//!   `features.rs` through `feature_checks`).
+
+mod feature_checks;
 
 use std::time::Duration;
+
+use feature_checks::Flavor;
 
 use pool_testkit::python::{interop_skipped, Line, PythonServer};
 use pool_testkit::raw_client::{server_context, ContextKeys, RawClient, Reply, Request};
@@ -577,6 +584,138 @@ fn drop_cleans_up(line: Line) {
     );
 }
 
+fn flavor(line: Line) -> Flavor {
+    match line {
+        Line::V0_4 => Flavor::V0_4,
+        Line::V0_3 => Flavor::V0_3,
+    }
+}
+
+/// A tcp server with one Thing `id`, and a handshaken client.
+fn live(line: Line, id: &str) -> Option<(PythonServer, RawClient)> {
+    if interop_skipped() {
+        return None;
+    }
+    let server = start(line, id, &[], Transport::Tcp);
+    let client = connect(&server, CLIENT);
+    client.handshake(HANDSHAKE).expect("handshake");
+    Some((server, client))
+}
+
+fn thing_description(line: Line) {
+    let Some((server, c)) = live(line, "td-live") else {
+        return;
+    };
+    let events = server.event_endpoint().to_owned();
+    feature_checks::thing_description(flavor(line), &c, "td-live", server.endpoint(), &events);
+    feature_checks::td_protocol_not_served(flavor(line), &c, "td-live");
+}
+
+fn execution_logs(line: Line) {
+    let Some((_server, c)) = live(line, "logs-live") else {
+        return;
+    };
+    feature_checks::execution_logs(flavor(line), &c, "logs-live");
+}
+
+fn exception_notes(line: Line) {
+    let Some((_server, c)) = live(line, "notes-live") else {
+        return;
+    };
+    feature_checks::exception_notes(flavor(line), &c, "notes-live");
+}
+
+fn msgpack(line: Line) {
+    let Some((_server, c)) = live(line, "mp-live") else {
+        return;
+    };
+    feature_checks::msgpack(&c, "mp-live");
+}
+
+fn read_all_sorted(line: Line) {
+    let Some((_server, c)) = live(line, "all-live") else {
+        return;
+    };
+    feature_checks::read_all(
+        &c,
+        "all-live",
+        "all-live",
+        r#"{"level":0.0,"number":1.5,"state":null,"text":"hello"}"#,
+    );
+}
+
+/// `--sub-things`: the sub-Thing `"{id}/sensor"` is served by the same server under its own
+/// thingID (a `/` works on both lines), with its own TD.
+fn sub_things(line: Line) {
+    if interop_skipped() {
+        return;
+    }
+    let server = PythonServer::builder(line, "subs")
+        .things(&["main"])
+        .sub_things(true)
+        .start()
+        .unwrap_or_else(|e| panic!("starting {line} server with sub-Things: {e}"));
+    assert_eq!(server.served_things(), ["main", "main/sensor"]);
+    let c = connect(&server, CLIENT);
+    c.handshake(HANDSHAKE).expect("handshake");
+    let r = request(
+        &c,
+        &server,
+        &feature_checks::td_request("main/sensor", json!({"protocol": "TCP"})),
+    );
+    let td = expect_reply(&r);
+    assert_eq!(td["id"], "main/sensor");
+    assert_eq!(td["title"], "Sensor");
+    assert_eq!(td["properties"]["gain"]["default"], 2.0);
+    assert_eq!(td["properties"]["gain"]["type"], "number");
+    assert!(td["actions"]["reset"].is_object());
+    let href = td["properties"]["gain"]["forms"][0]["href"]
+        .as_str()
+        .unwrap();
+    assert_eq!(href, server.endpoint());
+    let write = Request::write_property("main/sensor", "gain", &json!(5.0));
+    expect_reply(&request(&c, &server, &write));
+    let read = Request::read_property("main/sensor", "gain");
+    assert_eq!(expect_reply(&request(&c, &server, &read)), json!(5.0));
+    let reset = Request::invoke_action("main/sensor", "reset", &json!({}));
+    assert_eq!(expect_reply(&request(&c, &server, &reset)), Value::Null);
+    assert_eq!(expect_reply(&request(&c, &server, &read)), json!(2.0));
+    // The parent is unchanged and its TD does not list the sub-Thing's names.
+    let td = expect_reply(&request(
+        &c,
+        &server,
+        &feature_checks::td_request("main", json!({"protocol": "TCP"})),
+    ));
+    assert!(td["properties"].get("gain").is_none());
+    assert!(td["properties"]["number"].is_object());
+    // The sub-Thing's events are `"{thing}/sensor/{event}"`, on the same publisher; a SUB to the
+    // parent's prefix `"main/"` hears them too (SUB topics are prefixes).
+    let zctx = zmq::Context::new();
+    let sub = zctx.socket(zmq::SUB).unwrap();
+    sub.set_linger(0).unwrap();
+    sub.connect(server.event_endpoint()).unwrap();
+    sub.set_subscribe(b"main/").unwrap();
+    let fire = Request::invoke_action("main/sensor", "fire", &json!({}));
+    let mut heard = None;
+    for _ in 0..50 {
+        expect_reply(&request(&c, &server, &fire));
+        if sub.poll(zmq::POLLIN, 200).unwrap() > 0 {
+            heard = Some(sub.recv_multipart(0).unwrap());
+            break;
+        }
+    }
+    let frames = heard.expect("an alarm event within 50 tries");
+    assert_eq!(frames[0], b"main/sensor/alarm");
+    let header: Value = serde_json::from_slice(&frames[2]).unwrap();
+    assert_eq!(header["eventID"], "main/sensor/alarm");
+    assert_eq!(header["senderID"], "subs/event-publisher");
+    assert_eq!(frames[3], br#"{"gain":2.0}"#);
+    // Without the flag only the asked Things are served.
+    drop(server);
+    let plain = start(line, "nosubs", &["main"], Transport::Tcp);
+    assert_eq!(plain.served_things(), ["main"]);
+}
+
 macro_rules! per_line {
     ($($name:ident => $body:expr;)*) => {
         $(
@@ -609,4 +748,16 @@ per_line! {
     oneway_v0_3 => oneway(Line::V0_3);
     drop_cleans_up_v0_4 => drop_cleans_up(Line::V0_4);
     drop_cleans_up_v0_3 => drop_cleans_up(Line::V0_3);
+    thing_description_v0_4 => thing_description(Line::V0_4);
+    thing_description_v0_3 => thing_description(Line::V0_3);
+    execution_logs_v0_4 => execution_logs(Line::V0_4);
+    execution_logs_v0_3 => execution_logs(Line::V0_3);
+    exception_notes_v0_4 => exception_notes(Line::V0_4);
+    exception_notes_v0_3 => exception_notes(Line::V0_3);
+    msgpack_v0_4 => msgpack(Line::V0_4);
+    msgpack_v0_3 => msgpack(Line::V0_3);
+    read_all_sorted_v0_4 => read_all_sorted(Line::V0_4);
+    read_all_sorted_v0_3 => read_all_sorted(Line::V0_3);
+    sub_things_v0_4 => sub_things(Line::V0_4);
+    sub_things_v0_3 => sub_things(Line::V0_3);
 }

@@ -130,7 +130,8 @@ fn read_and_write_properties() {
     let all = c.call("props", "_get_properties", "invokeaction", "{}");
     assert_eq!(
         all.frames[2],
-        br#"{"number":7,"text":"world","state":null}"#
+        // Sorted by name, as hololinked (0.4.2 and 0.3.12) gives them.
+        br#"{"integration_time":0.1,"number":7,"state":null,"text":"world"}"#
     );
     let some = c.call(
         "props",

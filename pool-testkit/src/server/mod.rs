@@ -33,6 +33,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::{Behaviour, ServerConfig};
+use crate::description::DescriptionContext;
 use crate::endpoints::{open_router, Endpoints};
 use crate::error::Error;
 use crate::events::{publisher_endpoint, publisher_id, EventStream, HostileEvent};
@@ -154,7 +155,18 @@ impl TestServer {
             let push = inproc::push(&ctx, INBOX)?;
             let queue = Arc::new(WorkerQueue::default());
             let worker = Worker {
-                thing: Thing::new(thing_id.clone()).with_observable(&self.config.observable),
+                thing: Thing::new(thing_id.clone())
+                    .with_observable(&self.config.observable)
+                    .with_description(DescriptionContext::new(
+                        &self.bound.endpoints,
+                        &self.event_endpoints,
+                        self.config
+                            .event_streams
+                            .iter()
+                            .filter(|s| &s.thing == thing_id)
+                            .map(|s| s.event.clone())
+                            .collect(),
+                    )),
                 server_id: self.config.server_id.clone(),
                 queue: queue.clone(),
                 push,
