@@ -19,13 +19,18 @@ async fn bounded<F: std::future::Future>(future: F) -> F::Output {
         .expect("finished (a hang is a bug)")
 }
 
+/// A server whose Things `things` each have a sub-Thing `<thing>/sensor`, all served.
 fn start(line: Line, id: &str, things: &[&str], via: Transport) -> PythonServer {
-    PythonServer::start(line, id, things, via)
+    PythonServer::builder(line, id)
+        .things(things)
+        .transport(via)
+        .sub_things(true)
+        .start()
         .unwrap_or_else(|e| panic!("starting {line} server {id:?} over {via:?}: {e}"))
 }
 
 async fn pool_over(server: &PythonServer) -> Pool {
-    let things: Vec<&str> = server.things().iter().map(String::as_str).collect();
+    let things: Vec<&str> = server.served_things().iter().map(String::as_str).collect();
     let pool = Pool::builder()
         .server_with_things(server.id(), server.endpoint(), &things)
         .request_timeout(Duration::from_secs(20))
@@ -56,7 +61,10 @@ async fn things_of_one_server(line: Line, via: Transport) {
             Transport::Ipc => Protocol::Ipc,
         };
         assert_eq!(info.protocol, protocol, "{ctx}");
-        assert_eq!(pool.things_of("things"), ["alpha", "beta"]);
+        assert_eq!(
+            pool.things_of("things"),
+            ["alpha", "alpha/sensor", "beta", "beta/sensor"]
+        );
 
         // The Thing Description, for the protocol of the endpoint the pool uses.
         let td = pool
@@ -166,6 +174,29 @@ async fn things_of_one_server(line: Line, via: Transport) {
             .await
             .unwrap_or_else(|e| panic!("{ctx}: {e}"));
         assert_eq!(reply.decode::<i64>().unwrap(), 42, "{ctx}");
+        // A Thing that replies in msgpack: `json` says so, `decode` reads it.
+        let value = json!({"a": [1, 2.5, "x"]});
+        let reply = pool
+            .call(Request::invoke_action("alpha", "echo_msgpack").kwargs(&json!({"value": value})))
+            .await
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!(reply.payload_content_type(), "application/msgpack", "{ctx}");
+        assert!(
+            matches!(reply.json::<Value>(), Err(Error::Decode { .. })),
+            "{ctx}"
+        );
+        assert_eq!(reply.decode::<Value>().unwrap(), value, "{ctx}");
+        let echoed: Value = alpha
+            .invoke("echo_msgpack", &json!({"value": 3}))
+            .await
+            .unwrap();
+        assert_eq!(echoed, json!(3), "{ctx}");
+        // The same both ways.
+        let reply = pool
+            .call(Request::invoke_action("alpha", "echo_msgpack").msgpack(&json!({"value": value})))
+            .await
+            .unwrap();
+        assert_eq!(reply.msgpack::<Value>().unwrap(), value, "{ctx}");
 
         // A remote exception keeps the raw payload and the notes: a failed `_set_properties`
         // says which property failed in its notes (0.4.2 sends a list, 0.3.12 a string).
@@ -204,17 +235,65 @@ async fn things_of_one_server(line: Line, via: Transport) {
         }
         pool.remove_thing("phantom").unwrap();
 
-        // Execution logs: the value comes apart from the logs.
-        let reply = pool
-            .call(
-                Request::invoke_action("alpha", "echo")
-                    .kwargs(&json!({"value": 7}))
-                    .fetch_execution_logs(true),
+        // An exception's own notes.
+        let r = alpha
+            .invoke::<Value>(
+                "fail_with_notes",
+                &json!({"message": "m", "note": "a note"}),
             )
             .await;
-        eprintln!("{ctx}: echo with logs: {reply:?}");
-        if let Ok(reply) = &reply {
-            assert_eq!(reply.json::<i64>().unwrap(), 7, "{ctx}");
+        match r {
+            Err(Error::Remote { notes, .. }) => assert_eq!(notes, ["a note"], "{ctx}"),
+            other => panic!("{ctx}: {other:?}"),
+        }
+
+        // Execution logs: the value comes apart from the Thing's log lines, also on failure.
+        let logged = |action: &str, kwargs: Value| {
+            Request::invoke_action("alpha", action)
+                .kwargs(&kwargs)
+                .fetch_execution_logs(true)
+        };
+        let reply = pool
+            .call(logged(
+                "log_and_return",
+                json!({"message": "hi there", "value": 42}),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!(reply.json::<i64>().unwrap(), 42, "{ctx}");
+        let logs = reply.execution_logs();
+        assert!(
+            logs.iter()
+                .any(|l| l.level == "WARNING" && l.message.contains("hi there")),
+            "{ctx}: {logs:?}"
+        );
+        assert!(
+            logs.iter()
+                .all(|l| !l.timestamp.is_empty() && l.thread_id.is_some()),
+            "{ctx}: {logs:?}"
+        );
+        match pool
+            .call(logged("log_and_fail", json!({"message": "boom"})))
+            .await
+        {
+            Err(Error::Remote {
+                kind,
+                execution_logs,
+                ..
+            }) => {
+                assert_eq!(kind, "ValueError", "{ctx}");
+                assert!(
+                    execution_logs
+                        .iter()
+                        .any(|l| l.level == "WARNING" && l.message.contains("boom")),
+                    "{ctx}: {execution_logs:?}"
+                );
+                assert!(
+                    execution_logs.iter().any(|l| l.level == "ERROR"),
+                    "{ctx}: {execution_logs:?}"
+                );
+            }
+            other => panic!("{ctx}: {other:?}"),
         }
     })
     .await;
