@@ -183,15 +183,8 @@ impl Request {
 
     /// The payload: `value` as JSON (a property value, or an action's keyword arguments).
     /// A value that cannot be encoded makes the request fail with [`Error::Encode`].
-    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Request {
-        match serde_json::to_vec(value) {
-            Ok(bytes) => {
-                self.payload = Bytes::from(bytes);
-                self.payload_content_type = Cow::Borrowed(CONTENT_TYPE_JSON);
-            }
-            Err(e) => self.encode_error = Some(e.to_string()),
-        }
-        self
+    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Request {
+        self.encoded(serde_json::to_vec(value), CONTENT_TYPE_JSON)
     }
 
     /// An action's keyword arguments (a JSON object), same as [`json`](Self::json).
@@ -210,23 +203,25 @@ impl Request {
 
     /// The payload as msgpack (`application/msgpack`, which hololinked servers decode as they
     /// decode JSON). Structs are written as maps, with their field names.
-    pub fn msgpack<T: Serialize + ?Sized>(mut self, value: &T) -> Request {
-        match rmp_serde::to_vec_named(value) {
-            Ok(bytes) => {
-                self.payload = Bytes::from(bytes);
-                self.payload_content_type = Cow::Borrowed(CONTENT_TYPE_MSGPACK);
-            }
-            Err(e) => self.encode_error = Some(e.to_string()),
-        }
-        self
+    pub fn msgpack<T: Serialize + ?Sized>(self, value: &T) -> Request {
+        self.encoded(rmp_serde::to_vec_named(value), CONTENT_TYPE_MSGPACK)
     }
 
     /// The payload as postcard bytes (`application/x-postcard`).
-    pub fn postcard<T: Serialize + ?Sized>(mut self, value: &T) -> Request {
-        match postcard::to_allocvec(value) {
+    pub fn postcard<T: Serialize + ?Sized>(self, value: &T) -> Request {
+        self.encoded(postcard::to_allocvec(value), CONTENT_TYPE_POSTCARD)
+    }
+
+    /// The payload an encoder made, or the encoder's error for the request to fail with.
+    fn encoded<E: std::fmt::Display>(
+        mut self,
+        encoded: Result<Vec<u8>, E>,
+        content_type: &'static str,
+    ) -> Request {
+        match encoded {
             Ok(bytes) => {
                 self.payload = Bytes::from(bytes);
-                self.payload_content_type = Cow::Borrowed(CONTENT_TYPE_POSTCARD);
+                self.payload_content_type = Cow::Borrowed(content_type);
             }
             Err(e) => self.encode_error = Some(e.to_string()),
         }

@@ -374,34 +374,24 @@ impl Thing {
 
     fn write(&mut self, name: Option<&str>, value: Arg) -> Result<(), PyErr> {
         match name {
-            Some("integration_time") => match value {
-                Arg::Json(Value::Number(n)) => {
-                    self.integration_time = Value::Number(n);
-                    Ok(())
-                }
-                other => Err(err(
-                    "TypeError",
-                    format!(
-                        "given value is not number type, but <class '{}'>.{}",
-                        other.type_name(),
-                        self.owner_info("integration_time")
-                    ),
-                )),
-            },
-            Some("number") => match value {
-                Arg::Json(Value::Number(n)) => {
-                    self.number = Value::Number(n);
-                    Ok(())
-                }
-                other => Err(err(
-                    "TypeError",
-                    format!(
-                        "given value is not number type, but <class '{}'>.{}",
-                        other.type_name(),
-                        self.owner_info("number")
-                    ),
-                )),
-            },
+            Some(name @ ("integration_time" | "number")) => {
+                let Arg::Json(Value::Number(n)) = value else {
+                    return Err(err(
+                        "TypeError",
+                        format!(
+                            "given value is not number type, but <class '{}'>.{}",
+                            value.type_name(),
+                            self.owner_info(name)
+                        ),
+                    ));
+                };
+                *if name == "number" {
+                    &mut self.number
+                } else {
+                    &mut self.integration_time
+                } = Value::Number(n);
+                Ok(())
+            }
             Some("text") => match value {
                 Arg::Json(Value::String(s)) => {
                     self.text = s;
