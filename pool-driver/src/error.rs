@@ -327,6 +327,23 @@ fn timeout_reason(sent: bool, server_ready: bool) -> &'static str {
 }
 
 impl Error {
+    /// `UnknownThing` for `thing`, listing the Things the pool knows (sorted here).
+    pub(crate) fn unknown_thing<'a>(
+        thing: &str,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> Error {
+        let mut known: Vec<&str> = known.into_iter().collect();
+        known.sort_unstable();
+        Error::UnknownThing {
+            thing: thing.to_owned(),
+            known: if known.is_empty() {
+                "no Things".into()
+            } else {
+                known.join(", ")
+            },
+        }
+    }
+
     /// The Thing the error is about, if it is about one.
     #[must_use]
     pub fn thing(&self) -> Option<&str> {

@@ -269,15 +269,15 @@ impl<Rt: Runtime> Pool<Rt> {
         } else {
             self.fan_out(&request, Some(&found)).await
         };
-        for thing in unknown {
-            let error = Error::UnknownThing {
-                thing: thing.clone(),
-                known: if known.is_empty() {
-                    "no Things".to_owned()
-                } else {
-                    known.join(", ")
-                },
-            };
+        // A Thing removed meanwhile did not start: it is unknown now, and still answered.
+        let started: Vec<&str> = results.iter().map(|(t, _)| t.as_str()).collect();
+        let gone: Vec<String> = found
+            .into_iter()
+            .filter(|t| !started.contains(&t.as_str()))
+            .collect();
+        let known = self.things();
+        for thing in unknown.into_iter().chain(gone) {
+            let error = Error::unknown_thing(&thing, known.iter().map(String::as_str));
             results.push((thing, Err(error)));
         }
         results.sort_by(|a, b| a.0.cmp(&b.0));

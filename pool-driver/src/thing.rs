@@ -236,13 +236,6 @@ impl<Rt: Runtime> Thing<Rt> {
 
     fn unknown(&self) -> Error {
         let known = self.pool.things();
-        Error::UnknownThing {
-            thing: self.id.clone(),
-            known: if known.is_empty() {
-                "no Things".to_owned()
-            } else {
-                known.join(", ")
-            },
-        }
+        Error::unknown_thing(&self.id, known.iter().map(String::as_str))
     }
 }

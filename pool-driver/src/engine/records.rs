@@ -84,16 +84,7 @@ pub(super) fn map_thing_in(state: &mut State, thing: &str, server: &str) -> Resu
 }
 
 pub(super) fn unknown_thing(state: &State, thing: String) -> Error {
-    let mut known: Vec<&str> = state.things.keys().map(|t| &**t).collect();
-    known.sort_unstable();
-    Error::UnknownThing {
-        thing,
-        known: if known.is_empty() {
-            "no Things".into()
-        } else {
-            known.join(", ")
-        },
-    }
+    Error::unknown_thing(&thing, state.things.keys().map(|t| &**t))
 }
 
 /// The link `target` serves, if it is still the server's current attempt.
