@@ -341,3 +341,48 @@ impl RequestSpec for Job {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hololinked_operation_once_with_its_spelling() {
+        // hololinked's `Operations` (0.4.2 and 0.3.12 alike), `unsubscribevent` with one `e`.
+        let mut names = operation::ALL.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 11);
+        assert!(names.contains(&"unsubscribevent") && names.contains(&"readallproperties"));
+    }
+
+    #[test]
+    fn whole_thing_requests_carry_a_null_objekt_and_names_join_with_commas() {
+        assert_eq!(Request::read_all_properties("t").objekt(), None);
+        let r = Request::read_multiple_properties("t", &["a", "b"]);
+        assert_eq!(
+            (r.operation(), r.objekt()),
+            ("readmultipleproperties", Some("a,b"))
+        );
+        assert_eq!(Request::read_property("t", "p").objekt(), Some("p"));
+    }
+
+    #[test]
+    fn empty_json_or_msgpack_payloads_are_refused_and_others_are_not() {
+        for ct in [CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK] {
+            let r = Request::write_property("t", "p").payload(Bytes::new(), ct);
+            assert!(
+                r.encode_error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("null"),
+                "{ct}"
+            );
+        }
+        let r = Request::write_property("t", "p").payload(Bytes::new(), CONTENT_TYPE_TEXT);
+        assert!(r.encode_error.is_none());
+        let r = Request::write_property("t", "p").msgpack(&7.5);
+        assert_eq!(&r.payload[..], b"\xcb\x40\x1e\x00\x00\x00\x00\x00\x00");
+        assert_eq!(r.payload_content_type, CONTENT_TYPE_MSGPACK);
+    }
+}
