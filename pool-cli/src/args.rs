@@ -85,6 +85,22 @@ impl Servers {
         self.servers.iter().any(|s| s.id == thing) || self.things.iter().any(|t| t.thing == thing)
     }
 
+    /// These servers, with `thing` added to the only server when there is one server and it
+    /// was not told about `thing`: that server is the one to ask (it answers INVALID_MESSAGE if
+    /// it does not know the Thing either).
+    pub fn asking(&self, thing: &str) -> Servers {
+        let mut servers = self.clone();
+        if let [only] = servers.servers.as_slice() {
+            if !servers.knows(thing) {
+                servers.things.push(ThingArg {
+                    thing: thing.to_owned(),
+                    server: only.id.clone(),
+                });
+            }
+        }
+        servers
+    }
+
     /// A pool builder with every server and Thing; a server's own id is one of its Things.
     pub fn builder(&self) -> PoolBuilder {
         let mut builder = pool_tokio::Pool::builder();
