@@ -45,7 +45,7 @@ pub async fn run(args: AllArgs) -> Exit {
         Ok(payload) => payload,
         Err(e) => return usage(&e),
     };
-    let pool = match args.servers.builder().build() {
+    let pool = match args.timeouts.connecting(args.servers.builder()).build() {
         Ok(pool) => pool,
         Err(e) => return usage(&e.to_string()),
     };

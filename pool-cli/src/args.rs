@@ -119,6 +119,20 @@ impl Servers {
     }
 }
 
+/// The pool's default for one connection attempt.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The shortest connection attempt a command allows.
+const MIN_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How long one connection attempt may take in a command whose deadline is `timeout`: half of
+/// it, from 100 ms to the pool's default 2 s. An attempt to an unreachable server thus ends
+/// before the deadline, and the error of a request that never got through names why
+/// (`last: connect failed: ...`) instead of only that the server never became ready.
+pub fn connect_timeout_for(timeout: Duration) -> Duration {
+    (timeout / 2).clamp(MIN_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT)
+}
+
 /// The longest duration any flag accepts, in seconds: 10 years of 365.25 days. Longer than any
 /// deadline or run anyone means, and short enough that a deadline `Instant::now() + d` (and the
 /// pool's microsecond clock) can never overflow.
@@ -229,6 +243,18 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_connect_attempt_ends_before_the_deadline() {
+        let ms = Duration::from_millis;
+        assert_eq!(connect_timeout_for(ms(1000)), ms(500));
+        assert_eq!(connect_timeout_for(ms(0)), ms(100));
+        assert_eq!(connect_timeout_for(ms(10_000)), ms(2000));
+        assert_eq!(
+            connect_timeout_for(Duration::from_secs(MAX_SECONDS)),
+            ms(2000)
+        );
     }
 
     #[test]

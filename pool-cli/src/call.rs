@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use clap::Args;
-use pool_tokio::{Error, Reply, Request};
+use pool_tokio::{Error, PoolBuilder, Reply, Request};
 use serde_json::Value;
 
-use crate::args::{seconds, Servers};
+use crate::args::{connect_timeout_for, seconds, Servers};
 use crate::escape::{escape_controls, json_text};
 use crate::objekt::Target;
 use crate::outcome::{exit_of, message_of, Exit};
@@ -71,6 +71,12 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// `builder` with connection attempts that end before the client deadline
+    /// ([`connect_timeout_for`]).
+    pub fn connecting(&self, builder: PoolBuilder) -> PoolBuilder {
+        builder.connect_timeout(connect_timeout_for(self.timeout))
+    }
+
     /// `request` with these deadlines.
     pub fn apply(&self, mut request: Request) -> Request {
         request = request.timeout(self.timeout);
@@ -103,7 +109,8 @@ pub async fn run(args: CallArgs) -> Exit {
         Ok(payload) => payload,
         Err(e) => return usage(&e),
     };
-    let pool = match args.servers.asking(&args.thing).builder().build() {
+    let builder = args.servers.asking(&args.thing).builder();
+    let pool = match args.timeouts.connecting(builder).build() {
         Ok(pool) => pool,
         Err(e) => return usage(&e.to_string()),
     };

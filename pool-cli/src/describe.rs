@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use pool_tokio::Pool;
 
-use crate::args::{seconds, Servers};
+use crate::args::{connect_timeout_for, seconds, Servers};
 use crate::call::{report_error, usage};
 use crate::escape::pretty_json_text;
 use crate::outcome::Exit;
@@ -39,7 +39,10 @@ pub struct DescribeArgs {
 /// Runs `mmpool describe`.
 pub async fn run(args: DescribeArgs) -> Exit {
     let builder = args.servers.asking(&args.thing).builder();
-    let pool = match builder.request_timeout(args.timeout).build() {
+    let builder = builder
+        .request_timeout(args.timeout)
+        .connect_timeout(connect_timeout_for(args.timeout));
+    let pool = match builder.build() {
         Ok(pool) => pool,
         Err(e) => return usage(&e.to_string()),
     };

@@ -18,6 +18,50 @@ use serde_json::json;
 // ---- replies (exit 0) ----------------------------------------------------------------------
 
 #[test]
+fn readallproperties_takes_no_objekt() {
+    let server = tcp_server("srv", &[]);
+    let s = server_arg(&server);
+    let r = run(&["call", "--server", &s, "srv", "readallproperties"]);
+    r.expect_code(0);
+    assert_eq!(
+        r.json(),
+        json!({"number": 1.5, "text": "hello", "state": null})
+    );
+    // Its one argument would be the payload; a name and a payload is a usage error.
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "srv",
+        "readallproperties",
+        "number",
+        "1",
+    ]);
+    r.expect_code(2);
+    assert!(r.one_error_line().contains("whole Thing"), "{r:#?}");
+    // `all` likewise.
+    let r = run(&["all", "--server", &s, "readallproperties"]);
+    r.expect_code(0);
+    assert_eq!(r.json()["srv"]["ok"]["number"], json!(1.5));
+}
+
+#[test]
+fn an_operation_on_a_name_without_one_is_a_usage_error() {
+    for (command, args) in [
+        ("call", &["srv", "readproperty"][..]),
+        ("all", &["invokeaction"][..]),
+    ] {
+        let r = run(&[&[command, "--server", "srv=tcp://127.0.0.1:1"], args].concat());
+        r.expect_code(2);
+        let line = r.one_error_line();
+        assert!(
+            line.starts_with("error: `") && line.contains("needs the name"),
+            "{r:#?}"
+        );
+    }
+}
+
+#[test]
 fn readproperty_prints_the_value_as_json() {
     let server = tcp_server("srv", &[]);
     let s = server_arg(&server);
@@ -420,6 +464,32 @@ fn nothing_listening_exits_6() {
     r.one_error_line();
 }
 
+/// The message of a request that never got through names the endpoint and why the last
+/// connection attempt failed, and no message id (the request was never on the wire).
+#[test]
+fn an_unreachable_server_is_named_with_its_last_connect_error_and_no_message_id() {
+    let r = run(&[
+        "call",
+        "--server",
+        "x=tcp://127.0.0.1:1",
+        "x",
+        "readproperty",
+        "number",
+        "--timeout",
+        "1",
+    ]);
+    r.expect_code(6);
+    let line = r.one_error_line();
+    assert!(
+        line.starts_with("x: no reply within 1s: the server never became ready"),
+        "{r:#?}"
+    );
+    assert!(line.contains("(last: connect failed: "), "{r:#?}");
+    assert!(line.contains("server x at tcp://127.0.0.1:1"), "{r:#?}");
+    assert!(!line.contains("message id"), "{r:#?}");
+    assert_eq!(r.stdout, "");
+}
+
 #[test]
 fn server_killed_mid_request_exits_6() {
     // The server takes the request and never answers it; then it dies.
@@ -762,13 +832,14 @@ fn help_of_every_subcommand_exits_0() {
         vec!["call", "--help"],
         vec!["all", "--help"],
         vec!["serve", "--help"],
+        vec!["describe", "--help"],
         vec!["help", "call"],
     ] {
         let r = run(&args);
         r.expect_code(0);
         assert!(r.stdout.contains("Usage:"), "{args:?}: {r:#?}");
     }
-    for sub in ["call", "all"] {
+    for sub in ["call", "all", "describe"] {
         let r = run(&[sub, "--help"]);
         for code in [
             "0 reply",
