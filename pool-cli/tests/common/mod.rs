@@ -284,3 +284,21 @@ pub fn closed_tcp_endpoint() -> String {
     drop(listener);
     format!("tcp://127.0.0.1:{port}")
 }
+
+/// Starts `mmpool serve ARGS` and reads its `READY <endpoint>` lines, one per `--bind`
+/// (the real ports, also for port 0).
+pub fn serve(args: &[&str]) -> (Background, Vec<String>) {
+    let binds = args.iter().filter(|a| **a == "--bind").count();
+    let mut serve = Background::spawn(&[&["serve"], args].concat());
+    let endpoints = (0..binds)
+        .map(|_| {
+            let line = serve
+                .next_line()
+                .expect("mmpool serve printed a READY line before closing stdout");
+            line.strip_prefix("READY ")
+                .unwrap_or_else(|| panic!("not a READY line: {line:?}"))
+                .to_owned()
+        })
+        .collect();
+    (serve, endpoints)
+}
