@@ -108,10 +108,11 @@ fn action_rows(td: &ThingDescription) -> Vec<Vec<String>> {
 }
 
 /// `(a: number, b?: string = "x")`: the input's members (required ones without `?`, defaults
-/// after `=`), the input's type when it has no members, `()` without an input.
+/// after `=`), the input's type when it has no members, `(any)` when the Description does not
+/// describe the input (hololinked leaves out the schema of arguments not annotated with one).
 pub fn arguments(action: &ActionAffordance) -> String {
     let Some(input) = &action.input else {
-        return "()".to_owned();
+        return "(any)".to_owned();
     };
     if input.properties.is_empty() {
         return format!("({})", type_of(input));
@@ -256,7 +257,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["number", "state", "text"]);
         // Actions: arguments with types, optional ones marked, output types.
-        assert!(row(&s, "add").contains("()  ") && row(&s, "add").ends_with("Return a + b."));
+        assert!(row(&s, "add").contains("(any)  ") && row(&s, "add").ends_with("Return a + b."));
         let model = row(&s, "get_thing_model");
         assert!(
             model.contains("(format?: string = \"wot\", ignore_errors?: boolean = false, skip_names?: array of string = [])")
