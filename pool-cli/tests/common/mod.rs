@@ -117,8 +117,14 @@ pub struct Background {
 impl Background {
     /// Starts `mmpool ARGS` with stdout and stderr piped and stdin closed.
     pub fn spawn(args: &[&str]) -> Background {
+        Background::spawn_with_env(args, &[])
+    }
+
+    /// [`Background::spawn`] with more environment variables.
+    pub fn spawn_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Background {
         let mut child = std::process::Command::new(mmpool_path())
             .args(args)
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
