@@ -369,6 +369,27 @@ fn server_execution_timeout_exits_4() {
     assert_eq!(r.stdout, "");
 }
 
+/// `--timeout 8` also raises the server-side execution limit not given (the pool's default 5 s)
+/// to 8 s: an action of 5.5 s answers.
+#[test]
+fn a_long_timeout_lets_an_action_run_past_the_default_server_limit() {
+    let server = tcp_server("srv", &[]);
+    let s = server_arg(&server);
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "--timeout",
+        "8",
+        "srv",
+        "invokeaction",
+        "sleep_for",
+        r#"{"seconds": 5.5}"#,
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json(), json!(5.5));
+}
+
 #[test]
 fn server_invokation_timeout_exits_4() {
     let server = tcp_server("srv", &[]);
