@@ -1,5 +1,6 @@
 //! A Thing Description as a person reads it: the Thing's id, title and description, then its
-//! properties, actions and events in aligned columns, then where they are reached.
+//! properties, actions and events in aligned columns, then where they are reached (each
+//! endpoint the forms name, with the operations they name there).
 //!
 //! Invariants:
 //! * every text that came from the server (names, titles, descriptions, types, defaults,
@@ -8,7 +9,7 @@
 //! * the order is stable: the Description's maps are sorted by name, hrefs are sorted;
 //! * descriptions are shortened to their first line, at most [`SHORT`] characters.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pool_tokio::{
     ActionAffordance, DataSchema, EventAffordance, PropertyAffordance, ThingDescription,
@@ -29,8 +30,7 @@ pub fn summary(td: &ThingDescription) -> String {
     section(&mut out, "properties", property_rows(td));
     section(&mut out, "actions", action_rows(td));
     section(&mut out, "events", event_rows(td));
-    let hrefs: Vec<Vec<String>> = hrefs(td).into_iter().map(|h| vec![h]).collect();
-    section(&mut out, "reached at", hrefs);
+    section(&mut out, "reached at", href_rows(td));
     out
 }
 
@@ -156,19 +156,29 @@ fn event_rows(td: &ThingDescription) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Every distinct form href of the Thing and its affordances, sorted, escaped.
-pub fn hrefs(td: &ThingDescription) -> Vec<String> {
+/// Every distinct form href of the Thing and its affordances (sorted), with the operations
+/// its forms there name (sorted, distinct): where each kind of request or subscription goes.
+pub fn href_rows(td: &ThingDescription) -> Vec<Vec<String>> {
     let forms = td
         .forms
         .iter()
         .chain(td.properties.values().flat_map(|p| &p.forms))
         .chain(td.actions.values().flat_map(|a| &a.forms))
         .chain(td.events.values().flat_map(|e| &e.forms));
-    let distinct: BTreeSet<&str> = forms
-        .map(|f| f.href.as_str())
-        .filter(|h| !h.is_empty())
-        .collect();
-    distinct.into_iter().map(text).collect()
+    let mut hrefs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for form in forms.filter(|f| !f.href.is_empty()) {
+        hrefs
+            .entry(form.href.as_str())
+            .or_default()
+            .extend(form.op.iter().map(String::as_str));
+    }
+    hrefs
+        .into_iter()
+        .map(|(href, ops)| {
+            let ops: Vec<String> = ops.into_iter().map(text).collect();
+            vec![text(href), ops.join(", ")]
+        })
+        .collect()
 }
 
 /// A schema's type, escaped (the type names are the server's strings).
@@ -276,8 +286,8 @@ mod tests {
                 "  (none)",
                 "",
                 "reached at",
-                "  tcp://127.0.0.1:5555",
-                "  tcp://127.0.0.1:5556"
+                "  tcp://127.0.0.1:5555  invokeaction, readproperty, writeproperty",
+                "  tcp://127.0.0.1:5556  observeproperty"
             ]
         );
     }
