@@ -85,6 +85,22 @@ impl Servers {
         self.servers.iter().any(|s| s.id == thing) || self.things.iter().any(|t| t.thing == thing)
     }
 
+    /// These servers, with `thing` added to the only server when there is one server and it
+    /// was not told about `thing`: that server is the one to ask (it answers INVALID_MESSAGE if
+    /// it does not know the Thing either).
+    pub fn asking(&self, thing: &str) -> Servers {
+        let mut servers = self.clone();
+        if let [only] = servers.servers.as_slice() {
+            if !servers.knows(thing) {
+                servers.things.push(ThingArg {
+                    thing: thing.to_owned(),
+                    server: only.id.clone(),
+                });
+            }
+        }
+        servers
+    }
+
     /// A pool builder with every server and Thing; a server's own id is one of its Things.
     pub fn builder(&self) -> PoolBuilder {
         let mut builder = pool_tokio::Pool::builder();
@@ -101,6 +117,20 @@ impl Servers {
         }
         builder
     }
+}
+
+/// The pool's default for one connection attempt.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The shortest connection attempt a command allows.
+const MIN_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How long one connection attempt may take in a command whose deadline is `timeout`: half of
+/// it, from 100 ms to the pool's default 2 s. An attempt to an unreachable server thus ends
+/// before the deadline, and the error of a request that never got through names why
+/// (`last: connect failed: ...`) instead of only that the server never became ready.
+pub fn connect_timeout_for(timeout: Duration) -> Duration {
+    (timeout / 2).clamp(MIN_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT)
 }
 
 /// The longest duration any flag accepts, in seconds: 10 years of 365.25 days. Longer than any
@@ -213,6 +243,18 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_connect_attempt_ends_before_the_deadline() {
+        let ms = Duration::from_millis;
+        assert_eq!(connect_timeout_for(ms(1000)), ms(500));
+        assert_eq!(connect_timeout_for(ms(0)), ms(100));
+        assert_eq!(connect_timeout_for(ms(10_000)), ms(2000));
+        assert_eq!(
+            connect_timeout_for(Duration::from_secs(MAX_SECONDS)),
+            ms(2000)
+        );
     }
 
     #[test]

@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use base64::Engine;
 use clap::Args;
-use pool_tokio::{Error, Reply, Request};
+use pool_tokio::{Error, PoolBuilder, Reply, Request};
 use serde_json::Value;
 
-use crate::args::{seconds, Servers};
+use crate::args::{connect_timeout_for, seconds, Servers};
 use crate::escape::{escape_controls, json_text};
+use crate::objekt::Target;
 use crate::outcome::{exit_of, message_of, Exit};
 use crate::output::{stderr_line, write_failed, write_stdout};
 
@@ -33,11 +34,15 @@ pub struct CallArgs {
     /// The Thing (with one --server, any Thing id is sent to that server).
     pub thing: String,
 
-    /// The operation: readproperty, writeproperty, invokeaction, readmultipleproperties, ...
+    /// The operation: readproperty, writeproperty, invokeaction, readmultipleproperties,
+    /// readallproperties, ...
     pub operation: String,
 
-    /// The property or action name.
-    pub objekt: String,
+    /// The property or action name (comma separated for readmultipleproperties, which reads
+    /// every property without it). readallproperties and writeallproperties take none: their
+    /// one argument is the payload.
+    #[arg(allow_negative_numbers = true)]
+    pub objekt: Option<String>,
 
     /// The payload as JSON: the value to write, or the action's keyword arguments.
     #[arg(allow_negative_numbers = true)]
@@ -48,22 +53,30 @@ pub struct CallArgs {
 #[derive(Args, Debug, Clone)]
 pub struct Timeouts {
     /// Client deadline in seconds: no reply by then ends the request (exit 5, or 6 if the
-    /// server was never reachable).
+    /// server was never reachable). It also raises the server-side limits not given below to
+    /// itself (from the pool's default 5 s), so `--timeout 30` lets an action run for 30 s.
     #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "10")]
     pub timeout: Duration,
 
-    /// Server-side limit in seconds on waiting in the Thing's queue (hololinked's
-    /// invokation timeout; its default when absent).
+    /// Server-side limit in seconds on waiting in the Thing's queue (hololinked's invokation
+    /// timeout); when absent, the pool's default 5 s or --timeout, whichever is longer.
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     pub invokation_timeout: Option<Duration>,
 
-    /// Server-side limit in seconds on running the operation (hololinked's execution timeout;
-    /// the pool's default when absent: 5 s, as hololinked's own client).
+    /// Server-side limit in seconds on running the operation (hololinked's execution
+    /// timeout; exit 4 when it passes); when absent, the pool's default 5 s or --timeout,
+    /// whichever is longer.
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     pub execution_timeout: Option<Duration>,
 }
 
 impl Timeouts {
+    /// `builder` with connection attempts that end before the client deadline
+    /// ([`connect_timeout_for`]).
+    pub fn connecting(&self, builder: PoolBuilder) -> PoolBuilder {
+        builder.connect_timeout(connect_timeout_for(self.timeout))
+    }
+
     /// `request` with these deadlines.
     pub fn apply(&self, mut request: Request) -> Request {
         request = request.timeout(self.timeout);
@@ -88,30 +101,20 @@ pub fn parse_payload(payload: Option<&str>) -> Result<Option<Value>, String> {
 
 /// Runs `mmpool call`; errors are printed on stderr, one line.
 pub async fn run(args: CallArgs) -> Exit {
-    let payload = match parse_payload(args.payload.as_deref()) {
+    let target = match Target::of(&args.operation, args.objekt, args.payload) {
+        Ok(target) => target,
+        Err(e) => return usage(&e),
+    };
+    let payload = match parse_payload(target.payload.as_deref()) {
         Ok(payload) => payload,
         Err(e) => return usage(&e),
     };
-    let mut servers = args.servers.clone();
-    // One server and a Thing it was not told about: that server is the one to ask (it answers
-    // INVALID_MESSAGE if it does not know the Thing either).
-    if let [only] = servers.servers.as_slice() {
-        if !servers.knows(&args.thing) {
-            servers.things.push(crate::args::ThingArg {
-                thing: args.thing.clone(),
-                server: only.id.clone(),
-            });
-        }
-    }
-    let pool = match servers.builder().build() {
+    let builder = args.servers.asking(&args.thing).builder();
+    let pool = match args.timeouts.connecting(builder).build() {
         Ok(pool) => pool,
         Err(e) => return usage(&e.to_string()),
     };
-    let mut request = Request::new(
-        args.thing.clone(),
-        args.operation.clone(),
-        args.objekt.clone(),
-    );
+    let mut request = target.request(args.thing.clone(), args.operation.clone());
     if let Some(payload) = &payload {
         request = request.json(payload);
     }
@@ -137,7 +140,8 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
             stderr_line("sent (oneway: no reply)");
             Exit::Ok
         }
-        Ok(reply) => match reply.value() {
+        // JSON or msgpack, printed as JSON.
+        Ok(reply) => match reply.decode::<Value>() {
             Ok(value) => match print_reply(&reply, &value, raw) {
                 Ok(()) => Exit::Ok,
                 Err(e) => write_failed(&e),
@@ -147,15 +151,21 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
                 exit_of(&e)
             }
         },
-        Err(e) => {
-            let exit = exit_of(&e);
-            // Configuration mistakes read like every other usage error.
-            let prefix = if exit == Exit::Usage { "error: " } else { "" };
-            // The message may hold the server's text (an exception's type and message).
-            stderr_line(format_args!("{prefix}{}", escape_controls(&message_of(&e))));
-            exit
-        }
+        Err(e) => report_error(&e),
     }
+}
+
+/// Prints a failed request's one line on stderr and returns its exit code.
+pub fn report_error(error: &Error) -> Exit {
+    let exit = exit_of(error);
+    // Configuration mistakes read like every other usage error.
+    let prefix = if exit == Exit::Usage { "error: " } else { "" };
+    // The message may hold the server's text (an exception's type and message).
+    stderr_line(format_args!(
+        "{prefix}{}",
+        escape_controls(&message_of(error))
+    ));
+    exit
 }
 
 /// Writes the reply's payload (and with `raw` its preserialized bytes) to stdout.

@@ -60,6 +60,22 @@ pub fn json_text(value: &Value) -> String {
     out
 }
 
+/// `value` as pretty JSON (two-space indents, one member per line) with no [unsafe](is_unsafe)
+/// character left raw but the newlines between lines: as [`json_text`], a newline inside a
+/// string is already `\n`, so every raw one is layout.
+pub fn pretty_json_text(value: &Value) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '\n' && is_unsafe(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +123,14 @@ mod tests {
         assert!(text.contains("\\u001b") && text.contains("é"), "{text}");
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
         assert_eq!(json_text(&json!(1.5)), "1.5");
+    }
+
+    #[test]
+    fn pretty_json_text_keeps_only_layout_newlines() {
+        let value = json!({"a": ["\x1b\n", "\u{9b}\u{202e}"], "b": 1});
+        let text = pretty_json_text(&value);
+        assert!(text.lines().count() > 3, "{text}");
+        assert!(!text.chars().any(|c| c != '\n' && is_unsafe(c)), "{text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
     }
 }

@@ -3,6 +3,7 @@
 //! * `mmpool demo`: embedded hololinked-compatible servers and a guided tour of the pool.
 //! * `mmpool call`: one request to one Thing of any hololinked server.
 //! * `mmpool all`: one request to every Thing.
+//! * `mmpool describe`: a Thing's Thing Description, summarized or as JSON.
 //! * `mmpool serve`: a hololinked-compatible test server as a process.
 //! * `mmpool watch`: a Thing's events or an observable property's changes, as JSON lines.
 //! * `mmpool bench`: throughput and latency against servers or embedded ones.
@@ -18,12 +19,16 @@ mod bench;
 mod bench_events;
 mod call;
 mod demo;
+mod describe;
 mod escape;
 mod limits;
+mod objekt;
 mod outcome;
 mod output;
 mod serve;
 mod stream_arg;
+mod table;
+mod td_summary;
 mod watch;
 
 use std::process::ExitCode;
@@ -38,7 +43,8 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes of call and all: 0 reply, 2 usage or configuration error, \
+const EXIT_CODES: &str =
+    "Exit codes of call, all and describe: 0 reply, 2 usage or configuration error, \
 3 remote exception, 4 server timeout, 5 client timeout, 6 server unreachable or disconnected, \
 7 invalid message (e.g. unknown Thing); and, for every subcommand, 1 cannot write output (e.g. \
 a full disk; one `error: cannot write output` line), 141 output closed (stdout is a pipe whose \
@@ -72,6 +78,10 @@ enum Command {
     /// Send one request to every Thing and print one JSON object of the results.
     #[command(after_help = EXIT_CODES)]
     All(all::AllArgs),
+    /// Fetch a Thing's Description and print a summary of its properties, actions and events
+    /// (or, with --json, the Description itself).
+    #[command(after_help = EXIT_CODES)]
+    Describe(describe::DescribeArgs),
     /// Run a hololinked-compatible test server, or many on one thread (--servers K).
     #[command(after_help = serve::SERVE_HELP)]
     Serve(serve::ServeArgs),
@@ -112,6 +122,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::All(args) => all::run(args).await,
+            Command::Describe(args) => describe::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Watch(args) => watch::run(args).await,
             Command::Bench(args) => bench::run(args).await,

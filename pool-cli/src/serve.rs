@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 use pool_testkit::{ServerConfig, ServerFarm, TestServer, MAX_FARM_SERVERS};
+use pool_tokio::hololinked_ipc_endpoint;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::args::count;
@@ -51,7 +52,8 @@ is a pipe whose reader is gone (no message).";
 /// <endpoint>` line per event publisher endpoint, then serves until Ctrl-C or SIGTERM.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// An endpoint to bind: tcp://host:port (port 0 = any free port) or ipc:///path.
+    /// An endpoint to bind: tcp://host:port (port 0 = any free port), ipc:///path, or `ipc`
+    /// for hololinked's default ipc path of the id (where `--server ID=ipc` looks).
     /// Repeatable.
     #[arg(long, value_name = "ENDPOINT", required = true)]
     pub bind: Vec<String>,
@@ -169,7 +171,12 @@ fn start(args: &ServeArgs) -> Result<Served, String> {
         if args.io_threads.is_some() {
             return Err("--io-threads is for --servers K > 1".to_owned());
         }
-        let mut config = server_config(&args.id, args.things.iter().cloned(), &args.bind, args)?;
+        let binds = args
+            .bind
+            .iter()
+            .map(|bind| resolve_bind(bind, &args.id))
+            .collect::<Result<Vec<String>, String>>()?;
+        let mut config = server_config(&args.id, args.things.iter().cloned(), &binds, args)?;
         for stream in &args.streams {
             stream.check_thing(&config.thing_ids)?;
             config.event_streams.push(stream.stream());
@@ -192,7 +199,10 @@ fn start(args: &ServeArgs) -> Result<Served, String> {
         let binds = args
             .bind
             .iter()
-            .map(|bind| endpoint_of(bind, i))
+            .map(|bind| match bind.as_str() {
+                IPC_DEFAULT => resolve_bind(bind, &format!("{}-{i}", args.id)),
+                _ => endpoint_of(bind, i),
+            })
             .collect::<Result<Vec<String>, String>>()?;
         let things = args.things.iter().map(|thing| format!("{thing}-{i}"));
         configs.push(server_config(
@@ -225,6 +235,26 @@ fn server_config(
         config = config.bind(endpoint).map_err(|e| e.to_string())?;
     }
     Ok(config.build())
+}
+
+/// `--bind ipc`: hololinked's default ipc path of the server id.
+const IPC_DEFAULT: &str = "ipc";
+
+/// The endpoint `--bind bind` of server `id` means: `ipc` is hololinked's default ipc path of
+/// `id` (`$HOME/.hololinked/sockets/<id>.ipc`, its directory created), where `--server ID=ipc`
+/// and hololinked's own clients look; anything else is as given.
+fn resolve_bind(bind: &str, id: &str) -> Result<String, String> {
+    if bind != IPC_DEFAULT {
+        return Ok(bind.to_owned());
+    }
+    let endpoint = hololinked_ipc_endpoint(id)
+        .ok_or_else(|| "`--bind ipc` needs HOME to find hololinked's ipc path".to_owned())?;
+    let path = Path::new(endpoint.trim_start_matches("ipc://"));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    Ok(endpoint)
 }
 
 /// Server `index`'s endpoint for `--bind bind` (see [`SERVE_HELP`]): tcp port 0 (or `*`) as it

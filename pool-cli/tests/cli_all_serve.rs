@@ -650,3 +650,56 @@ fn serve_many_servers_bad_arguments_are_one_line_and_exit_2() {
     }
     drop(listener);
 }
+
+/// `--bind ipc` serves at hololinked's default ipc path of the id under HOME, where
+/// `--server ID=ipc` looks; with many servers, each at its own id's path.
+#[test]
+fn serve_bind_ipc_is_hololinkeds_default_path() {
+    let home = tempfile::tempdir().unwrap();
+    let sockets = home.path().join(".hololinked").join("sockets");
+    let mut serve = Background::spawn_with_env(
+        &["serve", "--bind", "ipc", "--id", "homed"],
+        &[("HOME", home.path())],
+    );
+    let endpoints = ready_endpoints(&mut serve, 1);
+    assert_eq!(
+        endpoints[0],
+        format!("ipc://{}", sockets.join("homed.ipc").display())
+    );
+    let r = run_with(
+        common::mmpool()
+            .args([
+                "call",
+                "--server",
+                "homed=ipc",
+                "homed",
+                "readproperty",
+                "number",
+            ])
+            .env("HOME", home.path()),
+    );
+    r.expect_code(0);
+    assert_eq!(r.json(), json!(1.5));
+    serve.signal("TERM");
+    serve.finish().expect_code(0);
+
+    let mut serve = Background::spawn_with_env(
+        &["serve", "--bind", "ipc", "--id", "farm", "--servers", "2"],
+        &[("HOME", home.path())],
+    );
+    let ready = ready_servers(&mut serve, 2);
+    for (i, (id, endpoint)) in ready.iter().enumerate() {
+        assert_eq!(id, &format!("farm-{i}"));
+        let path = sockets.join(format!("farm-{i}.ipc"));
+        assert_eq!(endpoint, &format!("ipc://{}", path.display()));
+        let s = format!("{id}=ipc");
+        let r = run_with(
+            common::mmpool()
+                .args(["call", "--server", &s, id, "readproperty", "number"])
+                .env("HOME", home.path()),
+        );
+        r.expect_code(0);
+    }
+    serve.signal("TERM");
+    serve.finish().expect_code(0);
+}

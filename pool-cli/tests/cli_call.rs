@@ -18,6 +18,82 @@ use serde_json::json;
 // ---- replies (exit 0) ----------------------------------------------------------------------
 
 #[test]
+fn readallproperties_takes_no_objekt() {
+    let server = tcp_server("srv", &[]);
+    let s = server_arg(&server);
+    let r = run(&["call", "--server", &s, "srv", "readallproperties"]);
+    r.expect_code(0);
+    let all = r.json();
+    assert_eq!(
+        (&all["number"], &all["text"], &all["state"]),
+        (&json!(1.5), &json!("hello"), &json!(null)),
+        "{all}"
+    );
+    // Its one argument would be the payload; a name and a payload is a usage error.
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "srv",
+        "readallproperties",
+        "number",
+        "1",
+    ]);
+    r.expect_code(2);
+    assert!(r.one_error_line().contains("whole Thing"), "{r:#?}");
+    // `all` likewise.
+    let r = run(&["all", "--server", &s, "readallproperties"]);
+    r.expect_code(0);
+    assert_eq!(r.json()["srv"]["ok"]["number"], json!(1.5));
+}
+
+/// A msgpack reply (the fake's `echo_msgpack`, from pool-testkit's newer fake Thing) prints as
+/// JSON, from `call` and `all` alike.
+#[test]
+fn a_msgpack_reply_prints_as_json() {
+    let server = tcp_server("srv", &[]);
+    let s = server_arg(&server);
+    let value = r#"{"value": {"a": [1, 2.5, "x"], "b": null}}"#;
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "srv",
+        "invokeaction",
+        "echo_msgpack",
+        value,
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json(), json!({"a": [1, 2.5, "x"], "b": null}));
+    let r = run(&[
+        "all",
+        "--server",
+        &s,
+        "invokeaction",
+        "echo_msgpack",
+        r#"{"value": 3}"#,
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json(), json!({"srv": {"ok": 3}}));
+}
+
+#[test]
+fn an_operation_on_a_name_without_one_is_a_usage_error() {
+    for (command, args) in [
+        ("call", &["srv", "readproperty"][..]),
+        ("all", &["invokeaction"][..]),
+    ] {
+        let r = run(&[&[command, "--server", "srv=tcp://127.0.0.1:1"], args].concat());
+        r.expect_code(2);
+        let line = r.one_error_line();
+        assert!(
+            line.starts_with("error: `") && line.contains("needs the name"),
+            "{r:#?}"
+        );
+    }
+}
+
+#[test]
 fn readproperty_prints_the_value_as_json() {
     let server = tcp_server("srv", &[]);
     let s = server_arg(&server);
@@ -325,6 +401,27 @@ fn server_execution_timeout_exits_4() {
     assert_eq!(r.stdout, "");
 }
 
+/// `--timeout 8` also raises the server-side execution limit not given (the pool's default 5 s)
+/// to 8 s: an action of 5.5 s answers.
+#[test]
+fn a_long_timeout_lets_an_action_run_past_the_default_server_limit() {
+    let server = tcp_server("srv", &[]);
+    let s = server_arg(&server);
+    let r = run(&[
+        "call",
+        "--server",
+        &s,
+        "--timeout",
+        "8",
+        "srv",
+        "invokeaction",
+        "sleep_for",
+        r#"{"seconds": 5.5}"#,
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json(), json!(5.5));
+}
+
 #[test]
 fn server_invokation_timeout_exits_4() {
     let server = tcp_server("srv", &[]);
@@ -418,6 +515,32 @@ fn nothing_listening_exits_6() {
     ]);
     r.expect_code(6);
     r.one_error_line();
+}
+
+/// The message of a request that never got through names the endpoint and why the last
+/// connection attempt failed, and no message id (the request was never on the wire).
+#[test]
+fn an_unreachable_server_is_named_with_its_last_connect_error_and_no_message_id() {
+    let r = run(&[
+        "call",
+        "--server",
+        "x=tcp://127.0.0.1:1",
+        "x",
+        "readproperty",
+        "number",
+        "--timeout",
+        "1",
+    ]);
+    r.expect_code(6);
+    let line = r.one_error_line();
+    assert!(
+        line.starts_with("x: no reply within 1s: the server never became ready"),
+        "{r:#?}"
+    );
+    assert!(line.contains("(last: connect failed: "), "{r:#?}");
+    assert!(line.contains("server x at tcp://127.0.0.1:1"), "{r:#?}");
+    assert!(!line.contains("message id"), "{r:#?}");
+    assert_eq!(r.stdout, "");
 }
 
 #[test]
@@ -762,13 +885,14 @@ fn help_of_every_subcommand_exits_0() {
         vec!["call", "--help"],
         vec!["all", "--help"],
         vec!["serve", "--help"],
+        vec!["describe", "--help"],
         vec!["help", "call"],
     ] {
         let r = run(&args);
         r.expect_code(0);
         assert!(r.stdout.contains("Usage:"), "{args:?}: {r:#?}");
     }
-    for sub in ["call", "all"] {
+    for sub in ["call", "all", "describe"] {
         let r = run(&[sub, "--help"]);
         for code in [
             "0 reply",

@@ -242,3 +242,105 @@ fn watch_against_real_hololinked_0_4() {
 fn watch_against_real_hololinked_0_3() {
     watch_events(Line::V0_3);
 }
+
+/// The server id of the describe tests.
+const DESCRIBE_ID: &str = "clidescribe";
+
+/// The section `section` of a `describe` summary: its rows' first words and the rows.
+fn section<'a>(r: &'a Run, section: &str) -> Vec<(&'a str, &'a str)> {
+    r.stdout
+        .lines()
+        .skip_while(|l| *l != section)
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| (l.split_whitespace().next().unwrap_or_default(), l))
+        .collect()
+}
+
+/// `mmpool describe` of a real HarnessThing over `transport`: the summary and `--json`.
+fn describe_real(line: Line, transport: Transport) {
+    if interop_skipped() {
+        return;
+    }
+    let server = PythonServer::start(line, DESCRIBE_ID, &[], transport)
+        .unwrap_or_else(|e| panic!("starting a hololinked {line} server: {e}"));
+    let ctx = format!("hololinked {} over {}", server.version(), transport.name());
+    let s = format!("{}={}", server.id(), server.endpoint());
+    let r = run(&["describe", "--server", &s, DESCRIBE_ID, "--timeout", "30"]);
+    r.expect_code(0);
+    assert_eq!(r.stderr, "", "{ctx}: {r:#?}");
+    assert!(
+        r.stdout
+            .starts_with(&format!("thing        {DESCRIBE_ID}\n")),
+        "{ctx}: {r:#?}"
+    );
+    let properties = section(&r, "properties");
+    let property = |name: &str| {
+        properties
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, row)| *row)
+            .unwrap_or_else(|| panic!("{ctx}: no property {name}; {r:#?}"))
+    };
+    assert!(property("number").contains("writable"), "{ctx}: {r:#?}");
+    assert!(property("text").contains("writable"), "{ctx}: {r:#?}");
+    assert!(property("level").contains("observable"), "{ctx}: {r:#?}");
+    // hololinked 0.3.12 leaves `state` (no state machine) out of the Description.
+    if line == Line::V0_4 || properties.iter().any(|(n, _)| *n == "state") {
+        assert!(property("state").contains("read-only"), "{ctx}: {r:#?}");
+    }
+    let actions: Vec<&str> = section(&r, "actions").iter().map(|(n, _)| *n).collect();
+    for action in ["echo", "add", "sleep_for", "fail"] {
+        assert!(
+            actions.contains(&action),
+            "{ctx}: no action {action}; {r:#?}"
+        );
+    }
+    let events: Vec<&str> = section(&r, "events").iter().map(|(n, _)| *n).collect();
+    assert!(events.contains(&"tick"), "{ctx}: {r:#?}");
+    // The forms name the endpoint the Description was asked over.
+    let hrefs: Vec<&str> = section(&r, "reached at").iter().map(|(n, _)| *n).collect();
+    assert!(
+        hrefs.contains(&server.endpoint()),
+        "{ctx}: {hrefs:?}; {r:#?}"
+    );
+
+    let r = run(&[
+        "describe",
+        "--server",
+        &s,
+        DESCRIBE_ID,
+        "--json",
+        "--timeout",
+        "30",
+    ]);
+    r.expect_code(0);
+    let td: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{ctx}: not one JSON document ({e}); {r:#?}"));
+    assert_eq!(td["id"], DESCRIBE_ID, "{ctx}");
+    for name in ["number", "text", "level"] {
+        assert!(td["properties"].get(name).is_some(), "{ctx}: {name}");
+    }
+    assert!(td["actions"].get("add").is_some(), "{ctx}");
+    assert!(td["events"].get("tick").is_some(), "{ctx}");
+}
+
+#[test]
+fn describe_real_hololinked_0_4_over_tcp() {
+    describe_real(Line::V0_4, Transport::Tcp);
+}
+
+#[test]
+fn describe_real_hololinked_0_4_over_ipc() {
+    describe_real(Line::V0_4, Transport::Ipc);
+}
+
+#[test]
+fn describe_real_hololinked_0_3_over_tcp() {
+    describe_real(Line::V0_3, Transport::Tcp);
+}
+
+#[test]
+fn describe_real_hololinked_0_3_over_ipc() {
+    describe_real(Line::V0_3, Transport::Ipc);
+}

@@ -117,8 +117,14 @@ pub struct Background {
 impl Background {
     /// Starts `mmpool ARGS` with stdout and stderr piped and stdin closed.
     pub fn spawn(args: &[&str]) -> Background {
+        Background::spawn_with_env(args, &[])
+    }
+
+    /// [`Background::spawn`] with more environment variables.
+    pub fn spawn_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Background {
         let mut child = std::process::Command::new(mmpool_path())
             .args(args)
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -283,4 +289,22 @@ pub fn closed_tcp_endpoint() -> String {
     let port = listener.local_addr().expect("local address").port();
     drop(listener);
     format!("tcp://127.0.0.1:{port}")
+}
+
+/// Starts `mmpool serve ARGS` and reads its `READY <endpoint>` lines, one per `--bind`
+/// (the real ports, also for port 0).
+pub fn serve(args: &[&str]) -> (Background, Vec<String>) {
+    let binds = args.iter().filter(|a| **a == "--bind").count();
+    let mut serve = Background::spawn(&[&["serve"], args].concat());
+    let endpoints = (0..binds)
+        .map(|_| {
+            let line = serve
+                .next_line()
+                .expect("mmpool serve printed a READY line before closing stdout");
+            line.strip_prefix("READY ")
+                .unwrap_or_else(|| panic!("not a READY line: {line:?}"))
+                .to_owned()
+        })
+        .collect();
+    (serve, endpoints)
 }
