@@ -128,15 +128,48 @@ async fn tour(args: &DemoArgs) -> Step {
 }
 
 async fn reads_and_writes(pool: &Pool) -> Step {
-    heading(2, "read and write properties")?;
-    let number: f64 = json_of(pool.read_property("spectrometer", "number").await)?;
-    show("spectrometer.number", number)?;
-    pool.write_property("spectrometer", "number", &42.5)
+    heading(2, "a Thing, its Description, its properties")?;
+    let spectrometer = pool
+        .thing("spectrometer")
+        .checked()
         .await
         .map_err(|e| e.to_string())?;
-    let again: f64 = json_of(pool.read_property("spectrometer", "number").await)?;
+    if let Some(td) = spectrometer.description() {
+        let writable = td.properties.values().filter(|p| !p.read_only).count();
+        show(
+            "spectrometer's Thing Description",
+            format!(
+                "{} properties ({writable} writable), {} actions, {} events",
+                td.properties.len(),
+                td.actions.len(),
+                td.events.len()
+            ),
+        )?;
+    }
+    let number: f64 = spectrometer
+        .read("number")
+        .await
+        .map_err(|e| e.to_string())?;
+    show("spectrometer.number", number)?;
+    spectrometer
+        .write("number", &42.5)
+        .await
+        .map_err(|e| e.to_string())?;
+    let again: f64 = spectrometer
+        .read("number")
+        .await
+        .map_err(|e| e.to_string())?;
     expect(again == 42.5, "the written value reads back")?;
     show("spectrometer.number = 42.5, read back", again)?;
+    match spectrometer.read::<f64>("numbr").await {
+        Err(e @ Error::UnknownAffordance { .. }) => {
+            show(
+                "a typo, refused before any request",
+                escape_controls(&e.to_string()),
+            )?;
+        }
+        other => return Err(format!("a typo must be refused locally, got {other:?}").into()),
+    }
     let text: String = json_of(pool.read_property("stage", "text").await)?;
     show(
         "stage.text (another Thing, same server)",

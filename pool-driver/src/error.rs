@@ -159,7 +159,7 @@ pub enum Error {
     },
     /// The Thing has no property, action or event of this name, by its Thing Description
     /// (checked locally, before any request).
-    #[error("{thing}: no {kind} `{name}`; its {kind}s: {known}")]
+    #[error("{thing}: no {kind} `{name}`; its {}: {known}", kind.plural())]
     UnknownAffordance {
         /// Thing id.
         thing: String,
@@ -269,6 +269,18 @@ pub enum AffordanceKind {
     Action,
     /// An event.
     Event,
+}
+
+impl AffordanceKind {
+    /// `properties`, `actions`, `events`.
+    #[must_use]
+    pub const fn plural(self) -> &'static str {
+        match self {
+            AffordanceKind::Property => "properties",
+            AffordanceKind::Action => "actions",
+            AffordanceKind::Event => "events",
+        }
+    }
 }
 
 impl fmt::Display for AffordanceKind {
