@@ -264,8 +264,17 @@ impl ThingDescription {
         check_named(&self.actions, thing, AffordanceKind::Action, action)
     }
 
-    /// Whether `event` exists.
+    /// Whether `event` exists: one of the events, or the change event
+    /// `<property>_change_event` of an observable property (which hololinked lists under the
+    /// property, not under `events`).
     pub fn check_event(&self, thing: &str, event: &str) -> Result<(), Error> {
+        let observed = event
+            .strip_suffix("_change_event")
+            .and_then(|p| self.properties.get(p))
+            .is_some_and(|p| p.observable);
+        if observed {
+            return Ok(());
+        }
         check_named(&self.events, thing, AffordanceKind::Event, event)
     }
 
@@ -400,6 +409,8 @@ mod tests {
             .to_string()
             .contains("its events: none"));
         assert!(td.check_observe("demo", "state").is_ok());
+        assert!(td.check_event("demo", "state_change_event").is_ok());
+        assert!(td.check_event("demo", "number_change_event").is_err());
         let e = td.check_observe("demo", "number").unwrap_err().to_string();
         assert!(
             e.contains("not observable") && e.contains("observable ones: state"),
