@@ -156,10 +156,18 @@ impl Reply {
     /// otherwise.
     #[must_use]
     pub fn execution_logs(&self) -> Vec<ExecutionLog> {
-        if self.with_logs && self.format() == Format::Json {
-            execution_log::logs_of(&self.payload)
-        } else {
-            Vec::new()
+        /// The logs part of a msgpack payload.
+        #[derive(serde::Deserialize)]
+        struct Logs {
+            #[serde(default)]
+            execution_logs: Vec<ExecutionLog>,
+        }
+        match (self.with_logs, self.format()) {
+            (true, Format::Json) => execution_log::logs_of(&self.payload),
+            (true, Format::Msgpack) => rmp_serde::from_slice::<Logs>(&self.payload)
+                .map(|l| l.execution_logs)
+                .unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 
@@ -198,6 +206,16 @@ impl Reply {
                     &self.payload
                 };
                 serde_json::from_slice(bytes).map_err(|e| self.decode_error(CONTENT_TYPE_JSON, &e))
+            }
+            Format::Msgpack if self.with_logs => {
+                /// `{"return_value": .., "execution_logs": [..]}` in msgpack: the value only.
+                #[derive(serde::Deserialize)]
+                struct WithLogs<T> {
+                    return_value: T,
+                }
+                rmp_serde::from_slice::<WithLogs<T>>(&self.payload)
+                    .map(|parts| parts.return_value)
+                    .map_err(|e| self.decode_error(CONTENT_TYPE_MSGPACK, &e))
             }
             Format::Msgpack => rmp_serde::from_slice(&self.payload)
                 .map_err(|e| self.decode_error(CONTENT_TYPE_MSGPACK, &e)),

@@ -409,6 +409,21 @@ pub async fn msgpack_goes_both_ways_and_notes_are_kept<H: Harness>() {
             .await
             .unwrap();
         assert_eq!(echoed, json!(7), "the handle decodes what the Thing sends");
+        // With execution logs, a msgpack reply is the same wrapper in msgpack.
+        let reply = pool
+            .call(
+                Request::invoke_action("lab", "echo_msgpack")
+                    .kwargs(&json!({"value": [1, 2]}))
+                    .fetch_execution_logs(true),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.payload_content_type(), "application/msgpack");
+        assert_eq!(reply.decode::<Vec<i64>>().unwrap(), [1, 2]);
+        assert!(
+            reply.execution_logs().is_empty(),
+            "echo_msgpack logs nothing"
+        );
 
         let r = pool
             .invoke_action(
