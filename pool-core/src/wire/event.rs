@@ -74,7 +74,7 @@ pub enum MalformedEvent {
     NotAnEvent,
     /// The header's `eventID` is not the topic of frame 0.
     EventIdMismatch,
-    /// A content type is not a string or is longer than [`MAX_CONTENT_TYPE_LEN`] bytes.
+    /// A content type is not a string or is longer than [`MAX_CONTENT_TYPE_LEN`](super::MAX_CONTENT_TYPE_LEN) bytes.
     ContentType,
 }
 
