@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{closed_tcp_endpoint, run, run_with, server_arg, tcp_server, Background};
+use common::{
+    closed_tcp_endpoint, ready_endpoints, run, run_with, server_arg, tcp_server, Background,
+};
 use serde_json::{json, Value};
 
 /// `{thing: {"error": {...}}}`'s kind and message.
@@ -217,20 +219,6 @@ fn all_takes_a_negative_number_payload_as_json() {
 }
 
 // ---- mmpool serve --------------------------------------------------------------------------
-
-/// Reads `n` `READY <endpoint>` lines from a starting `mmpool serve`.
-fn ready_endpoints(serve: &mut Background, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|_| {
-            let line = serve
-                .next_line()
-                .expect("mmpool serve printed a READY line before closing stdout");
-            line.strip_prefix("READY ")
-                .unwrap_or_else(|| panic!("not a READY line: {line:?}"))
-                .to_owned()
-        })
-        .collect()
-}
 
 #[test]
 fn serve_answers_calls_over_tcp_and_ipc_until_sigterm() {

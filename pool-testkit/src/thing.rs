@@ -107,6 +107,14 @@ enum Arg {
 }
 
 impl Arg {
+    /// The argument handed back as an action's return value: a value, or raw bytes.
+    fn returned(self) -> Returned {
+        match self {
+            Arg::Json(v) => Returned::Value(v),
+            Arg::Bytes(b) => Returned::Bytes(b),
+        }
+    }
+
     fn type_name(&self) -> &'static str {
         match self {
             Arg::Json(v) => py_type_name(v),
@@ -532,10 +540,7 @@ impl Thing {
             }
             "echo" => {
                 let mut a = bind(action, &[("value", None)], args, kwargs)?;
-                match a.remove(0) {
-                    Arg::Json(v) => immediate(Returned::Value(v)),
-                    Arg::Bytes(b) => immediate(Returned::Bytes(b)),
-                }
+                immediate(a.remove(0).returned())
             }
             "add" => {
                 let mut a = bind(
@@ -572,10 +577,7 @@ impl Thing {
                 let mut a = bind(action, &[("message", None), ("value", None)], args, kwargs)?;
                 let value = a.remove(1);
                 self.log_warning(&a[0]);
-                match value {
-                    Arg::Json(v) => immediate(Returned::Value(v)),
-                    Arg::Bytes(b) => immediate(Returned::Bytes(b)),
-                }
+                immediate(value.returned())
             }
             "log_and_fail" => {
                 let a = bind(action, &[("message", None)], args, kwargs)?;
@@ -594,7 +596,7 @@ impl Thing {
                 let mut a = bind(action, &[("value", None)], args, kwargs)?;
                 match a.remove(0) {
                     Arg::Json(v) => immediate(Returned::Msgpack(v)),
-                    Arg::Bytes(b) => immediate(Returned::Bytes(b)),
+                    bytes => immediate(bytes.returned()),
                 }
             }
             "acquire" => {

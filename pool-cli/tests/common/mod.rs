@@ -296,7 +296,14 @@ pub fn closed_tcp_endpoint() -> String {
 pub fn serve(args: &[&str]) -> (Background, Vec<String>) {
     let binds = args.iter().filter(|a| **a == "--bind").count();
     let mut serve = Background::spawn(&[&["serve"], args].concat());
-    let endpoints = (0..binds)
+    let endpoints = ready_endpoints(&mut serve, binds);
+    (serve, endpoints)
+}
+
+/// Reads `n` `READY <endpoint>` lines from a starting `mmpool serve`.
+#[allow(dead_code)] // not every test binary that includes this module reads them itself
+pub fn ready_endpoints(serve: &mut Background, n: usize) -> Vec<String> {
+    (0..n)
         .map(|_| {
             let line = serve
                 .next_line()
@@ -305,6 +312,5 @@ pub fn serve(args: &[&str]) -> (Background, Vec<String>) {
                 .unwrap_or_else(|| panic!("not a READY line: {line:?}"))
                 .to_owned()
         })
-        .collect();
-    (serve, endpoints)
+        .collect()
 }
