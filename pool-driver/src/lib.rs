@@ -42,6 +42,9 @@
 //! `install_dispatcher` lets any executor run zeromq's tasks (the way to embed the pool in an
 //! executor that none of the adapters covers).
 #![forbid(unsafe_code)]
+// docs.rs builds with the dispatcher runtime (Cargo.toml's `package.metadata.docs.rs`) and marks
+// what only that feature provides.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // `Error` names the Thing, server and message id as owned strings, which makes it larger than
 // clippy likes; errors are the slow path and results travel once, so clarity wins.
 #![allow(clippy::result_large_err)]
@@ -92,6 +95,7 @@ pub use subscription::{Event, EventItem, Subscription};
 pub use thing::{Thing, GET_THING_DESCRIPTION};
 
 #[cfg(feature = "async-dispatcher-runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-dispatcher-runtime")))]
 pub use dispatch::install_dispatcher;
 
 pub use pool_core;
