@@ -42,6 +42,7 @@
 //! `install_dispatcher` lets any executor run zeromq's tasks (the way to embed the pool in an
 //! executor that none of the adapters covers).
 #![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 // docs.rs builds with the dispatcher runtime (Cargo.toml's `package.metadata.docs.rs`) and marks
 // what only that feature provides.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -58,6 +59,7 @@ mod endpoint;
 mod engine;
 mod error;
 mod execution_log;
+mod health;
 mod outcome;
 mod pending;
 mod pool;

@@ -30,6 +30,7 @@ use bytes::BytesMut;
 use futures::channel::oneshot;
 
 use crate::error::Error;
+use crate::health::Health;
 use crate::outcome;
 use crate::reply::Reply;
 use crate::request::{Job, Request};
@@ -392,19 +393,14 @@ impl<Rt: Runtime> Engine<Rt> {
                     deadline.timeout(),
                     waiter,
                 );
-                made.push((thing, id, result));
+                made.push((thing, id, result, job.span.clone()));
                 job
             };
             match core.start_fanout(&ids, make, options, now) {
                 Ok(_) => Ok(made
                     .into_iter()
-                    .map(|(thing, id, result)| {
-                        let message_id = core.message_id(id);
-                        let started = Started {
-                            id,
-                            message_id,
-                            result,
-                        };
+                    .map(|(thing, id, result, span)| {
+                        let started = started(id, core.message_id(id), result, &span);
                         (thing.to_string(), started)
                     })
                     .collect()),
@@ -468,6 +464,7 @@ impl<Rt: Runtime> Engine<Rt> {
                     link: None,
                     last_error: None,
                     publisher: None,
+                    health: Health::default(),
                 },
             );
             for thing in things {
@@ -593,12 +590,9 @@ impl<Rt: Runtime> Engine<Rt> {
             oneway: request.oneway,
         };
         let job = self.job(request, &thing.name, &server.name, timeout, waiter);
+        let span = job.span.clone();
         match state.core.start_request(thing_id, job, options, now) {
-            Ok(id) => Ok(Started {
-                id,
-                message_id: state.core.message_id(id),
-                result,
-            }),
+            Ok(id) => Ok(started(id, state.core.message_id(id), result, &span)),
             Err(e) => {
                 let job = e.user;
                 Err(match e.kind {
@@ -647,11 +641,29 @@ impl<Rt: Runtime> Engine<Rt> {
             span: tracing::debug_span!(
                 "request",
                 thing = %request.thing,
+                server = %server,
                 operation = %request.operation,
                 objekt = request.objekt.as_deref().unwrap_or("null"),
+                // Recorded once the core has given the request its slot.
+                message_id = tracing::field::Empty,
             ),
             request,
         }
+    }
+}
+
+/// A request the core has started, its message id recorded in its span.
+fn started(
+    id: RequestId,
+    message_id: MessageIdText,
+    result: oneshot::Receiver<Result<Reply, Error>>,
+    span: &tracing::Span,
+) -> Started {
+    span.record("message_id", message_id.as_str());
+    Started {
+        id,
+        message_id,
+        result,
     }
 }
 
