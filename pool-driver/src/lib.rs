@@ -63,6 +63,7 @@ mod health;
 mod outcome;
 mod pending;
 mod pool;
+mod preview;
 mod reply;
 mod request;
 mod runtime;

@@ -40,6 +40,26 @@ impl<Rt: Runtime> Clone for Pool<Rt> {
     }
 }
 
+/// The client id and counts of servers (and how many are ready), Things and requests in
+/// flight. It never waits for the pool's lock: while another thread holds it, the counts are
+/// left out (`busy: true`).
+impl<Rt: Runtime> std::fmt::Debug for Pool<Rt> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Pool");
+        out.field("client_id", &self.client_id());
+        match self.engine.glance() {
+            Some(glance) => out
+                .field("servers", &glance.servers)
+                .field("servers_ready", &glance.servers_ready)
+                .field("things", &glance.things)
+                .field("in_flight", &glance.in_flight)
+                .field("closed", &glance.closed),
+            None => out.field("busy", &true),
+        };
+        out.finish_non_exhaustive()
+    }
+}
+
 /// Closes the pool when the last user handle goes (background tasks hold only the engine).
 struct Owner<Rt: Runtime> {
     engine: Arc<Engine<Rt>>,

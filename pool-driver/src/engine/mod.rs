@@ -82,11 +82,23 @@ impl Deadline {
     }
 }
 
-/// A request the core has started: its id and where its result arrives.
+/// A request the core has started: its id, where its result arrives, and whom it went to.
 pub(crate) struct Started {
     pub(crate) id: RequestId,
     pub(crate) message_id: MessageIdText,
     pub(crate) result: oneshot::Receiver<Result<Reply, Error>>,
+    pub(crate) thing: Arc<str>,
+    pub(crate) server: Arc<str>,
+}
+
+/// What `Debug` shows of a pool's state: counts only, read in one short look.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Glance {
+    pub(crate) servers: usize,
+    pub(crate) servers_ready: usize,
+    pub(crate) things: usize,
+    pub(crate) in_flight: usize,
+    pub(crate) closed: bool,
 }
 
 /// Why a request did not start.
@@ -290,6 +302,27 @@ impl<Rt: Runtime> Engine<Rt> {
         }
     }
 
+    /// A glance at the state for `Debug`, or `None` while another thread holds the lock
+    /// (`Debug` never waits for it, so it cannot deadlock).
+    pub(crate) fn glance(&self) -> Option<Glance> {
+        let state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(Glance {
+            servers: state.servers.len(),
+            servers_ready: state
+                .servers
+                .keys()
+                .filter(|id| is_ready(&state.core, **id))
+                .count(),
+            things: state.things.len(),
+            in_flight: state.core.in_flight(),
+            closed: state.closed,
+        })
+    }
+
     /// Background tasks still running.
     pub(crate) fn live_tasks(&self) -> usize {
         self.live_tasks.load(Ordering::Acquire)
@@ -393,14 +426,15 @@ impl<Rt: Runtime> Engine<Rt> {
                     deadline.timeout(),
                     waiter,
                 );
-                made.push((thing, id, result, job.span.clone()));
+                made.push((thing, server, id, result, job.span.clone()));
                 job
             };
             match core.start_fanout(&ids, make, options, now) {
                 Ok(_) => Ok(made
                     .into_iter()
-                    .map(|(thing, id, result, span)| {
-                        let started = started(id, core.message_id(id), result, &span);
+                    .map(|(thing, server, id, result, span)| {
+                        let to = (Arc::clone(&thing), server);
+                        let started = started(id, core.message_id(id), result, &span, to);
                         (thing.to_string(), started)
                     })
                     .collect()),
@@ -590,9 +624,12 @@ impl<Rt: Runtime> Engine<Rt> {
             oneway: request.oneway,
         };
         let job = self.job(request, &thing.name, &server.name, timeout, waiter);
-        let span = job.span.clone();
+        let (span, to) = (
+            job.span.clone(),
+            (Arc::clone(&job.thing), Arc::clone(&job.server)),
+        );
         match state.core.start_request(thing_id, job, options, now) {
-            Ok(id) => Ok(started(id, state.core.message_id(id), result, &span)),
+            Ok(id) => Ok(started(id, state.core.message_id(id), result, &span, to)),
             Err(e) => {
                 let job = e.user;
                 Err(match e.kind {
@@ -652,18 +689,21 @@ impl<Rt: Runtime> Engine<Rt> {
     }
 }
 
-/// A request the core has started, its message id recorded in its span.
+/// A request the core has started for `(thing, server)`, its message id recorded in its span.
 fn started(
     id: RequestId,
     message_id: MessageIdText,
     result: oneshot::Receiver<Result<Reply, Error>>,
     span: &tracing::Span,
+    (thing, server): (Arc<str>, Arc<str>),
 ) -> Started {
     span.record("message_id", message_id.as_str());
     Started {
         id,
         message_id,
         result,
+        thing,
+        server,
     }
 }
 
