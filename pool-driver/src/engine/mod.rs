@@ -323,6 +323,12 @@ impl<Rt: Runtime> Engine<Rt> {
         })
     }
 
+    /// The lock, held by a test while it looks at what does not wait for it.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> impl Sized + '_ {
+        self.lock()
+    }
+
     /// Background tasks still running.
     pub(crate) fn live_tasks(&self) -> usize {
         self.live_tasks.load(Ordering::Acquire)
