@@ -33,6 +33,7 @@
 //! built and used from any thread. zeromq's runtime features are mutually exclusive, so this
 //! crate cannot be linked into the same binary as `pool-tokio` or `pool-smol`.
 #![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 use std::future::Future;
 use std::time::Instant;

@@ -42,6 +42,28 @@ pub struct PoolBuilder<Rt> {
     _runtime: PhantomData<fn() -> Rt>,
 }
 
+/// Every setting and server given so far (the runtime is a type, not a value).
+impl<Rt> std::fmt::Debug for PoolBuilder<Rt> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let servers: Vec<(&str, &str)> = self
+            .servers
+            .iter()
+            .map(|(id, endpoint, _)| (id.as_str(), endpoint.as_str()))
+            .collect();
+        f.debug_struct("PoolBuilder")
+            .field("servers", &servers)
+            .field("things", &self.things)
+            .field("publishers", &self.publishers)
+            .field("client_id", &self.client_id)
+            .field("settings", &self.settings)
+            .field("config", &self.config)
+            .field("events", &self.events)
+            .field("max_servers", &self.max_servers)
+            .field("max_things", &self.max_things)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<Rt: Runtime> Pool<Rt> {
     /// A builder (servers, Things, identities, timeouts, capacity).
     pub fn builder() -> PoolBuilder<Rt> {

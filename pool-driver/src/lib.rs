@@ -26,13 +26,28 @@
 //!   `subscriber`: one task per server with subscriptions, owning a zeromq `SubSocket` on the
 //!   server's event publisher, subscribed to the topics pool-core's `events::Subscriptions`
 //!   wants; the engine's `events` part keeps both behind a lock of its own.
+//! * `health`: what the log says of a server's connection and of its event publisher, one
+//!   record per link: `warn` on a loss and on each new cause of failure, `debug` for repeats,
+//!   `info` when ready again.
 //! * `outcome` (a finished request as a [`Reply`] or an [`Error`]), `request`, `reply`,
-//!   `error`, `settings`, `stats`, `endpoint`, `signal` and `runtime`: leaves. hololinked's
+//!   `error`, `settings`, `stats`, `endpoint`, `signal`, `preview` (how `Debug` cuts a
+//!   payload short) and `runtime`: leaves. hololinked's
 //!   exception payload is read by pool-core's
 //!   `wire::RemoteException`, the one reader the examples and test fixtures use too.
 //!
 //! The engine reaches the connection and timer tasks only through the small traits those
 //! files define (`LinkHost`, `TimerHost`), so neither knows the engine.
+//!
+//! # Debug and logging
+//!
+//! Every public type implements `Debug`: a [`Pool`] shows its client id and counts (servers,
+//! ready ones, Things, requests in flight) without waiting for its lock, a [`Pending`] its
+//! Thing, server and message id, and replies, events and requests show their payloads cut to
+//! their first bytes. The pool logs through `tracing`: each request runs in a `debug` span
+//! `request` with fields `thing`, `server`, `operation`, `objekt` and `message_id`; a
+//! connection that fails or is lost is a `warn` naming the server, the endpoint and the cause
+//! (once per cause while it stays down, repeats at `debug`), and a server ready again (or an
+//! event publisher connected again) an `info`.
 //!
 //! # zeromq runtime features
 //!
@@ -42,6 +57,7 @@
 //! `install_dispatcher` lets any executor run zeromq's tasks (the way to embed the pool in an
 //! executor that none of the adapters covers).
 #![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 // docs.rs builds with the dispatcher runtime (Cargo.toml's `package.metadata.docs.rs`) and marks
 // what only that feature provides.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -58,9 +74,11 @@ mod endpoint;
 mod engine;
 mod error;
 mod execution_log;
+mod health;
 mod outcome;
 mod pending;
 mod pool;
+mod preview;
 mod reply;
 mod request;
 mod runtime;

@@ -112,6 +112,25 @@ impl<Rt: Runtime> Pending<Rt> {
     }
 }
 
+/// Where the request stands, its Thing, and once started its server and message id.
+impl<Rt: Runtime> std::fmt::Debug for Pending<Rt> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Pending");
+        match &self.state {
+            State::Waiting { request, .. } => out
+                .field("state", &"waiting for a slot")
+                .field("thing", &request.as_ref().map(|r| r.thing.as_str())),
+            State::Started(started) => out
+                .field("state", &"started")
+                .field("thing", &&*started.thing)
+                .field("server", &&*started.server)
+                .field("message_id", &started.message_id.as_str()),
+            State::Done => out.field("state", &"done"),
+        };
+        out.finish_non_exhaustive()
+    }
+}
+
 impl<Rt: Runtime> Future for Pending<Rt> {
     type Output = Result<Reply, Error>;
 

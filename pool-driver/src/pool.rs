@@ -40,6 +40,26 @@ impl<Rt: Runtime> Clone for Pool<Rt> {
     }
 }
 
+/// The client id and counts of servers (and how many are ready), Things and requests in
+/// flight. It never waits for the pool's lock: while another thread holds it, the counts are
+/// left out (`busy: true`).
+impl<Rt: Runtime> std::fmt::Debug for Pool<Rt> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Pool");
+        out.field("client_id", &self.client_id());
+        match self.engine.glance() {
+            Some(glance) => out
+                .field("servers", &glance.servers)
+                .field("servers_ready", &glance.servers_ready)
+                .field("things", &glance.things)
+                .field("in_flight", &glance.in_flight)
+                .field("closed", &glance.closed),
+            None => out.field("busy", &true),
+        };
+        out.finish_non_exhaustive()
+    }
+}
+
 /// Closes the pool when the last user handle goes (background tasks hold only the engine).
 struct Owner<Rt: Runtime> {
     engine: Arc<Engine<Rt>>,
@@ -511,5 +531,64 @@ async fn wait_until(event: &event_listener::Event, mut done: impl FnMut() -> boo
             return;
         }
         listener.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pool;
+    use crate::Runtime;
+
+    /// A runtime that runs nothing: enough to build a pool and look at it, no I/O happens.
+    #[derive(Clone)]
+    struct Idle;
+
+    impl Runtime for Idle {
+        type Sleep = futures::future::Pending<()>;
+
+        fn current() -> Option<Self> {
+            Some(Idle)
+        }
+
+        fn spawn<F>(&self, future: F)
+        where
+            F: std::future::Future<Output = ()> + Send + 'static,
+        {
+            drop(future);
+        }
+
+        fn sleep_until(&self, _: std::time::Instant) -> Self::Sleep {
+            futures::future::pending()
+        }
+    }
+
+    fn idle_pool() -> Pool<Idle> {
+        Pool::<Idle>::builder()
+            .server("spectrometer", "tcp://127.0.0.1:1")
+            .thing("camera", "spectrometer")
+            .client_id("debug-client")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn debug_shows_the_client_id_and_the_counts() {
+        let shown = format!("{:?}", idle_pool());
+        assert_eq!(
+            shown,
+            "Pool { client_id: \"debug-client\", servers: 1, servers_ready: 0, things: 2, \
+             in_flight: 0, closed: false, .. }"
+        );
+    }
+
+    #[test]
+    fn debug_does_not_wait_for_a_lock_held_elsewhere() {
+        let pool = idle_pool();
+        // Held by this very thread: waiting for it would never end.
+        let _held = pool.engine.held();
+        assert_eq!(
+            format!("{pool:?}"),
+            "Pool { client_id: \"debug-client\", busy: true, .. }"
+        );
     }
 }

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::execution_log::{self, ExecutionLog};
+use crate::preview::Preview;
 use pool_core::wire::{
     payload_content_type, CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK, CONTENT_TYPE_POSTCARD,
 };
@@ -25,7 +26,7 @@ use pool_core::wire::{
 ///
 /// The frames are reference-counted views of the received message: nothing is copied. The
 /// content types are read from the header only when asked for.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Reply {
     pub(crate) thing: Arc<str>,
     pub(crate) server: Arc<str>,
@@ -36,6 +37,21 @@ pub struct Reply {
     pub(crate) oneway: bool,
     /// The request asked for execution logs: the payload is `{"return_value", "execution_logs"}`.
     pub(crate) with_logs: bool,
+}
+
+/// Whom the reply is from, its message id, and its payload frames cut short (never a whole
+/// buffer).
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("thing", &&*self.thing)
+            .field("server", &&*self.server)
+            .field("message_id", &self.message_id.as_str())
+            .field("oneway", &self.oneway)
+            .field("payload", &Preview(&self.payload))
+            .field("preserialized", &Preview(&self.preserialized))
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a payload is serialized.

@@ -9,6 +9,7 @@ use futures::channel::oneshot;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::preview::Preview;
 use crate::reply::Reply;
 use pool_core::pool::RequestSpec;
 use pool_core::wire::{
@@ -72,7 +73,7 @@ pub mod operation {
 ///     .timeout(Duration::from_secs(5));
 /// assert_eq!(request.thing(), "spectrometer");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct Request {
     pub(crate) thing: String,
@@ -88,6 +89,30 @@ pub struct Request {
     pub(crate) oneway: bool,
     pub(crate) timeout: Option<Option<Duration>>,
     pub(crate) encode_error: Option<String>,
+}
+
+/// Every setting of the request, its payload frames cut short (never a whole buffer).
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("thing", &self.thing)
+            .field("operation", &self.operation)
+            .field("objekt", &self.objekt)
+            .field("payload", &Preview(&self.payload))
+            .field("payload_content_type", &self.payload_content_type)
+            .field("preserialized", &Preview(&self.preserialized))
+            .field(
+                "preserialized_content_type",
+                &self.preserialized_content_type,
+            )
+            .field("invokation_timeout", &self.invokation_timeout)
+            .field("execution_timeout", &self.execution_timeout)
+            .field("fetch_execution_logs", &self.fetch_execution_logs)
+            .field("oneway", &self.oneway)
+            .field("timeout", &self.timeout)
+            .field("encode_error", &self.encode_error)
+            .finish()
+    }
 }
 
 impl Request {

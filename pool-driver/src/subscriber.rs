@@ -28,6 +28,7 @@ use futures::{pin_mut, FutureExt, StreamExt};
 use zeromq::{CodecError, Socket, SocketEvent, SocketRecv, SubSocket, ZmqError, ZmqMessage};
 
 use crate::connection::{receive_error, socket_options};
+use crate::health::{Health, Watched};
 use crate::settings::Settings;
 use crate::signal::Signal;
 use crate::Runtime;
@@ -97,14 +98,21 @@ impl Ended {
 
 /// Runs the subscriber of one publisher link until the pool closes it.
 pub(crate) async fn run<H: PublisherHost>(host: Arc<H>, target: PublisherTarget) {
+    let mut health = Health::default();
     loop {
-        let Some(ended) = session(&host, &target).await else {
+        let Some(ended) = session(&host, &target, &mut health).await else {
             return;
         };
         let Some(delay) = host.lost(&target, &ended) else {
             return;
         };
-        tracing::debug!(server = %target.name, endpoint = %target.endpoint, error = %ended.error, ?delay, "event publisher lost");
+        health.report_failure(
+            Watched::Publisher,
+            &target.name,
+            &target.endpoint,
+            &ended.error,
+        );
+        tracing::debug!(server = %target.name, ?delay, "event publisher: next attempt after the backoff");
         let rt = host.runtime();
         let sleep = rt.sleep_until(crate::runtime::instant_after(rt.now(), delay));
         let closed = wait_closed(&*host, &target);
@@ -116,7 +124,11 @@ pub(crate) async fn run<H: PublisherHost>(host: Arc<H>, target: PublisherTarget)
 }
 
 /// One attempt: `None` when the link was closed, else how the attempt ended.
-async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> Option<Ended> {
+async fn session<H: PublisherHost>(
+    host: &Arc<H>,
+    target: &PublisherTarget,
+    health: &mut Health,
+) -> Option<Ended> {
     let mut subscribed = host.wanted(target)?;
     let mut socket = new_socket(host.settings());
     let mut monitor = socket.monitor();
@@ -139,13 +151,13 @@ async fn session<H: PublisherHost>(host: &Arc<H>, target: &PublisherTarget) -> O
             Either::Right(((), _)) => return None,
         }
     }
-    tracing::debug!(server = %target.name, endpoint = %target.endpoint, "event publisher connected");
     // The wanted topics may have changed while connecting (the wait above took the signal).
     let wanted = host.wanted(target)?;
     if let Err(e) = renew(&mut socket, &mut subscribed, wanted).await {
         return Some(Ended::gone(format!("subscribe failed: {e}")));
     }
     host.connected(target);
+    health.report_up(Watched::Publisher, &target.name, &target.endpoint);
     let mut burst = Burst::default();
     let mut since_yield = 0;
     loop {

@@ -19,6 +19,7 @@ use futures::Stream;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::preview::Preview;
 use pool_core::events::{Item, SubscriptionId};
 use pool_core::pool::ServerId;
 use pool_core::wire::{ContentType, CONTENT_TYPE_JSON};
@@ -27,7 +28,7 @@ use pool_core::wire::{ContentType, CONTENT_TYPE_JSON};
 ///
 /// The frames are reference-counted views of the received message: nothing is copied, and
 /// subscribers of the same event share them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Event {
     pub(crate) thing: Arc<str>,
     pub(crate) event_id: Arc<str>,
@@ -35,6 +36,19 @@ pub struct Event {
     pub(crate) header: pool_core::wire::EventHeader,
     pub(crate) payload: Bytes,
     pub(crate) preserialized: Bytes,
+}
+
+/// The event's id and number, its message id, and its payload frames cut short.
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("event_id", &&*self.event_id)
+            .field("seq", &self.seq)
+            .field("message_id", &self.message_id())
+            .field("payload", &Preview(&self.payload))
+            .field("preserialized", &Preview(&self.preserialized))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Event {

@@ -56,6 +56,22 @@ impl<Rt: Runtime> Clone for Thing<Rt> {
     }
 }
 
+/// The Thing's id, its pool, and what its Description holds (counts, not the Description).
+impl<Rt: Runtime> std::fmt::Debug for Thing<Rt> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Thing");
+        out.field("id", &self.id).field("pool", &self.pool);
+        match &self.description {
+            Some(d) => out
+                .field("properties", &d.properties.len())
+                .field("actions", &d.actions.len())
+                .field("events", &d.events.len()),
+            None => out.field("description", &None::<()>),
+        };
+        out.finish_non_exhaustive()
+    }
+}
+
 impl<Rt: Runtime> Pool<Rt> {
     /// A handle on `thing`: its properties, actions and events by name, and its Thing
     /// Description ([`Thing::describe`]). Cheap; the pool is asked only when the handle is used,

@@ -41,6 +41,7 @@
 //! zeromq's runtime features are mutually exclusive, so this crate cannot be linked into the
 //! same binary as `pool-tokio` or `pool-async-std`.
 #![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 use std::future::Future;
 use std::sync::Once;

@@ -80,6 +80,7 @@
 //! enabled. zeromq's runtime features are mutually exclusive, so this crate cannot be linked
 //! into the same binary as `pool-async-std` or `pool-smol`.
 #![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 use std::future::Future;
 use std::time::Instant;

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use zeromq::ZmqMessage;
 
-use super::records::{close_link, describe_loss, is_ready, name_of};
+use super::records::{close_link, describe_loss, is_ready};
 use super::{Engine, State, HEADER_ARENA};
 use crate::connection::{self, Link};
+use crate::health::Watched;
 use crate::outcome::{self, ServerFacts};
 use crate::request::Job;
 use crate::Runtime;
@@ -31,8 +32,9 @@ impl<Rt: Runtime> Engine<Rt> {
             match event {
                 Event::Connect(server) => self.open_link(state, server),
                 Event::ServerReady(server) => {
-                    tracing::debug!(server = ?name_of(state, server), "server ready");
                     if let Some(slot) = state.servers.get_mut(&server) {
+                        slot.health
+                            .report_up(Watched::Server, &slot.name, &slot.endpoint);
                         slot.last_error = None;
                     }
                     readiness_changed = true;
@@ -42,8 +44,10 @@ impl<Rt: Runtime> Engine<Rt> {
                         .loss_detail
                         .take()
                         .unwrap_or_else(|| describe_loss(reason).into());
-                    tracing::debug!(server = ?name_of(state, server), ?reason, %detail, "server lost");
                     if let Some(slot) = state.servers.get_mut(&server) {
+                        let (name, endpoint) = (&slot.name, &slot.endpoint);
+                        slot.health
+                            .report_failure(Watched::Server, name, endpoint, &detail);
                         slot.last_error = Some(detail);
                     }
                     close_link(state, server);

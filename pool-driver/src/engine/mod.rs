@@ -30,6 +30,7 @@ use bytes::BytesMut;
 use futures::channel::oneshot;
 
 use crate::error::Error;
+use crate::health::Health;
 use crate::outcome;
 use crate::reply::Reply;
 use crate::request::{Job, Request};
@@ -81,11 +82,23 @@ impl Deadline {
     }
 }
 
-/// A request the core has started: its id and where its result arrives.
+/// A request the core has started: its id, where its result arrives, and whom it went to.
 pub(crate) struct Started {
     pub(crate) id: RequestId,
     pub(crate) message_id: MessageIdText,
     pub(crate) result: oneshot::Receiver<Result<Reply, Error>>,
+    pub(crate) thing: Arc<str>,
+    pub(crate) server: Arc<str>,
+}
+
+/// What `Debug` shows of a pool's state: counts only, read in one short look.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Glance {
+    pub(crate) servers: usize,
+    pub(crate) servers_ready: usize,
+    pub(crate) things: usize,
+    pub(crate) in_flight: usize,
+    pub(crate) closed: bool,
 }
 
 /// Why a request did not start.
@@ -289,6 +302,33 @@ impl<Rt: Runtime> Engine<Rt> {
         }
     }
 
+    /// A glance at the state for `Debug`, or `None` while another thread holds the lock
+    /// (`Debug` never waits for it, so it cannot deadlock).
+    pub(crate) fn glance(&self) -> Option<Glance> {
+        let state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(Glance {
+            servers: state.servers.len(),
+            servers_ready: state
+                .servers
+                .keys()
+                .filter(|id| is_ready(&state.core, **id))
+                .count(),
+            things: state.things.len(),
+            in_flight: state.core.in_flight(),
+            closed: state.closed,
+        })
+    }
+
+    /// The lock, held by a test while it looks at what does not wait for it.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> impl Sized + '_ {
+        self.lock()
+    }
+
     /// Background tasks still running.
     pub(crate) fn live_tasks(&self) -> usize {
         self.live_tasks.load(Ordering::Acquire)
@@ -392,19 +432,15 @@ impl<Rt: Runtime> Engine<Rt> {
                     deadline.timeout(),
                     waiter,
                 );
-                made.push((thing, id, result));
+                made.push((thing, server, id, result, job.span.clone()));
                 job
             };
             match core.start_fanout(&ids, make, options, now) {
                 Ok(_) => Ok(made
                     .into_iter()
-                    .map(|(thing, id, result)| {
-                        let message_id = core.message_id(id);
-                        let started = Started {
-                            id,
-                            message_id,
-                            result,
-                        };
+                    .map(|(thing, server, id, result, span)| {
+                        let to = (Arc::clone(&thing), server);
+                        let started = started(id, core.message_id(id), result, &span, to);
                         (thing.to_string(), started)
                     })
                     .collect()),
@@ -468,6 +504,7 @@ impl<Rt: Runtime> Engine<Rt> {
                     link: None,
                     last_error: None,
                     publisher: None,
+                    health: Health::default(),
                 },
             );
             for thing in things {
@@ -593,12 +630,12 @@ impl<Rt: Runtime> Engine<Rt> {
             oneway: request.oneway,
         };
         let job = self.job(request, &thing.name, &server.name, timeout, waiter);
+        let (span, to) = (
+            job.span.clone(),
+            (Arc::clone(&job.thing), Arc::clone(&job.server)),
+        );
         match state.core.start_request(thing_id, job, options, now) {
-            Ok(id) => Ok(Started {
-                id,
-                message_id: state.core.message_id(id),
-                result,
-            }),
+            Ok(id) => Ok(started(id, state.core.message_id(id), result, &span, to)),
             Err(e) => {
                 let job = e.user;
                 Err(match e.kind {
@@ -647,11 +684,32 @@ impl<Rt: Runtime> Engine<Rt> {
             span: tracing::debug_span!(
                 "request",
                 thing = %request.thing,
+                server = %server,
                 operation = %request.operation,
                 objekt = request.objekt.as_deref().unwrap_or("null"),
+                // Recorded once the core has given the request its slot.
+                message_id = tracing::field::Empty,
             ),
             request,
         }
+    }
+}
+
+/// A request the core has started for `(thing, server)`, its message id recorded in its span.
+fn started(
+    id: RequestId,
+    message_id: MessageIdText,
+    result: oneshot::Receiver<Result<Reply, Error>>,
+    span: &tracing::Span,
+    (thing, server): (Arc<str>, Arc<str>),
+) -> Started {
+    span.record("message_id", message_id.as_str());
+    Started {
+        id,
+        message_id,
+        result,
+        thing,
+        server,
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::{Core, State};
 use crate::connection::{Link, Target};
 use crate::error::Error;
+use crate::health::Health;
 use crate::server_info::{Protocol, ServerInfo};
 use pool_core::pool::{LostReason, ServerId, ServerState, ThingId};
 use pool_core::Instant as CoreInstant;
@@ -27,6 +28,8 @@ pub(super) struct ServerSlot {
     pub(super) last_error: Option<Arc<str>>,
     /// The event publisher's endpoint, if set for this server (else hololinked's convention).
     pub(super) publisher: Option<Arc<str>>,
+    /// What the log has said of the server's connection (rate-limits its warnings).
+    pub(super) health: Health,
 }
 
 /// The driver's record of one Thing.
@@ -130,10 +133,6 @@ pub(super) fn info_of(state: &State, server: ServerId) -> Option<ServerInfo> {
 
 pub(super) fn is_ready(core: &Core, server: ServerId) -> bool {
     core.server_state(server) == Some(ServerState::Ready)
-}
-
-pub(super) fn name_of(state: &State, server: ServerId) -> Option<&str> {
-    state.servers.get(&server).map(|s| &*s.name)
 }
 
 /// A loss the core decided, in words (the transport words its own).

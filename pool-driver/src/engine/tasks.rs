@@ -113,7 +113,6 @@ impl<Rt: Runtime> LinkHost for Engine<Rt> {
                 Exit::Closed => {}
                 Exit::ConnectFailed(error) => {
                     engine.counters.connect_failures.add(1);
-                    tracing::debug!(server = %target.name, endpoint = %target.endpoint, %error, "connect failed");
                     state.loss_detail = Some(error.into());
                     state.core.handle_disconnected(target.server, now);
                 }
@@ -122,7 +121,6 @@ impl<Rt: Runtime> LinkHost for Engine<Rt> {
                     mut unsent,
                     error,
                 } => {
-                    tracing::debug!(server = %target.name, ?reason, %error, "connection lost");
                     // Messages still in the outbox never reached the socket either.
                     if let Some(link) = link {
                         unsent.extend(link.outbox.iter().filter_map(|(id, _)| *id));
