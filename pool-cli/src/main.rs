@@ -150,7 +150,16 @@ fn main() -> ExitCode {
             output::stderr_line(args::value_error_line(&e.render().to_string()));
             return outcome::Exit::Usage.into();
         }
-        Err(e) => e.exit(),
+        Err(e) => {
+            if let Some(name) = servers_subcommand(&e) {
+                output::stderr_line(format_args!(
+                    "error: `mmpool {name}` needs the `servers` feature, which this build \
+                     lacks (`cargo install pool-cli` with default features has it)"
+                ));
+                return outcome::Exit::Usage.into();
+            }
+            e.exit()
+        }
     };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -181,6 +190,22 @@ fn main() -> ExitCode {
         }
     });
     exit.into()
+}
+
+/// The subcommands only a build with the `servers` feature has.
+const SERVERS_SUBCOMMANDS: [&str; 4] = ["demo", "serve", "bench", "bench-events"];
+
+/// The name of the subcommand that `error` refuses as unknown, if it is one the `servers`
+/// feature would have added (`None` in a build that has them).
+fn servers_subcommand(error: &clap::Error) -> Option<&'static str> {
+    if cfg!(feature = "servers") || error.kind() != clap::error::ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let given = error.get(clap::error::ContextKind::InvalidSubcommand)?;
+    let clap::error::ContextValue::String(given) = given else {
+        return None;
+    };
+    SERVERS_SUBCOMMANDS.into_iter().find(|name| name == given)
 }
 
 /// Tracing on stderr, filtered by `RUST_LOG` (nothing by default); coloured only where
