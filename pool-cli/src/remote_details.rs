@@ -52,3 +52,44 @@ pub fn json_of(error: &Error) -> Option<Map<String, Value>> {
     members.insert("notes".to_owned(), json!(notes));
     Some(members)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(traceback: &[&str], notes: &[&str]) -> Error {
+        Error::Remote {
+            thing: "t".to_owned(),
+            server: "s".to_owned(),
+            message_id: "m".to_owned(),
+            kind: "ValueError".to_owned(),
+            message: "boom".to_owned(),
+            traceback: traceback.iter().map(|l| l.to_string()).collect(),
+            notes: notes.iter().map(|l| l.to_string()).collect(),
+            execution_logs: Vec::new(),
+            payload: Default::default(),
+        }
+    }
+
+    #[test]
+    fn traceback_then_notes_one_escaped_line_each() {
+        let error = remote(&["Traceback:\n", "  a\x1b[2J\n  b"], &["n1\nn2\n"]);
+        assert_eq!(
+            lines_of(&error),
+            ["Traceback:", "  a\\u{1b}[2J", "  b", "n1", "n2"]
+        );
+        let members = json_of(&error).unwrap();
+        assert_eq!(members["notes"], json!(["n1\nn2\n"]));
+        assert!(lines_of(&remote(&[], &[])).is_empty());
+    }
+
+    #[test]
+    fn other_errors_have_no_details() {
+        let error = Error::NotReady {
+            servers: vec!["s".to_owned()],
+            after: std::time::Duration::from_secs(1),
+        };
+        assert!(lines_of(&error).is_empty());
+        assert!(json_of(&error).is_none());
+    }
+}
