@@ -10,8 +10,8 @@
 //! * `mmpool bench-events`: event throughput and CPU per event, the pool against a raw SUB.
 //! * `mmpool completions`: a shell completion script.
 //!
-//! `demo`, `serve`, `bench` and `bench-events` need the `servers` feature (on by default): the
-//! test servers of pool-testkit, built from libzmq's C++ sources. Without it
+//! `demo`, `serve`, `bench-events` and `bench --embedded` need the `servers` feature (on by
+//! default): the test servers of pool-testkit, built from libzmq's C++ sources. Without it
 //! (`--no-default-features`) the binary is pure Rust and builds for Windows too.
 //!
 //! `RUST_LOG` (e.g. `RUST_LOG=pool_driver=debug`) turns on the pool's tracing on stderr.
@@ -20,7 +20,6 @@
 
 mod all;
 mod args;
-#[cfg(feature = "servers")]
 mod bench;
 #[cfg(feature = "servers")]
 mod bench_events;
@@ -31,7 +30,6 @@ mod demo;
 mod describe;
 mod escape;
 mod known_operation;
-#[cfg(feature = "servers")]
 mod limits;
 mod objekt;
 mod outcome;
@@ -85,9 +83,9 @@ const TOP_HELP: &str = EXIT_CODES;
 /// the exit codes.
 #[cfg(not(feature = "servers"))]
 const TOP_HELP: &str = concat!(
-    "This mmpool was built without the `servers` feature: demo, serve, bench and bench-events \
-(which start hololinked-compatible test servers, built from libzmq's C++ sources, or measure \
-against them) are not part of it; `cargo install pool-cli` (default features) has them.\n\n",
+    "This mmpool was built without the `servers` feature: demo, serve and bench-events (which \
+start hololinked-compatible test servers, built from libzmq's C++ sources) are not part of it, \
+nor is bench --embedded; `cargo install pool-cli` (default features) has them.\n\n",
     exit_codes!()
 );
 
@@ -131,7 +129,6 @@ enum Command {
     #[command(after_help = WATCH_CODES)]
     Watch(watch::WatchArgs),
     /// Measure throughput and latency.
-    #[cfg(feature = "servers")]
     Bench(bench::BenchArgs),
     /// Measure event throughput and CPU per event: the pool's subscription against a raw
     /// zeromq SUB socket on the same publisher.
@@ -182,7 +179,6 @@ fn main() -> ExitCode {
             #[cfg(feature = "servers")]
             Command::Serve(args) => serve::run(args).await,
             Command::Watch(args) => watch::run(args).await,
-            #[cfg(feature = "servers")]
             Command::Bench(args) => bench::run(args).await,
             #[cfg(feature = "servers")]
             Command::BenchEvents(args) => bench_events::run(args).await,
@@ -193,7 +189,7 @@ fn main() -> ExitCode {
 }
 
 /// The subcommands only a build with the `servers` feature has.
-const SERVERS_SUBCOMMANDS: [&str; 4] = ["demo", "serve", "bench", "bench-events"];
+const SERVERS_SUBCOMMANDS: [&str; 3] = ["demo", "serve", "bench-events"];
 
 /// The name of the subcommand that `error` refuses as unknown, if it is one the `servers`
 /// feature would have added (`None` in a build that has them).

@@ -1,4 +1,5 @@
-//! What the `servers` feature adds: with it, `demo`, `serve`, `bench` and `bench-events`;
+//! What the `servers` feature adds: with it, `demo`, `serve`, `bench-events` (and `bench
+//! --embedded`);
 //! without it, they are unknown subcommands whose usage error says which feature has them,
 //! and `--help` says so too.
 
@@ -7,7 +8,7 @@ mod common;
 use common::run;
 
 /// The subcommands the `servers` feature adds.
-const SERVERS_SUBCOMMANDS: [&str; 4] = ["demo", "serve", "bench", "bench-events"];
+const SERVERS_SUBCOMMANDS: [&str; 3] = ["demo", "serve", "bench-events"];
 
 #[cfg(feature = "servers")]
 #[test]
@@ -44,7 +45,7 @@ fn without_servers_their_subcommands_say_which_feature_has_them() {
         r.stdout.contains("built without the `servers` feature"),
         "{r:#?}"
     );
-    for name in ["call", "all", "describe", "watch", "completions"] {
+    for name in ["call", "all", "describe", "watch", "completions", "bench"] {
         assert!(
             r.stdout.contains(&format!("\n  {name} ")),
             "no {name}: {r:#?}"
