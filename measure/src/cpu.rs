@@ -21,11 +21,19 @@ pub fn is_embedded_server_thread(name: &str) -> bool {
 }
 
 /// `USER_HZ`, the unit of the times in `/proc/<pid>/stat`.
+#[cfg(unix)]
 pub fn clock_ticks_per_second() -> f64 {
     match rustix::param::clock_ticks_per_second() {
         0 => 100.0,
         ticks => ticks as f64,
     }
+}
+
+/// `USER_HZ`, the unit of the times in `/proc/<pid>/stat`: Linux's usual 100 where there is no
+/// `/proc` (its readings, and so every CPU time, are zero there).
+#[cfg(not(unix))]
+pub fn clock_ticks_per_second() -> f64 {
+    100.0
 }
 
 /// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` file, in clock ticks.

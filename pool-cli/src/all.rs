@@ -5,11 +5,11 @@ use pool_tokio::{Error, Reply};
 use serde_json::{json, Map, Value};
 
 use crate::args::Servers;
-use crate::call::{parse_payload, usage, Timeouts};
+use crate::call::{prepare, usage, Checks, Timeouts};
 use crate::escape::json_text;
-use crate::objekt::Target;
 use crate::outcome::{exit_of, kind_of, message_of, Exit};
 use crate::output::{stdout_line, write_failed};
+use crate::remote_details;
 
 /// The same request to every Thing; prints one JSON object,
 /// `{thing: {"ok": value} | {"error": {"kind": .., "message": ..}}}`.
@@ -21,7 +21,12 @@ pub struct AllArgs {
     #[command(flatten)]
     pub timeouts: Timeouts,
 
-    /// The operation: readproperty, writeproperty, invokeaction, readallproperties, ...
+    #[command(flatten)]
+    pub checks: Checks,
+
+    /// The operation: readproperty, writeproperty, invokeaction, readallproperties, ... (one
+    /// of hololinked's 11; another is refused before anything is sent, unless
+    /// --any-operation).
     pub operation: String,
 
     /// The property or action name (none for readallproperties and writeallproperties, whose
@@ -29,20 +34,19 @@ pub struct AllArgs {
     #[arg(allow_negative_numbers = true)]
     pub objekt: Option<String>,
 
-    /// The payload as JSON: the value to write, or the action's keyword arguments.
-    #[arg(allow_negative_numbers = true)]
+    /// The payload as JSON: the value to write, or the action's keyword arguments. `@PATH`
+    /// reads it from a file, `-` from stdin (to its end); at most 64 MiB either way. A JSON
+    /// string is quoted, so one that starts with @ is still inline: '"@x"'.
+    #[arg(allow_negative_numbers = true, value_name = "PAYLOAD|@PATH|-")]
     pub payload: Option<String>,
 }
 
 /// Runs `mmpool all`: exit 0 only if every Thing answered; otherwise the exit code of the first
 /// Thing (by id) that did not; 1 or 141 if the object cannot be written (see [`crate::output`]).
 pub async fn run(args: AllArgs) -> Exit {
-    let target = match Target::of(&args.operation, args.objekt, args.payload) {
-        Ok(target) => target,
-        Err(e) => return usage(&e),
-    };
-    let payload = match parse_payload(target.payload.as_deref()) {
-        Ok(payload) => payload,
+    let (target, payload) = match prepare(&args.operation, &args.checks, args.objekt, args.payload)
+    {
+        Ok(prepared) => prepared,
         Err(e) => return usage(&e),
     };
     let pool = match args.timeouts.connecting(args.servers.builder()).build() {
@@ -55,7 +59,7 @@ pub async fn run(args: AllArgs) -> Exit {
     }
     let results = pool.execute_in_all(args.timeouts.apply(request)).await;
     pool.shutdown().await;
-    let (object, exit) = summarize(results);
+    let (object, exit) = summarize(results, args.checks.traceback);
     // The messages are the servers' text: `json_text` leaves no control character raw.
     match stdout_line(json_text(&Value::Object(object))) {
         Ok(()) => exit,
@@ -63,7 +67,12 @@ pub async fn run(args: AllArgs) -> Exit {
     }
 }
 
-fn summarize(results: Vec<(String, Result<Reply, Error>)>) -> (Map<String, Value>, Exit) {
+/// The object of the results, and the exit code; with `traceback` a remote exception's
+/// `"error"` also has its `"traceback"` and `"notes"`.
+fn summarize(
+    results: Vec<(String, Result<Reply, Error>)>,
+    traceback: bool,
+) -> (Map<String, Value>, Exit) {
     let mut object = Map::new();
     let mut exit = Exit::Ok;
     for (thing, result) in results {
@@ -73,10 +82,22 @@ fn summarize(results: Vec<(String, Result<Reply, Error>)>) -> (Map<String, Value
                 if exit == Exit::Ok {
                     exit = exit_of(&error);
                 }
-                json!({ "error": { "kind": kind_of(&error), "message": message_of(&error) } })
+                error_entry(&error, traceback)
             }
         };
         object.insert(thing, entry);
     }
     (object, exit)
+}
+
+/// `{"error": {"kind": .., "message": ..}}`, with `traceback` and a remote exception also its
+/// `"traceback"` and `"notes"`.
+fn error_entry(error: &Error, traceback: bool) -> Value {
+    let mut details = Map::new();
+    details.insert("kind".to_owned(), kind_of(error).into());
+    details.insert("message".to_owned(), message_of(error).into());
+    if traceback {
+        details.extend(remote_details::json_of(error).unwrap_or_default());
+    }
+    json!({ "error": details })
 }

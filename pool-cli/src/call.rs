@@ -12,6 +12,7 @@ use crate::escape::{escape_controls, json_text};
 use crate::objekt::Target;
 use crate::outcome::{exit_of, message_of, Exit};
 use crate::output::{stderr_line, write_failed, write_stdout};
+use crate::{known_operation, payload, remote_details};
 
 /// One request to one Thing; the reply's payload is printed as JSON on stdout.
 #[derive(Args, Debug)]
@@ -31,11 +32,15 @@ pub struct CallArgs {
     #[arg(long)]
     pub raw: bool,
 
+    #[command(flatten)]
+    pub checks: Checks,
+
     /// The Thing (with one --server, any Thing id is sent to that server).
     pub thing: String,
 
     /// The operation: readproperty, writeproperty, invokeaction, readmultipleproperties,
-    /// readallproperties, ...
+    /// readallproperties, ... (one of hololinked's 11; another is refused before anything is
+    /// sent, unless --any-operation).
     pub operation: String,
 
     /// The property or action name (comma separated for readmultipleproperties, which reads
@@ -44,9 +49,27 @@ pub struct CallArgs {
     #[arg(allow_negative_numbers = true)]
     pub objekt: Option<String>,
 
-    /// The payload as JSON: the value to write, or the action's keyword arguments.
-    #[arg(allow_negative_numbers = true)]
+    /// The payload as JSON: the value to write, or the action's keyword arguments. `@PATH`
+    /// reads it from a file, `-` from stdin (to its end); at most 64 MiB either way. A JSON
+    /// string is quoted, so one that starts with @ is still inline: '"@x"'.
+    #[arg(allow_negative_numbers = true, value_name = "PAYLOAD|@PATH|-")]
     pub payload: Option<String>,
+}
+
+/// The checks and reports `call` and `all` share beside the request itself.
+#[derive(Args, Debug, Clone)]
+pub struct Checks {
+    /// Send the operation as given, even if it is none of hololinked's 11 operation names (for
+    /// a server with operations of its own). Without it an unknown operation is a usage error
+    /// (exit 2) that names the closest known one, and nothing is sent.
+    #[arg(long)]
+    pub any_operation: bool,
+
+    /// On a remote exception (exit 3), also print its traceback and notes, as the server sent
+    /// them, one line each after the `Type: message` line on stderr (`mmpool all`: as
+    /// "traceback" and "notes" arrays in the Thing's "error" object).
+    #[arg(long)]
+    pub traceback: bool,
 }
 
 /// Deadlines of a request, client- and server-side.
@@ -90,23 +113,27 @@ impl Timeouts {
     }
 }
 
-/// Parses the optional JSON payload argument.
-pub fn parse_payload(payload: Option<&str>) -> Result<Option<Value>, String> {
-    payload
-        .map(|text| {
-            serde_json::from_str(text).map_err(|e| format!("the payload is not JSON ({e}): {text}"))
-        })
-        .transpose()
+/// Checks `operation` and reads the positionals after it: the target and the payload (read
+/// from its file or stdin, see [`crate::payload`]); a usage error's line otherwise. Nothing
+/// has connected yet.
+pub fn prepare(
+    operation: &str,
+    checks: &Checks,
+    objekt: Option<String>,
+    payload: Option<String>,
+) -> Result<(Target, Option<Value>), String> {
+    known_operation::check(operation, checks.any_operation)?;
+    let target = Target::of(operation, objekt, payload)?;
+    let payload = target.payload.as_deref().map(payload::read).transpose()?;
+    Ok((target, payload))
 }
 
-/// Runs `mmpool call`; errors are printed on stderr, one line.
+/// Runs `mmpool call`; errors are printed on stderr, one line (and with --traceback the
+/// remote exception's traceback and notes after it).
 pub async fn run(args: CallArgs) -> Exit {
-    let target = match Target::of(&args.operation, args.objekt, args.payload) {
-        Ok(target) => target,
-        Err(e) => return usage(&e),
-    };
-    let payload = match parse_payload(target.payload.as_deref()) {
-        Ok(payload) => payload,
+    let (target, payload) = match prepare(&args.operation, &args.checks, args.objekt, args.payload)
+    {
+        Ok(prepared) => prepared,
         Err(e) => return usage(&e),
     };
     let builder = args.servers.asking(&args.thing).builder();
@@ -120,7 +147,7 @@ pub async fn run(args: CallArgs) -> Exit {
     }
     request = args.timeouts.apply(request).oneway(args.oneway);
     let outcome = pool.call(request).await;
-    let exit = report(outcome, args.raw);
+    let exit = report(outcome, args.raw, args.checks.traceback);
     // `shutdown` waits until every message is handed to its socket; zeromq then writes it from
     // its own task, and has no linger or flush to wait for. A oneway request has no reply that
     // would prove it left, so keep the runtime alive a moment before the process exits.
@@ -134,7 +161,7 @@ pub async fn run(args: CallArgs) -> Exit {
 /// How long `call --oneway` lets zeromq's writer run after the pool has shut down.
 const ONEWAY_LINGER: Duration = Duration::from_millis(100);
 
-fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
+fn report(outcome: Result<Reply, Error>, raw: bool, traceback: bool) -> Exit {
     match outcome {
         Ok(reply) if reply.is_oneway() => {
             stderr_line("sent (oneway: no reply)");
@@ -151,12 +178,13 @@ fn report(outcome: Result<Reply, Error>, raw: bool) -> Exit {
                 exit_of(&e)
             }
         },
-        Err(e) => report_error(&e),
+        Err(e) => report_error(&e, traceback),
     }
 }
 
-/// Prints a failed request's one line on stderr and returns its exit code.
-pub fn report_error(error: &Error) -> Exit {
+/// Prints a failed request's one line on stderr (with `traceback`, a remote exception's
+/// traceback and notes after it: [`remote_details`]) and returns its exit code.
+pub fn report_error(error: &Error, traceback: bool) -> Exit {
     let exit = exit_of(error);
     // Configuration mistakes read like every other usage error.
     let prefix = if exit == Exit::Usage { "error: " } else { "" };
@@ -165,6 +193,9 @@ pub fn report_error(error: &Error) -> Exit {
         "{prefix}{}",
         escape_controls(&message_of(error))
     ));
+    if traceback {
+        remote_details::print(error);
+    }
     exit
 }
 

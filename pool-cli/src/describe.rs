@@ -32,6 +32,11 @@ pub struct DescribeArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// On a remote exception (exit 3), also print its traceback and notes, as the server sent
+    /// them, one line each after the `Type: message` line on stderr.
+    #[arg(long)]
+    pub traceback: bool,
+
     /// The Thing (with one --server, any Thing id is sent to that server).
     pub thing: String,
 }
@@ -53,7 +58,7 @@ pub async fn run(args: DescribeArgs) -> Exit {
             Ok(()) => Exit::Ok,
             Err(e) => write_failed(&e),
         },
-        Err(e) => report_error(&e),
+        Err(e) => report_error(&e, args.traceback),
     }
 }
 

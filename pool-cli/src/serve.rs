@@ -6,13 +6,13 @@ use std::path::Path;
 use clap::Args;
 use pool_testkit::{ServerConfig, ServerFarm, TestServer, MAX_FARM_SERVERS};
 use pool_tokio::hololinked_ipc_endpoint;
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::args::count;
 use crate::call::usage;
 use crate::limits::open_files_limit;
 use crate::outcome::Exit;
 use crate::output::{stderr_line, write_failed, write_stdout};
+use crate::stop_signals::StopSignals;
 use crate::stream_arg::StreamArg;
 
 /// What `serve --help` adds after the options.
@@ -139,12 +139,9 @@ impl Served {
 /// server is up.
 pub async fn run(args: ServeArgs) -> Exit {
     // Listen for the stop signals before saying READY: a parent may stop us right after it.
-    let (mut terminate, mut interrupt) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
-        (Err(e), _) | (_, Err(e)) => {
+    let mut stop = match StopSignals::listen() {
+        Ok(stop) => stop,
+        Err(e) => {
             stderr_line(format_args!("error: cannot listen for signals: {e}"));
             return Exit::Failed;
         }
@@ -158,10 +155,7 @@ pub async fn run(args: ServeArgs) -> Exit {
         drop(served);
         return write_failed(&e);
     }
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
-    }
+    stop.recv().await;
     drop(served);
     Exit::Ok
 }

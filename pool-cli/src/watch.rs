@@ -14,13 +14,13 @@ use clap::Args;
 use futures::StreamExt;
 use pool_tokio::{Event, EventItem, Subscription};
 use serde_json::{json, Value};
-use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::args::{count, positive_seconds, seconds, Servers, MAX_INFLIGHT};
 use crate::call::usage;
 use crate::escape::{escape_controls, json_text};
 use crate::outcome::Exit;
 use crate::output::{stderr_line, stdout_line, write_failed};
+use crate::stop_signals::StopSignals;
 
 /// Subscribe to one event of one Thing and print each as a JSON line.
 #[derive(Args, Debug)]
@@ -64,15 +64,9 @@ pub struct WatchArgs {
 pub async fn run(args: WatchArgs) -> Exit {
     // Listen for the stop signals first: one that came before its handler was installed would
     // kill the process (exit by signal) instead of ending the watch cleanly.
-    let stop = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(interrupt), Ok(terminate)) => Stop {
-            interrupt,
-            terminate,
-        },
-        (Err(e), _) | (_, Err(e)) => {
+    let stop = match StopSignals::listen() {
+        Ok(stop) => stop,
+        Err(e) => {
             stderr_line(format_args!("error: cannot listen for signals: {e}"));
             return Exit::Failed;
         }
@@ -108,13 +102,8 @@ pub async fn run(args: WatchArgs) -> Exit {
     exit
 }
 
-/// The signals that end a watch (exit 0).
-struct Stop {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-async fn watch(mut subscription: Subscription, args: &WatchArgs, mut stop: Stop) -> Exit {
+/// Prints the subscription's items until --count, --duration or a stop signal (exit 0).
+async fn watch(mut subscription: Subscription, args: &WatchArgs, mut stop: StopSignals) -> Exit {
     let started = tokio::time::Instant::now();
     let until = args.duration.map(|d| started + d);
     let mut warn_at = Some(started + args.connect_timeout);
@@ -140,8 +129,7 @@ async fn watch(mut subscription: Subscription, args: &WatchArgs, mut stop: Stop)
                 }
                 continue;
             }
-            _ = stop.interrupt.recv() => return Exit::Ok,
-            _ = stop.terminate.recv() => return Exit::Ok,
+            () = stop.recv() => return Exit::Ok,
         };
         let Some(item) = item else {
             stderr_line("error: the subscription ended (the pool closed)");

@@ -1,6 +1,8 @@
 //! `mmpool bench` end to end: a short run against an embedded server with `--json`, one over
 //! many servers of one `mmpool serve --servers K` process, and the one-line usage error of a bad
 //! `--server` endpoint.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 #![forbid(unsafe_code)]
 
 mod common;

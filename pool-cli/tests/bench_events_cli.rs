@@ -2,6 +2,8 @@
 //! against the embedded publisher and against an `mmpool serve --stream` process (what
 //! `scripts/bench-events.sh` runs). Short rounds; the figures are checked for presence and
 //! sanity (events counted, nothing negative), never for speed.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

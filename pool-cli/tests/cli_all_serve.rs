@@ -2,6 +2,8 @@
 //! fake server as a process) driven by `mmpool call`.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

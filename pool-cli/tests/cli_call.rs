@@ -3,6 +3,8 @@
 //! `--client-id`, one-line errors.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! `mmpool demo` runs end to end with no setup and every step checks itself.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 use assert_cmd::Command;
 

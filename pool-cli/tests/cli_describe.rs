@@ -6,6 +6,8 @@
 //! (another branch); until then the two `describes_*` tests fail with its `KeyError` (exit 3).
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

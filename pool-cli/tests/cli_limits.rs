@@ -3,6 +3,8 @@
 //! the largest accepted values work.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

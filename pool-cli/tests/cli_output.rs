@@ -3,6 +3,8 @@
 //! ends it quietly with exit 141; a full stderr is not a panic either.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

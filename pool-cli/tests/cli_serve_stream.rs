@@ -3,6 +3,8 @@
 //! lines (`PUBLISHER <id> <endpoint>`); checked from `mmpool watch`.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration or a rate.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

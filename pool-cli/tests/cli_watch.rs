@@ -2,6 +2,8 @@
 //! servers; its exit codes, its escaping of server text, a closed stdout and its stop signals.
 //!
 //! Deadlines only bound hangs; nothing here asserts a duration or a rate.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

@@ -13,6 +13,8 @@
 //! Lines waiting for pool-testkit's fake Thing to grow `integration_time`, `acquire` and
 //! `get_thing_description` (another branch) fail until it lands; the test is written for that
 //! final state.
+// Starts `mmpool serve` (or demo, or bench): needs the `servers` feature.
+#![cfg(feature = "servers")]
 
 mod common;
 

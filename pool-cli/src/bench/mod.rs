@@ -24,10 +24,9 @@ use crate::escape::{escape_controls, json_text};
 use crate::outcome::{message_of, Exit};
 use crate::output::{stderr_line, stderr_text, write_failed, write_stdout};
 use load::{Load, Operation, Progress};
-use pool_testkit::Transport;
 use pool_tokio::Error;
 use report::Summary;
-use target::{Target, DEFAULT_MAX_IN_FLIGHT_PER_SERVER};
+use target::{Target, Transport, DEFAULT_MAX_IN_FLIGHT_PER_SERVER};
 
 const BENCH_HELP: &str = "\
 Requests: `--request number` (default) reads property `number` and checks the reply is a JSON \
@@ -40,7 +39,8 @@ Report: throughput (good replies per second in the timed window), latency p50/p9
 making the request to its checked reply: with --inflight 1 the sequential round trip, with more \
 it includes queueing), client CPU µs per request (this process's threads' run time from \
 /proc/self/task/*/schedstat, less the embedded servers' threads), server CPU (embedded servers' \
-threads, or the process --server-pid from /proc/PID/stat), peak RSS (VmHWM) and errors. --json prints one JSON object on stdout instead of the table. A live \
+threads, or the process --server-pid from /proc/PID/stat), peak RSS (VmHWM) and errors; \
+CPU and RSS come from Linux's /proc, and elsewhere are not measured (CPU 0, no RSS). --json prints one JSON object on stdout instead of the table. A live \
 progress line is shown on stderr when stderr is a terminal.
 
 More than 500 in flight per server: hololinked and testkit servers are libzmq ROUTERs that \
@@ -98,7 +98,8 @@ pub struct BenchArgs {
     pub client_id: Option<String>,
 
     /// Start hololinked-compatible testkit servers in this process (ids bench-0, bench-1, ...;
-    /// no send high-water mark) instead of --server.
+    /// no send high-water mark) instead of --server. Needs the `servers` feature (a default
+    /// one).
     #[arg(long)]
     pub embedded: bool,
 

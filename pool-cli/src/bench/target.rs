@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use pool_testkit::{ServerConfig, TestServer, Transport};
+use std::str::FromStr;
+
+#[cfg(feature = "servers")]
+use pool_testkit::{ServerConfig, TestServer};
 use pool_tokio::{Pool, PoolBuilder};
 
 use crate::args::{ServerArg, Servers, ThingArg};
@@ -34,10 +37,41 @@ pub fn check_open_files(count: usize, limit: Option<u64>) -> Result<(), String> 
     }
 }
 
+/// `--transport`: what embedded servers bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `tcp://127.0.0.1:<any free port>`.
+    Tcp,
+    /// `ipc://<path>` in a temporary directory.
+    Ipc,
+}
+
+impl FromStr for Transport {
+    type Err = String;
+
+    /// `tcp` or `ipc`, in any case.
+    fn from_str(s: &str) -> Result<Transport, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Transport::Tcp),
+            "ipc" => Ok(Transport::Ipc),
+            _ => Err(format!("unknown transport {s:?}: tcp or ipc")),
+        }
+    }
+}
+
+/// A server this process started (`--embedded`): a testkit server, or none at all in a build
+/// without the `servers` feature.
+#[cfg(feature = "servers")]
+pub type Embedded = TestServer;
+
+/// A server this process started: none can be, in a build without the `servers` feature.
+#[cfg(not(feature = "servers"))]
+pub type Embedded = std::convert::Infallible;
+
 /// The servers of a run, and the Things the requests go to (round-robin).
 pub struct Target {
     /// Started by this process (`--embedded`); dropped (stopped) at the end.
-    pub embedded: Vec<TestServer>,
+    pub embedded: Vec<Embedded>,
     /// The servers and Things the pool is built over.
     pub servers: Servers,
     /// Every Thing, in the order requests cycle through them.
@@ -71,6 +105,7 @@ impl Target {
     /// `count` testkit servers `bench-0`, `bench-1`, ... started in this process, each with one
     /// Thing named after it and no send high-water mark (so any number of replies may be
     /// outstanding to the pool).
+    #[cfg(feature = "servers")]
     pub async fn embedded(
         count: usize,
         transport: Transport,
@@ -112,6 +147,20 @@ impl Target {
         let mut target = Target::given(servers, Vec::new(), client_id);
         target.embedded = started;
         Ok(target)
+    }
+
+    /// `--embedded` in a build without the `servers` feature: a usage error.
+    #[cfg(not(feature = "servers"))]
+    pub async fn embedded(
+        _count: usize,
+        _transport: Transport,
+        _client_id: Option<String>,
+    ) -> Result<Target, String> {
+        Err(
+            "--embedded needs the `servers` feature, which this build lacks (`cargo install \
+             pool-cli` with default features has it); give --server instead"
+                .to_owned(),
+        )
     }
 
     /// Whether the servers run in this process.
