@@ -22,6 +22,7 @@ PACKAGES=(
   "pool-async-std"
   "pool-smol"
   "pool-cli"
+  "pool-cli --no-default-features"
   "pool-tests"
   "pool-examples"
 )

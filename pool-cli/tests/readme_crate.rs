@@ -8,6 +8,7 @@
 //! crate is built offline with the versions this workspace's Cargo.lock pins (it is copied in),
 //! into a target directory of its own under this workspace's target directory, so a second run
 //! rebuilds nothing.
+#![cfg(feature = "servers")] // the stand-in is `mmpool serve`
 
 mod common;
 
